@@ -1,0 +1,240 @@
+"""Every pip-internal name pipcachefirst touches, in one place, each one guarded.
+
+pip documents its internals as changeable at any time; pip-accel died of
+depending on them all over its code.  Here each name is read defensively and
+a missing one disables only the feature that needs it.  When a new pip comes
+out, this is the file to read against it.
+
+Checked against pip 22.3.1 to 26.3.  Nothing here imports a pip module that
+pip has not imported itself by the time the hooks fire (pip 26.3 refuses
+imports once installation starts); modules are taken from ``sys.modules``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
+
+SUPPORTED_MAJOR_VERSIONS = range(22, 27)
+
+# Hook points: (module, dotted attribute, parameters the wrapper relies on).
+FINDER_MODULE = "pip._internal.index.package_finder"
+FIND_BEST_CANDIDATE = "PackageFinder.find_best_candidate"
+EVALUATE_LINKS = "PackageFinder.evaluate_links"
+PREPARER_MODULE = "pip._internal.operations.prepare"
+PREPARE_LINKED = "RequirementPreparer._prepare_linked_requirement"
+WHEEL_BUILDER_MODULE = "pip._internal.wheel_builder"
+BUILD_ONE = "_build_one"
+COMMAND_MODULE = "pip._internal.cli.base_command"
+COMMAND_MAIN = "Command._main"
+COMMAND_PARSE_ARGS = "Command.parse_args"
+
+HOOK_SIGNATURES = {
+    FIND_BEST_CANDIDATE: ("self", "project_name", "specifier", "hashes"),
+    EVALUATE_LINKS: ("self", "link_evaluator", "links"),
+    PREPARE_LINKED: ("self", "req"),
+    BUILD_ONE: ("req", "output_dir"),
+    COMMAND_MAIN: ("self", "args"),
+    COMMAND_PARSE_ARGS: ("self", "args"),
+}
+
+VERBOSE = 15  # pip's own level between DEBUG and INFO, shown with -v
+
+
+def pip_version() -> Optional[str]:
+    pip = sys.modules.get("pip")
+    return getattr(pip, "__version__", None)
+
+
+def pip_version_supported() -> bool:
+    version = pip_version() or ""
+    try:
+        return int(version.split(".")[0]) in SUPPORTED_MAJOR_VERSIONS
+    except ValueError:
+        return False
+
+
+def resolve(module: ModuleType, dotted: str) -> Any:
+    """``module.<dotted>``, raising AttributeError naming what is missing."""
+    target: Any = module
+    for part in dotted.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def check_signature(function: Any, dotted: str) -> None:
+    """Raise TypeError when a hook point no longer takes the arguments we bind."""
+    code = getattr(function, "__code__", None)
+    if code is None:  # e.g. an lru_cache wrapper: look underneath
+        code = getattr(getattr(function, "__wrapped__", None), "__code__", None)
+    if code is None:
+        raise TypeError(f"{dotted} is not a Python function")
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    expected = HOOK_SIGNATURES[dotted]
+    if tuple(names[: len(expected)]) != expected:
+        raise TypeError(f"{dotted} takes {names}, expected {expected} first")
+
+
+def _loaded(name: str) -> ModuleType:
+    module = sys.modules.get(name)
+    if module is None:
+        raise ImportError(f"{name} is not loaded")
+    return module
+
+
+# -- links -----------------------------------------------------------------
+
+
+def make_link(path: str, requires_python: Optional[str], yanked_reason: Optional[str], sha256: Optional[str]) -> Any:
+    """A pip ``Link`` to a local file, as pip's find-links code would make it.
+
+    The digest goes in the URL fragment, the one form every pip version
+    honours for ``Link.is_hash_allowed``.
+    """
+    link_class = _loaded("pip._internal.models.link").Link
+    path_to_url = _loaded("pip._internal.utils.urls").path_to_url
+    url = path_to_url(path)
+    if sha256:
+        url += "#sha256=" + sha256
+    return link_class(url, requires_python=requires_python, yanked_reason=yanked_reason)
+
+
+@dataclass(frozen=True)
+class LinkFacts:
+    """What pipcachefirst reads from a pip ``Link``."""
+
+    filename: str
+    url: str
+    page_url: Optional[str]
+    requires_python: Optional[str]
+    yanked_reason: Optional[str]
+    sha256: Optional[str]
+    is_local: bool
+
+
+def link_facts(link: Any) -> LinkFacts:
+    comes_from = getattr(link, "comes_from", None)
+    page_url = getattr(comes_from, "url", comes_from)  # an index page object before 23.x
+    sha256 = None
+    if getattr(link, "hash_name", None) == "sha256":
+        sha256 = link.hash
+    return LinkFacts(
+        filename=str(link.filename),
+        url=str(link.url_without_fragment),
+        page_url=str(page_url) if page_url else None,
+        requires_python=getattr(link, "requires_python", None) or None,
+        yanked_reason=getattr(link, "yanked_reason", None),
+        sha256=sha256,
+        is_local=bool(link.is_file or getattr(link, "is_vcs", False)),
+    )
+
+
+# -- the finder ------------------------------------------------------------
+
+
+def finder_locations(finder: Any) -> Tuple[List[str], List[str]]:
+    """The index URLs and find-links locations the finder uses right now.
+
+    Read at call time: ``--index-url`` lines in requirement files change the
+    finder's search scope after it was made.
+    """
+    return list(finder.index_urls or ()), list(finder.find_links or ())
+
+
+def reason_to_step_aside(finder: Any, project_name: str, canonical_name: str) -> Optional[str]:
+    """Why pip's own answer must win for this name, if it must."""
+    if getattr(finder, "uploaded_prior_to", None):
+        return "--uploaded-prior-to is set"
+    locked = getattr(finder, "_locked_links", None) or {}
+    if project_name in locked or canonical_name in locked:
+        return "locked by a pylock file"
+    return None
+
+
+def evaluate(finder: Any, project_name: str, links: Sequence[Any]) -> List[Any]:
+    """pip's own link evaluation: tags, target Python, --only/--no-binary, Requires-Python."""
+    return list(finder.evaluate_links(finder.make_link_evaluator(project_name), links))
+
+
+def best_result(finder: Any, project_name: str, specifier: Any, hashes: Any, candidates: Sequence[Any]) -> Any:
+    """pip's own choice among ``candidates``, as the ``BestCandidateResult`` pip expects."""
+    evaluator = finder.make_candidate_evaluator(project_name=project_name, specifier=specifier, hashes=hashes)
+    return evaluator.compute_best_candidate(list(candidates))
+
+
+def best_candidate(result: Any) -> Any:
+    return getattr(result, "best_candidate", None)
+
+
+def candidate_link(candidate: Any) -> Any:
+    return candidate.link
+
+
+def hash_allowed(link: Any, hashes: Any) -> bool:
+    return bool(link.is_hash_allowed(hashes))
+
+
+def link_evaluator_project(link_evaluator: Any) -> Optional[str]:
+    return getattr(link_evaluator, "project_name", None)
+
+
+def pinned_versions(specifier: Any) -> List[str]:
+    """Versions named by non-wildcard ``==`` or ``===`` clauses of a specifier set."""
+    pins = []
+    for clause in specifier or ():
+        operator, version = getattr(clause, "operator", ""), getattr(clause, "version", "")
+        if operator == "===" or (operator == "==" and not version.endswith(".*")):
+            pins.append(version)
+    return pins
+
+
+# -- requirements being prepared and built ---------------------------------
+
+
+@dataclass(frozen=True)
+class PreparedFile:
+    """A distribution file pip has in hand for a requirement."""
+
+    project: str
+    link: Any
+    local_path: str
+
+
+def prepared_file(req: Any) -> Optional[PreparedFile]:
+    """The file pip fetched or found for ``req``, if it is a plain archive."""
+    link = getattr(req, "link", None)
+    path = getattr(req, "local_file_path", None)
+    name = getattr(req, "name", None)
+    if link is None or not path or not name or getattr(req, "editable", False):
+        return None
+    if getattr(link, "is_vcs", False) or not os.path.isfile(path):
+        return None
+    return PreparedFile(project=name, link=link, local_path=path)
+
+
+def preparer_finder(preparer: Any) -> Any:
+    return preparer.finder
+
+
+def command_name(command: Any) -> str:
+    return str(getattr(command, "name", ""))
+
+
+def cache_dir_option(options: Any) -> Any:
+    return getattr(options, "cache_dir", None)
+
+
+def interpreter_tag() -> str:
+    """Which interpreter built a wheel: pip's wheel cache keys on the same thing."""
+    return f"{sys.implementation.name}-{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def eager_import(names: Iterable[str]) -> None:
+    """Tell pip 26.3+ to import these before it blocks imports (a no-op elsewhere)."""
+    pip = sys.modules.get("pip")
+    eager = getattr(pip, "_EAGER_IMPORTS", None)
+    if isinstance(eager, list):
+        eager.extend(n for n in names if n not in eager)

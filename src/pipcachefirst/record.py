@@ -1,0 +1,81 @@
+"""The cache fills itself: files pip downloaded and wheels pip built go into the store.
+
+Downloads are recorded after pip has prepared them, so after pip checked any
+hash it was asked to check, with the index (or find-links page) they were
+listed on and the other files that page listed for the same version.  A wheel
+pip builds from an sdist is recorded against that sdist's sha256 and origin.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, Optional
+
+from pipcachefirst import pipcompat
+from pipcachefirst.provenance import normalized_set, origin_of_page, redact
+from pipcachefirst.store import KIND_BUILT, Entry, Record, Sibling, Store, StoreError, parse_filename, version_key
+
+
+def record_download(
+    store: Store, finder: Any, prepared: pipcompat.PreparedFile, page_links: Iterable[pipcompat.LinkFacts]
+) -> Optional[Entry]:
+    """Store a file pip downloaded from an index or remote find-links page.
+
+    Returns None for what is not ours to keep: local files (pip reads them in
+    place), and files from a page that matches no configured location.
+    """
+    facts = pipcompat.link_facts(prepared.link)
+    if facts.is_local or not facts.page_url:
+        return None
+    index_urls, find_links = pipcompat.finder_locations(finder)
+    origin = origin_of_page(facts.page_url, normalized_set(index_urls + find_links))
+    if origin is None:
+        return None
+    try:
+        _, version = parse_filename(facts.filename)
+    except StoreError:
+        return None
+    record = Record(
+        filename=facts.filename,
+        sha256="",
+        size=0,
+        url=redact(facts.url),
+        origin=origin,
+        requires_python=facts.requires_python,
+        yanked_reason=facts.yanked_reason,
+        siblings=tuple(_siblings(facts.filename, version, origin, page_links)),
+    )
+    return store.put(prepared.local_path, prepared.project, record)
+
+
+def _siblings(filename: str, version: str, origin: str, page_links: Iterable[pipcompat.LinkFacts]) -> Iterable[Sibling]:
+    wanted = version_key(version)
+    seen = {filename}
+    for link in page_links:
+        if link.filename in seen or not link.page_url:
+            continue
+        if origin_of_page(link.page_url, [origin]) != origin:
+            continue
+        try:
+            _, other_version = parse_filename(link.filename)
+        except StoreError:
+            continue
+        if version_key(other_version) == wanted:
+            seen.add(link.filename)
+            yield Sibling(link.filename, link.requires_python, link.sha256)
+
+
+def record_built(store: Store, project: str, source: Record, wheel_path: str) -> Optional[Entry]:
+    """Store a wheel pip built from the sdist ``source`` describes."""
+    record = Record(
+        filename=os.path.basename(wheel_path),
+        sha256="",
+        size=0,
+        url=source.url,
+        origin=source.origin,
+        requires_python=source.requires_python,
+        kind=KIND_BUILT,
+        built_from=source.sha256,
+        built_by=pipcompat.interpreter_tag(),
+    )
+    return store.put(wheel_path, project, record)

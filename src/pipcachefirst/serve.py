@@ -1,0 +1,154 @@
+"""Answer pip's question "best file for this pin?" from the cache, by pip's own rules.
+
+pip asks ``PackageFinder.find_best_candidate(name, specifier, hashes)`` with
+the intersection of every specifier and constraint it knows for ``name``.
+When that pins one version, the cached files of that version from the
+indexes this command uses are turned into local links and handed to pip's
+own evaluators, so tags, target Python, ``--only-binary``/``--no-binary``,
+Requires-Python, pre-release rules, ``--prefer-binary`` and ``--hash`` mean
+exactly what they mean to pip.
+
+The files the index listed next to a cached one (its *siblings*) take part in
+that choice as well.  If pip would pick one of them -- say a wheel for this
+interpreter while the cache holds only the sdist -- the cache steps aside and
+pip asks the index: serving the sdist would mean a build pip would not have
+run.  A wheel built earlier from the chosen sdist stands in for it, as pip's
+own wheel cache would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from packaging.utils import canonicalize_name
+
+from pipcachefirst import pipcompat, session
+from pipcachefirst.provenance import normalized_set
+from pipcachefirst.session import Decision
+from pipcachefirst.store import KIND_BUILT, KIND_DOWNLOAD, Entry, Store
+
+_MAX_DAMAGED = 3
+
+
+@dataclass(frozen=True)
+class Answer:
+    """pip's result object when served (else None), and what to tell the user."""
+
+    result: Any
+    decision: Optional[Decision]
+    entry: Optional[Entry] = None
+
+
+PASS = Answer(None, None)
+
+
+def answer(store: Store, finder: Any, project_name: str, specifier: Any, hashes: Any) -> Answer:
+    """Serve the pin from ``store`` or say why not; ``PASS`` when it is no pin at all."""
+    pins = pipcompat.pinned_versions(specifier)
+    if not pins:
+        return PASS
+    canonical = canonicalize_name(project_name)
+
+    def refuse(detail: str) -> Answer:
+        return Answer(None, Decision(canonical, str(specifier), False, detail))
+
+    step_aside = pipcompat.reason_to_step_aside(finder, project_name, canonical)
+    if step_aside:
+        return refuse(step_aside)
+    index_urls, find_links = pipcompat.finder_locations(finder)
+    origins = sorted(normalized_set(index_urls + find_links))
+    if not origins:
+        return refuse(session.NO_INDEX)
+    entries = store.entries(canonical, pins[0], origins)
+    if not entries:
+        other = store.has_other_origins(canonical, pins[0], origins)
+        return refuse(session.OTHER_INDEX if other else session.NOT_CACHED)
+
+    damaged = False
+    for _ in range(_MAX_DAMAGED):
+        choice = _choose(finder, project_name, specifier, hashes, entries)
+        if isinstance(choice, str):
+            return refuse(session.DAMAGED if damaged else choice)
+        entry, candidate = choice
+        if store.is_intact(entry):
+            break
+        store.quarantine(entry)
+        entries = [e for e in entries if e != entry]
+        damaged = True
+    else:
+        return refuse(session.DAMAGED)
+
+    entry, candidate = _built_stand_in(store, finder, project_name, entry, candidate, entries, hashes)
+    result = pipcompat.best_result(finder, project_name, specifier, hashes, [candidate])
+    detail = entry.record.filename + (", built earlier" if entry.record.kind == KIND_BUILT else "")
+    return Answer(result, Decision(canonical, str(specifier), True, detail), entry)
+
+
+def _choose(
+    finder: Any, project_name: str, specifier: Any, hashes: Any, entries: List[Entry]
+) -> Union[str, Tuple[Entry, Any]]:
+    """pip's pick among cached downloads and their siblings; a reason if not a cached one."""
+    downloads = [e for e in entries if e.record.kind == KIND_DOWNLOAD]
+    with_digest = bool(hashes)
+    cached: Dict[Any, Entry] = {}
+    for entry in downloads:
+        record = entry.record
+        link = pipcompat.make_link(
+            str(entry.path), record.requires_python, record.yanked_reason, record.sha256 if with_digest else None
+        )
+        cached[link] = entry
+    if with_digest and not any(pipcompat.hash_allowed(link, hashes) for link in cached):
+        return session.HASH_MISMATCH
+    candidates = pipcompat.evaluate(finder, project_name, list(cached) + _sibling_links(downloads, with_digest))
+    if not any(pipcompat.candidate_link(c) in cached for c in candidates):
+        return session.NO_COMPATIBLE_FILE
+    best = pipcompat.best_candidate(pipcompat.best_result(finder, project_name, specifier, hashes, candidates))
+    if best is None:
+        return session.NO_COMPATIBLE_FILE
+    link = pipcompat.candidate_link(best)
+    if link not in cached:
+        return session.BETTER_FILE_ON_INDEX
+    if with_digest and not pipcompat.hash_allowed(link, hashes):
+        return session.HASH_MISMATCH
+    return cached[link], best
+
+
+def _sibling_links(downloads: List[Entry], with_digest: bool) -> List[Any]:
+    """Links standing for files the index listed beside the cached ones but we do not hold."""
+    held = {e.record.filename for e in downloads}
+    links = []
+    for entry in downloads:
+        for sibling in entry.record.siblings:
+            if sibling.filename in held:
+                continue
+            held.add(sibling.filename)
+            placeholder = str(entry.path.parent.parent / "not-cached" / sibling.filename)
+            digest = sibling.sha256 if with_digest else None
+            links.append(pipcompat.make_link(placeholder, sibling.requires_python, None, digest))
+    return links
+
+
+def _built_stand_in(
+    store: Store, finder: Any, project_name: str, entry: Entry, candidate: Any, entries: List[Entry], hashes: Any
+) -> Tuple[Entry, Any]:
+    """A wheel built earlier from the chosen sdist, if this interpreter may use it.
+
+    Never in hash-checking mode: the user's hashes name the sdist, and pip
+    would reject the wheel for them.
+    """
+    if entry.record.filename.endswith(".whl") or hashes:
+        return entry, candidate
+    interpreter = pipcompat.interpreter_tag()
+    for built in entries:
+        record = built.record
+        if record.kind != KIND_BUILT or record.built_from != entry.record.sha256 or record.built_by != interpreter:
+            continue
+        link = pipcompat.make_link(str(built.path), entry.record.requires_python, None, None)
+        found = pipcompat.evaluate(finder, project_name, [link])
+        if not found:
+            continue
+        if store.is_intact(built):
+            return built, found[0]
+        store.quarantine(built)
+    return entry, candidate

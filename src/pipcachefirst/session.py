@@ -1,0 +1,93 @@
+"""What one pip process has decided so far, and how it is shown to the user.
+
+pip runs one command per process; the hooks fill this in as pip goes (the
+command's name and cache option first, then one decision per pinned
+requirement) and it becomes one ``-v`` line per pin and one summary line at
+the end.  Nothing here knows how pip is patched.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Dict, Optional
+
+from pipcachefirst.pipcompat import VERBOSE
+from pipcachefirst.settings import CacheLocation
+from pipcachefirst.store import Record, Store
+
+logger = logging.getLogger("pipcachefirst")
+
+# Why a pin was not served, in the words the -v line uses.
+NOT_CACHED = "not cached"
+NO_COMPATIBLE_FILE = "no compatible file in the cache"
+BETTER_FILE_ON_INDEX = "a better file for this target is on the index, not cached"
+OTHER_INDEX = "cached only from another index"
+HASH_MISMATCH = "hash mismatch"
+DAMAGED = "cached file was damaged and moved aside"
+NO_INDEX = "no index in use"
+ERROR = "internal error, see the warning"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether one pinned requirement came from the cache, and why (not)."""
+
+    project: str
+    pin: str
+    served: bool
+    detail: str
+
+    def line(self) -> str:
+        if self.served:
+            return f"pipcachefirst: {self.project}{self.pin} from cache ({self.detail})"
+        return f"pipcachefirst: {self.project}{self.pin} not from cache: {self.detail}"
+
+
+@dataclass
+class Session:
+    """State of pipcachefirst in this process."""
+
+    command: str = ""
+    store: Optional[Store] = None
+    off_reason: Optional[str] = "pip's options were not seen"
+    decisions: Dict[str, Decision] = field(default_factory=dict)
+    sources: Dict[str, Record] = field(default_factory=dict)
+    warned: bool = False
+
+    def use_cache(self, location: CacheLocation) -> None:
+        if location.root is None:
+            self.store, self.off_reason = None, location.reason
+        else:
+            self.store, self.off_reason = Store(location.root), None
+
+    def serving_off_reason(self) -> Optional[str]:
+        if self.command == "lock":
+            return "pip lock records index URLs, not cache paths"
+        return self.off_reason
+
+    def decide(self, decision: Decision) -> None:
+        self.decisions[decision.project] = decision
+        logger.log(VERBOSE, "%s", decision.line())
+
+    def remember_source(self, url: str, record: Record) -> None:
+        """An sdist pip is about to build: its record ties the built wheel to it."""
+        self.sources[url] = record
+
+    def summary(self) -> Optional[str]:
+        if not self.decisions:
+            return None
+        served = sum(1 for d in self.decisions.values() if d.served)
+        total = len(self.decisions)
+        noun = "requirement" if total == 1 else "requirements"
+        return f"pipcachefirst: {served} of {total} pinned {noun} from cache"
+
+    def warn(self, what: str, exc: BaseException) -> None:
+        """One warning line per process; the traceback only with -v."""
+        logger.log(VERBOSE, "pipcachefirst: %s", what, exc_info=exc)
+        if not self.warned:
+            self.warned = True
+            logger.warning("pipcachefirst: %s (%s: %s); pip carries on without it", what, type(exc).__name__, exc)
+
+
+CURRENT = Session()

@@ -1,0 +1,63 @@
+"""Where the cache lives and whether pipcachefirst is on: environment and pip's cache option.
+
+Kept apart from pip and from the store so the rules are stated once and read
+the same by the hooks and by anything else that needs them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping, Optional, Union
+
+from pipcachefirst._startup import OFF_VALUES, ON_VALUES, SWITCH, switch_state
+
+DIR_VARIABLE = "PIPCACHEFIRST_DIR"
+LEGACY_DIR_VARIABLE = "PIP_DOWNLOAD_CACHE"
+SUBDIRECTORY = "cachefirst"
+
+
+@dataclass(frozen=True)
+class CacheLocation:
+    """The cache root, or ``None`` with the reason there is none."""
+
+    root: Optional[str]
+    reason: str
+
+
+def invalid_switch_message(value: str) -> str:
+    accepted_on = ", ".join(v for v in ON_VALUES if v)
+    accepted_off = ", ".join(OFF_VALUES)
+    return (
+        f"pipcachefirst: ignoring {SWITCH}={value!r}, staying off for this command; "
+        f"accepted values: {accepted_on} (on) or {accepted_off} (off)"
+    )
+
+
+def switch_problem(environ: Mapping[str, str] = os.environ) -> Optional[str]:
+    """One line to show when ``PIPCACHEFIRST`` holds a value we do not know."""
+    value = environ.get(SWITCH, "")
+    if switch_state(value) == "invalid":
+        return invalid_switch_message(value)
+    return None
+
+
+def cache_location(
+    pip_cache_dir: Union[str, bool, None], environ: Mapping[str, str] = os.environ
+) -> CacheLocation:
+    """Pick the cache root: our variable, then pip's legacy one, then inside pip's cache.
+
+    ``pip_cache_dir`` is pip's parsed ``--cache-dir`` option: a path, or a
+    false value for ``--no-cache-dir``, which turns this cache off too.
+    """
+    for variable in (DIR_VARIABLE, LEGACY_DIR_VARIABLE):
+        value = environ.get(variable, "").strip()
+        if value:
+            return CacheLocation(_absolute(value), f"from {variable}")
+    if not pip_cache_dir or not isinstance(pip_cache_dir, str):
+        return CacheLocation(None, "pip's cache is off (--no-cache-dir)")
+    return CacheLocation(os.path.join(_absolute(pip_cache_dir), SUBDIRECTORY), "inside pip's cache")
+
+
+def _absolute(path: str) -> str:
+    return os.path.abspath(os.path.expanduser(path))
