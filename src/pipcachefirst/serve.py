@@ -102,7 +102,7 @@ def _choose(
         return session.HASH_MISMATCH
     candidates = pipcompat.evaluate(finder, project_name, list(cached) + _sibling_links(downloads, with_digest))
     if not any(pipcompat.candidate_link(c) in cached for c in candidates):
-        return session.NO_COMPATIBLE_FILE
+        return session.BETTER_FILE_ON_INDEX if candidates else session.NO_COMPATIBLE_FILE
     best = pipcompat.best_candidate(pipcompat.best_result(finder, project_name, specifier, hashes, candidates))
     if best is None:
         return session.NO_COMPATIBLE_FILE

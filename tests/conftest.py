@@ -1,0 +1,121 @@
+"""Fixtures: a loopback index that logs requests, packages to put on it, fresh venvs.
+
+Every test gets its own index server, pip cache and venvs under ``tmp_path``.
+pip never sees this machine's configuration (see ``support.envs``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence
+
+import pytest
+
+from tests.support.envs import PRODUCT_DISTS, Venv, create_venv
+from tests.support.indexserver import IndexServer
+from tests.support.packages import make_sdist, make_wheel
+
+
+@dataclass
+class PipRun:
+    """What a user sees after one pip command, and what the index saw."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    requests: List[str]
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    def lines(self, prefix: str = "pipcachefirst:") -> List[str]:
+        return [line for line in self.output.splitlines() if line.startswith(prefix)]
+
+
+class World:
+    """One test's index, pip cache and environments."""
+
+    def __init__(self, tmp_path: Path, server: IndexServer) -> None:
+        self.tmp = tmp_path
+        self.server = server
+        self.index_root = server.root
+        self.pip_cache = tmp_path / "pip-cache"
+        self._venvs = 0
+
+    @property
+    def cache_root(self) -> Path:
+        return self.pip_cache / "cachefirst"
+
+    def index_url(self, name: str = "main") -> str:
+        return self.server.index_url(name)
+
+    def publish_wheel(self, name: str, version: str, index: str = "main", **kw: object) -> Path:
+        return make_wheel(self.index_root / index / name, name, version, **kw)  # type: ignore[arg-type]
+
+    def publish_sdist(self, name: str, version: str, index: str = "main", **kw: object) -> Path:
+        return make_sdist(self.index_root / index / name, name, version, **kw)  # type: ignore[arg-type]
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.tmp / name
+        path.write_text(text)
+        return path
+
+    def new_venv(self, dists: Sequence[str] = PRODUCT_DISTS) -> Venv:
+        self._venvs += 1
+        return create_venv(self.tmp / f"venv{self._venvs}", dists)
+
+    def env(self, extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+        env = {"PIP_CACHE_DIR": str(self.pip_cache), "PIP_INDEX_URL": self.index_url()}
+        env.update(extra or {})
+        return env
+
+    def pip(self, venv: Venv, *args: str, env: Optional[Dict[str, str]] = None) -> PipRun:
+        self.server.take_requests()
+        proc = venv.pip(*args, env=self.env(env))
+        return PipRun(proc.returncode, proc.stdout, proc.stderr, self.server.take_requests())
+
+    def install(self, *args: str, env: Optional[Dict[str, str]] = None, venv: Optional[Venv] = None) -> PipRun:
+        """``pip install ARGS`` into a new venv (or ``venv``); must succeed."""
+        run = self.pip(venv or self.new_venv(), "install", *args, env=env)
+        assert run.returncode == 0, run.output
+        return run
+
+    def cached_files(self) -> Dict[str, str]:
+        """Every file under the cache root, relative path -> sha256."""
+        if not self.cache_root.exists():
+            return {}
+        return {
+            str(p.relative_to(self.cache_root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(self.cache_root.rglob("*"))
+            if p.is_file()
+        }
+
+    def records(self) -> List[dict]:
+        return [json.loads(p.read_text()) for p in sorted(self.cache_root.rglob("*.json"))]
+
+    def cached_file(self, filename: str) -> Path:
+        matches = [p for p in self.cache_root.rglob(filename) if "quarantine" not in p.parts]
+        assert len(matches) == 1, matches
+        return matches[0]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    server = IndexServer(tmp_path / "index").start()
+    try:
+        yield World(tmp_path, server)
+    finally:
+        server.stop()
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def index_pages(requests: List[str]) -> List[str]:
+    return [r for r in requests if "/simple/" in r]
+

@@ -1,0 +1,107 @@
+"""Installing pipcachefirst is all it takes; it costs nothing outside pip and is easy to turn off."""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+import pytest
+
+from tests.conftest import World
+
+PIP_VERSION = tuple(int(p) for p in metadata.version("pip").split(".")[:2])
+
+
+def test_python_start_up_imports_nothing_heavy(world: World) -> None:
+    venv = world.new_venv()
+    code = "import sys; print(sorted(m for m in sys.modules if m.split('.')[0] in ('wrapt', 'pipcachefirst', 'packaging')))"
+    out = venv.run(["-c", code], check=True).stdout.strip()
+    assert out == "['pipcachefirst', 'pipcachefirst._startup']"
+
+
+def test_importing_pips_finder_patches_it_once_even_when_activated_twice(world: World) -> None:
+    venv = world.new_venv()
+    code = (
+        "import pipcachefirst._startup as s; s.activate(); s.activate()\n"
+        "import wrapt, pip._internal.index.package_finder as m\n"
+        "f = m.PackageFinder.__dict__['find_best_candidate']\n"
+        "print(type(f).__name__, isinstance(f.__wrapped__, wrapt.ObjectProxy))\n"
+    )
+    assert venv.run(["-c", code], check=True).stdout.split() == ["FunctionWrapper", "False"]
+
+
+def test_turned_off_it_does_not_even_load(world: World) -> None:
+    venv = world.new_venv()
+    code = "import sys, pip._internal.index.package_finder; print('wrapt' in sys.modules)"
+    assert venv.run(["-c", code], env={"PIPCACHEFIRST": "off"}, check=True).stdout.strip() == "False"
+
+
+def test_an_unknown_switch_value_gets_one_clear_line_and_plain_pip(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+
+    run = world.install("alpha==1.0", env={"PIPCACHEFIRST": "maybe"})
+    mentions = [line for line in run.output.splitlines() if "PIPCACHEFIRST" in line]
+    assert len(mentions) == 1
+    assert "'maybe'" in mentions[0] and "0, false, off, no" in mentions[0] and "1, true, on, yes" in mentions[0]
+    assert "GET /main/simple/alpha/" in run.requests
+
+
+def test_quiet_pip_prints_nothing_of_ours(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+
+    run = world.install("-q", "alpha==1.0")
+    assert run.requests == []
+    assert run.output.strip() == ""
+
+
+def test_normal_verbosity_prints_one_summary_line(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+
+    run = world.install("alpha==1.0")
+    assert run.lines() == ["pipcachefirst: 1 of 1 pinned requirement from cache"]
+    assert run.stdout.rstrip().endswith("pipcachefirst: 1 of 1 pinned requirement from cache")
+
+
+def test_no_cache_dir_means_no_pipcachefirst_cache_either(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+
+    run = world.install("--no-cache-dir", "alpha==1.0", "-v")
+    assert "GET /main/simple/alpha/" in run.requests
+    assert "pipcachefirst: alpha==1.0 not from cache: pipcachefirst is off: pip's cache is off" in run.stdout
+
+
+@pytest.mark.parametrize("variable", ["PIPCACHEFIRST_DIR", "PIP_DOWNLOAD_CACHE"])
+def test_the_cache_can_live_elsewhere(world: World, variable: str) -> None:
+    world.publish_wheel("alpha", "1.0")
+    elsewhere = world.tmp / "elsewhere"
+    world.install("alpha==1.0", env={variable: str(elsewhere)})
+    assert list(elsewhere.rglob("alpha-1.0-py3-none-any.whl"))
+    assert not world.cache_root.exists()
+
+    run = world.install("alpha==1.0", env={variable: str(elsewhere)})
+    assert run.requests == []
+
+
+def test_pips_cache_dir_option_moves_the_cache_with_it(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    other_cache = world.tmp / "other-pip-cache"
+    world.install("--cache-dir", str(other_cache), "alpha==1.0")
+    assert list((other_cache / "cachefirst").rglob("alpha-1.0-py3-none-any.whl"))
+
+    assert world.install("--cache-dir", str(other_cache), "alpha==1.0").requests == []
+
+
+@pytest.mark.skipif(PIP_VERSION < (25, 1), reason="pip lock arrived in pip 25.1")
+def test_pip_lock_is_left_to_pip(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+    lock_file = world.tmp / "pylock.toml"
+
+    run = world.pip(world.new_venv(), "lock", "-o", str(lock_file), "alpha==1.0")
+    assert run.returncode == 0, run.output
+    assert "GET /main/simple/alpha/" in run.requests
+    assert "file://" not in lock_file.read_text()
+    assert world.server.url in lock_file.read_text()

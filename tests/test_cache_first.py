@@ -1,0 +1,191 @@
+"""A user re-creates an environment from pinned requirements: pins come from the cache.
+
+Each test is a story told with real pip in real venvs against a loopback index
+whose request log is the only witness of network use.
+"""
+
+from __future__ import annotations
+
+from tests.conftest import World, index_pages, sha256_of
+
+
+def test_second_install_of_a_pinned_file_asks_no_index_and_installs_the_same(world: World) -> None:
+    world.publish_wheel("alpha", "1.0", requires=["beta==2.0"])
+    world.publish_wheel("beta", "2.0")
+    requirements = world.write("requirements.txt", "alpha==1.0\nbeta==2.0\n")
+
+    first_venv = world.new_venv()
+    first = world.install("-r", str(requirements), venv=first_venv)
+    assert index_pages(first.requests), "the first install has to ask the index"
+    assert "pipcachefirst: 0 of 2 pinned requirements from cache" in first.stdout
+
+    second_venv = world.new_venv()
+    second = world.install("-r", str(requirements), venv=second_venv)
+    assert second.requests == []
+    assert "pipcachefirst: 2 of 2 pinned requirements from cache" in second.stdout
+    assert second_venv.freeze() == first_venv.freeze()
+
+
+def test_a_range_still_asks_the_index(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+
+    run = world.install("alpha>=1.0")
+    assert "GET /main/simple/alpha/" in run.requests
+
+
+def test_a_pin_from_a_constraints_file_is_served(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.publish_wheel("alpha", "1.1")
+    world.install("alpha==1.0")
+    constraints = world.write("constraints.txt", "alpha==1.0\n")
+
+    run = world.install("-c", str(constraints), "alpha>=0.5", "-v")
+    assert run.requests == []
+    assert "pipcachefirst: alpha==1.0,>=0.5 from cache" in run.stdout or (
+        "pipcachefirst: alpha>=0.5,==1.0 from cache" in run.stdout
+    )
+
+
+def test_a_wheel_for_another_platform_is_not_served(world: World) -> None:
+    world.publish_wheel("alpha", "1.0", tag="cp38-cp38-win_amd64")
+    world.publish_wheel("alpha", "1.0")
+    downloads = world.tmp / "downloads"
+    download = world.pip(
+        world.new_venv(), "download", "--only-binary=:all:", "--platform=win_amd64", "--python-version=3.8",
+        "-d", str(downloads), "alpha==1.0",
+    )
+    assert download.returncode == 0, download.output
+    assert [r["filename"] for r in world.records()] == ["alpha-1.0-cp38-cp38-win_amd64.whl"]
+
+    run = world.install("alpha==1.0", "-v")
+    assert "GET /main/simple/alpha/" in run.requests
+    assert "alpha-1.0-py3-none-any.whl" in run.output
+    assert "pipcachefirst: alpha==1.0 not from cache: a better file for this target is on the index" in run.stdout
+
+
+def test_a_wheel_for_another_python_is_not_served(world: World) -> None:
+    world.publish_wheel("alpha", "1.0", tag="cp38-cp38-manylinux_2_17_x86_64")
+    world.publish_wheel("alpha", "1.0", tag="py2-none-any")
+    download = world.pip(
+        world.new_venv(), "download", "--only-binary=:all:", "--python-version=3.8",
+        "--platform=manylinux_2_17_x86_64", "-d", str(world.tmp / "downloads"), "alpha==1.0",
+    )
+    assert download.returncode == 0, download.output
+
+    run = world.pip(world.new_venv(), "install", "alpha==1.0", "-v")
+    assert run.returncode != 0, "no file of alpha 1.0 fits this Python; pip must say so itself"
+    assert "GET /main/simple/alpha/" in run.requests
+    assert "pipcachefirst: alpha==1.0 not from cache: no compatible file in the cache" in run.stdout
+
+
+def test_no_binary_is_honoured(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.publish_sdist("alpha", "1.0")
+    world.install("alpha==1.0")
+
+    from_source = world.install("--no-binary=alpha", "alpha==1.0", "-v")
+    assert "GET /main/simple/alpha/" in from_source.requests
+    assert "alpha-1.0.tar.gz" in from_source.output
+
+    again = world.install("--no-binary=alpha", "alpha==1.0", "-v")
+    assert again.requests == []
+    assert "pipcachefirst: alpha==1.0 from cache (alpha-1.0.tar.gz)" in again.stdout
+
+
+def test_right_hash_is_served(world: World) -> None:
+    wheel = world.publish_wheel("alpha", "1.0")
+    requirements = world.write("requirements.txt", f"alpha==1.0 --hash=sha256:{sha256_of(wheel)}\n")
+    world.install("-r", str(requirements))
+
+    run = world.install("-r", str(requirements))
+    assert run.requests == []
+
+
+def test_wrong_hash_ends_in_pips_own_error_and_leaves_the_cache_alone(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+    before = world.cached_files()
+    requirements = world.write("requirements.txt", "alpha==1.0 --hash=sha256:" + "0" * 64 + "\n")
+
+    run = world.pip(world.new_venv(), "install", "-r", str(requirements), "-v")
+    assert run.returncode != 0
+    assert "THESE PACKAGES DO NOT MATCH THE HASHES" in run.output
+    assert "pipcachefirst: alpha==1.0 not from cache: hash mismatch" in run.stdout
+    assert world.cached_files() == before
+
+
+def test_another_index_is_not_served_the_first_ones_file(world: World) -> None:
+    world.publish_wheel("alpha", "1.0", index="main")
+    world.publish_wheel("alpha", "1.0", index="other", requires=["beta"])
+    world.publish_wheel("beta", "1.0", index="other")
+    world.install("alpha==1.0")
+
+    run = world.install("alpha==1.0", "-v", env={"PIP_INDEX_URL": world.index_url("other")})
+    assert "GET /other/simple/alpha/" in run.requests
+    assert "pipcachefirst: alpha==1.0 not from cache: cached only from another index" in run.stdout
+    assert "beta" in run.stdout, "the other index's alpha (which needs beta) was installed"
+
+
+def test_an_extra_index_with_the_file_cached_is_served(world: World) -> None:
+    world.publish_wheel("alpha", "1.0", index="other")
+    world.install("alpha==1.0", env={"PIP_EXTRA_INDEX_URL": world.index_url("other")})
+
+    run = world.install("alpha==1.0", env={"PIP_EXTRA_INDEX_URL": world.index_url("other")})
+    assert run.requests == []
+
+
+def test_plain_pip_when_turned_off(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+
+    for value in ("0", "false", "OFF", "no"):
+        run = world.install("alpha==1.0", env={"PIPCACHEFIRST": value})
+        assert "GET /main/simple/alpha/" in run.requests
+        assert run.lines() == []
+
+
+def test_pip_download_and_pip_wheel_are_served_too(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+    venv = world.new_venv()
+
+    download = world.pip(venv, "download", "-d", str(world.tmp / "d"), "alpha==1.0")
+    wheel = world.pip(venv, "wheel", "-w", str(world.tmp / "w"), "alpha==1.0")
+    assert (download.returncode, download.requests) == (0, [])
+    assert (wheel.returncode, wheel.requests) == (0, [])
+    assert (world.tmp / "d" / "alpha-1.0-py3-none-any.whl").is_file()
+
+
+def test_pip_python_into_another_venv_is_served(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+    target = world.new_venv(dists=("pipcachefirst", "wrapt", "packaging"))  # no pip of its own
+
+    run = world.pip(world.new_venv(), "--python", str(target.python), "install", "alpha==1.0")
+    assert run.returncode == 0, run.output
+    assert run.requests == []
+    assert "alpha" in target.run(["-c", "import alpha_mod; print('alpha')"], check=True).stdout
+
+
+def test_a_pre_release_pin_is_served_without_pre(world: World) -> None:
+    world.publish_wheel("alpha", "2.0b1")
+    world.install("alpha==2.0b1")
+
+    run = world.install("alpha==2.0b1")
+    assert run.requests == []
+
+
+def test_requires_python_listed_by_the_index_is_honoured(world: World) -> None:
+    wheel = world.publish_wheel("alpha", "1.0")
+    (wheel.parent / (wheel.name + ".requires-python")).write_text(">=3.6")
+    world.install("alpha==1.0")
+    assert [r["requires_python"] for r in world.records()] == [">=3.6"]
+
+    run = world.pip(
+        world.new_venv(), "install", "--target", str(world.tmp / "t"), "--python-version", "3.5",
+        "--only-binary=:all:", "alpha==1.0", "-v",
+    )
+    assert run.returncode != 0, "pip itself refuses alpha for Python 3.5"
+    assert "GET /main/simple/alpha/" in run.requests
+    assert "pipcachefirst: alpha==1.0 not from cache: no compatible file in the cache" in run.stdout
