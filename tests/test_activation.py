@@ -105,3 +105,25 @@ def test_pip_lock_is_left_to_pip(world: World) -> None:
     assert "GET /main/simple/alpha/" in run.requests
     assert "file://" not in lock_file.read_text()
     assert world.server.url in lock_file.read_text()
+
+
+@pytest.mark.skipif(PIP_VERSION < (26, 0), reason="--uploaded-prior-to arrived in pip 26.0")
+def test_uploaded_prior_to_is_left_to_pip(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+
+    run = world.pip(world.new_venv(), "install", "--uploaded-prior-to=2030-01-01T00:00:00Z", "alpha==1.0", "-v")
+    assert "GET /main/simple/alpha/" in run.requests
+    assert "pipcachefirst: alpha==1.0 not from cache: --uploaded-prior-to is set" in run.stdout
+
+
+@pytest.mark.skipif(PIP_VERSION < (26, 2), reason="pylock installs lock links in the finder from pip 26.2")
+def test_names_locked_by_a_pylock_file_are_left_to_pip(world: World) -> None:
+    wheel = world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+    lock_file = world.tmp / "pylock.toml"
+    assert world.pip(world.new_venv(), "lock", "-o", str(lock_file), "alpha==1.0").returncode == 0
+
+    run = world.install("-r", str(lock_file), "-v")
+    assert "pipcachefirst: alpha==1.0 not from cache: locked by a pylock file" in run.stdout
+    assert f"GET /main/alpha/{wheel.name}" in run.requests

@@ -189,3 +189,22 @@ def test_requires_python_listed_by_the_index_is_honoured(world: World) -> None:
     assert run.returncode != 0, "pip itself refuses alpha for Python 3.5"
     assert "GET /main/simple/alpha/" in run.requests
     assert "pipcachefirst: alpha==1.0 not from cache: no compatible file in the cache" in run.stdout
+
+
+def test_the_legacy_resolver_is_served_too(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+
+    run = world.install("--use-deprecated=legacy-resolver", "alpha==1.0")
+    assert run.requests == []
+
+
+def test_a_cache_that_cannot_be_used_costs_one_warning_and_nothing_else(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    not_a_folder = world.write("not-a-folder", "")
+
+    run = world.install("alpha==1.0", env={"PIPCACHEFIRST_DIR": str(not_a_folder)})
+    warnings = [line for line in run.stderr.splitlines() if "pipcachefirst" in line]
+    assert len(warnings) == 1, run.stderr
+    assert "Traceback" not in run.output
+    assert "Successfully installed alpha-1.0" in run.stdout
