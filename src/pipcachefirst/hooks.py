@@ -94,9 +94,12 @@ def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         return wrapped(*args, **kwargs)  # a command run inside a command
     SESSION.command = pipcompat.command_name(instance)
     status = wrapped(*args, **kwargs)
-    line = SESSION.summary()
-    if line:
-        logger.info("%s", line)
+    try:
+        line = SESSION.summary()
+        if line:
+            logger.info("%s", line)
+    except Exception:  # the summary is a courtesy; never a reason to fail
+        pass
     return status
 
 
@@ -147,11 +150,17 @@ def _fresh_answer(finder: Any, project_name: str, specifier: Any, hashes: Any) -
 
 
 def _evaluate_links(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    link_evaluator, links = _bind_evaluate_links(*args, **kwargs)
-    links = list(links)
-    name = pipcompat.link_evaluator_project(link_evaluator)
-    if name:
-        _page_links.setdefault(instance, {}).setdefault(canonicalize_name(name), []).extend(links)
+    try:
+        link_evaluator, links = _bind_evaluate_links(*args, **kwargs)
+    except TypeError:
+        return wrapped(*args, **kwargs)
+    links = list(links)  # may be a generator: read it once, for pip and for us
+    try:
+        name = pipcompat.link_evaluator_project(link_evaluator)
+        if name:
+            _page_links.setdefault(instance, {}).setdefault(canonicalize_name(name), []).extend(links)
+    except Exception as exc:
+        SESSION.warn("could not note an index page", exc)
     return wrapped(link_evaluator, links)
 
 

@@ -1,0 +1,55 @@
+"""What pipcachefirst costs an interpreter that never imports pip.
+
+Runs ``python -c pass`` in two fresh venvs, one with pipcachefirst (and its
+.pth) and one without, interleaved, and prints the medians and their
+difference.  The goal is at most 1 ms: wrapt must not load at start-up.
+
+    python bench/startup.py [--runs 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.envs import create_venv, isolated_environ  # noqa: E402
+
+
+def _time_once(python: Path, env: dict) -> float:
+    start = time.perf_counter()
+    subprocess.run([str(python), "-c", "pass"], env=env, check=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = create_venv(Path(tmp) / "plain", dists=("pip",))
+        with_product = create_venv(Path(tmp) / "product")
+        for venv in (plain, with_product):  # as pip install would leave them
+            subprocess.run([str(venv.python), "-m", "compileall", "-q", str(venv.site_packages)], check=True)
+        env = isolated_environ()
+        env.pop("PYTHONDONTWRITEBYTECODE")
+        times: dict = {"without": [], "with": []}
+        for _ in range(args.runs):
+            times["without"].append(_time_once(plain.python, env))
+            times["with"].append(_time_once(with_product.python, env))
+    without = statistics.median(times["without"]) * 1000
+    with_ = statistics.median(times["with"]) * 1000
+    print(f"python -c pass, median of {args.runs} interleaved runs, Python {sys.version.split()[0]}")
+    print(f"  without pipcachefirst: {without:.2f} ms")
+    print(f"  with pipcachefirst:    {with_:.2f} ms")
+    print(f"  difference:            {with_ - without:+.2f} ms (goal: at most +1 ms)")
+
+
+if __name__ == "__main__":
+    main()
