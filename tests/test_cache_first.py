@@ -168,6 +168,19 @@ def test_pip_python_into_another_venv_is_served(world: World) -> None:
     assert "alpha" in target.run(["-c", "import alpha_mod; print('alpha')"], check=True).stdout
 
 
+def test_pip_python_carries_pipcachefirst_into_a_bare_venv(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+    bare = world.new_venv(dists=())  # neither pip nor pipcachefirst
+
+    run = world.pip(world.new_venv(), "--python", str(bare.python), "install", "alpha==1.0")
+    assert run.returncode == 0, run.output
+    assert run.requests == []
+    assert "pipcachefirst: 1 of 1 pinned requirement from cache" in run.stdout
+    listed = bare.run(["-c", "import importlib.metadata as m; print(sorted(d.metadata['Name'] for d in m.distributions()))"])
+    assert listed.stdout.strip() == "['alpha']", "nothing of ours shows up as installed there"
+
+
 def test_a_pre_release_pin_is_served_without_pre(world: World) -> None:
     world.publish_wheel("alpha", "2.0b1")
     world.install("alpha==2.0b1")

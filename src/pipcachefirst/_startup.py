@@ -9,13 +9,15 @@ work for any module but one: when pip imports ``pip._internal.index`` (the
 package holding ``PackageFinder``), it imports
 :mod:`pipcachefirst.hooks` (and with it wrapt, ~90 ms) and registers wrapt
 post-import hooks for the pip modules it patches, all of which pip imports
-after that package.
+after that package.  (When pip is about to re-run itself under another
+interpreter, ``--python``, it also hands pipcachefirst on: ``_handoff``.)
 """
 
 import os
 import sys
 
 TRIGGER_MODULE = "pip._internal.index"
+HANDOFF_MODULE = "pip._internal.cli.main_parser"
 SWITCH = "PIPCACHEFIRST"
 OFF_VALUES = ("0", "false", "off", "no")
 ON_VALUES = ("", "1", "true", "on", "yes")
@@ -58,6 +60,17 @@ def _install_hooks() -> None:
         sys.stderr.write("pipcachefirst: disabled, could not start: %s\n" % (exc,))
 
 
+def _prepare_handoff() -> None:
+    """``pip --python X`` re-runs pip in X: see ``pipcachefirst._handoff``."""
+    try:
+        from pipcachefirst import _handoff
+
+        if _handoff.wants_other_python():
+            _handoff.install()
+    except Exception as exc:
+        sys.stderr.write("pipcachefirst: --python runs without it: %s\n" % (exc,))
+
+
 class _PipTrigger:
     """A meta-path finder that finds nothing; it notices pip's index package being imported.
 
@@ -73,6 +86,8 @@ class _PipTrigger:
         if fullname == TRIGGER_MODULE and not self.spent:
             self.spent = True
             _install_hooks()
+        elif fullname == HANDOFF_MODULE:
+            _prepare_handoff()
         return None
 
     def invalidate_caches(self) -> None:

@@ -32,6 +32,14 @@ COMMAND_MODULE = "pip._internal.cli.base_command"
 COMMAND_MAIN = "Command._main"
 COMMAND_PARSE_ARGS = "Command.parse_args"
 
+# pip --python: where get_runnable_pip lives (utils.misc from 23.x, build_env in 22.x),
+# and how pip marks the re-run process.
+RUNNABLE_PIP_MODULES = ("pip._internal.utils.misc", "pip._internal.build_env")
+RUNNABLE_PIP = "get_runnable_pip"
+RERUN_MARKER = "_PIP_RUNNING_IN_SUBPROCESS"
+PYTHON_OPTION = "--python"
+PYTHON_VARIABLE = "PIP_PYTHON"
+
 HOOK_SIGNATURES = {
     FIND_BEST_CANDIDATE: ("self", "project_name", "specifier", "hashes"),
     EVALUATE_LINKS: ("self", "link_evaluator", "links"),

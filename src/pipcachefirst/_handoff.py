@@ -1,0 +1,75 @@
+"""``pip --python X``: take pipcachefirst along into the interpreter pip re-runs itself in.
+
+With ``--python``, pip starts ``X __pip-runner__.py ARGS`` and exits; the
+resolving and installing happen in ``X``, whose environment usually lacks
+pipcachefirst.  When this pip's ``get_runnable_pip`` is asked for that
+runner, it hands out :mod:`pipcachefirst._pip_runner` instead, which makes
+pipcachefirst, wrapt and packaging importable in ``X`` as a last resort (its
+own copies win; nothing becomes visible as an installed distribution) and
+then runs pip's runner as pip would have.
+
+Imported by the start-up trigger when pip's command line is parsed; it
+acts only in a pip run that names another interpreter.
+"""
+
+import importlib
+import os
+import sys
+
+from pipcachefirst import pipcompat
+
+RUNNER_VARIABLE = "PIPCACHEFIRST_PIP_RUNNER"
+PATHS_VARIABLE = "PIPCACHEFIRST_IMPORT_PATHS"
+CARRIED = ("pipcachefirst", "wrapt", "packaging")
+
+
+def wants_other_python(argv=None, environ=None):
+    """Whether this pip run will re-run itself under another interpreter."""
+    argv = sys.argv if argv is None else argv
+    environ = os.environ if environ is None else environ
+    if pipcompat.RERUN_MARKER in environ:
+        return False
+    if environ.get(pipcompat.PYTHON_VARIABLE):
+        return True
+    option = pipcompat.PYTHON_OPTION
+    return any(arg == option or arg.startswith(option + "=") for arg in argv[1:])
+
+
+def install():
+    """Replace pip's ``get_runnable_pip`` before ``main_parser`` imports it."""
+    for module_name in pipcompat.RUNNABLE_PIP_MODULES:
+        module = importlib.import_module(module_name)
+        original = getattr(module, pipcompat.RUNNABLE_PIP, None)
+        if original is not None:
+            break
+    else:
+        return
+    if getattr(original, "_pipcachefirst", False):
+        return
+
+    def get_runnable_pip():
+        runner = original()
+        paths = _import_paths()
+        if not os.path.isfile(runner) or not paths:
+            return runner  # a zipapp pip, or nothing to carry: plain pip
+        os.environ[RUNNER_VARIABLE] = runner
+        os.environ[PATHS_VARIABLE] = os.pathsep.join(paths)
+        return os.path.join(os.path.dirname(os.path.abspath(__file__)), "_pip_runner.py")
+
+    get_runnable_pip._pipcachefirst = True
+    setattr(module, pipcompat.RUNNABLE_PIP, get_runnable_pip)
+
+
+def _import_paths():
+    """The folders holding pipcachefirst and its dependencies in this interpreter."""
+    import importlib.util  # noqa: PLC0415 - only on this rare path
+
+    paths = []
+    for name in CARRIED:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            return []
+        folder = os.path.dirname(list(spec.submodule_search_locations)[0])
+        if folder not in paths:
+            paths.append(folder)
+    return paths

@@ -1,0 +1,37 @@
+"""Run by the interpreter named in ``pip --python``: arm pipcachefirst, then run pip's runner.
+
+See :mod:`pipcachefirst._handoff`.  This file runs as a script in that other
+interpreter, so it imports nothing of pipcachefirst's by name until its
+finder is in place.
+"""
+
+import os
+import runpy
+import sys
+from importlib.machinery import PathFinder
+
+_runner = os.environ.pop("PIPCACHEFIRST_PIP_RUNNER", "")
+_paths = [p for p in os.environ.pop("PIPCACHEFIRST_IMPORT_PATHS", "").split(os.pathsep) if p]
+_carried = ("pipcachefirst", "wrapt", "packaging")
+
+
+class _LastResortFinder:
+    """Finds pipcachefirst, wrapt and packaging where the outer pip has them, if nothing else does."""
+
+    @classmethod
+    def find_spec(cls, fullname, path=None, target=None):
+        if fullname not in _carried:
+            return None
+        return PathFinder.find_spec(fullname, _paths, target)
+
+
+sys.meta_path.append(_LastResortFinder())
+try:
+    import pipcachefirst._startup
+
+    pipcachefirst._startup.activate()
+except Exception as exc:  # plain pip, as if we were not here
+    sys.stderr.write("pipcachefirst: disabled under this interpreter: %s\n" % (exc,))
+
+sys.argv[0] = _runner
+runpy.run_path(_runner, run_name="__main__")
