@@ -31,6 +31,7 @@ _installed = False
 # times and must get the same answer), and the links its pages listed.
 _answers: MutableMapping[Any, Dict[Tuple[Any, ...], serve.Answer]] = weakref.WeakKeyDictionary()
 _page_links: MutableMapping[Any, Dict[str, List[Any]]] = weakref.WeakKeyDictionary()
+_picks: MutableMapping[Any, Dict[Any, Any]] = weakref.WeakKeyDictionary()
 
 
 def install() -> None:
@@ -146,7 +147,7 @@ def _fresh_answer(finder: Any, project_name: str, specifier: Any, hashes: Any) -
         return serve.Answer(
             None, Decision(canonicalize_name(project_name), str(specifier), False, f"pipcachefirst is off: {off}")
         )
-    return serve.answer(SESSION.store, finder, project_name, specifier, hashes)
+    return serve.answer(SESSION.store, finder, project_name, specifier, hashes, _picks.setdefault(finder, {}))
 
 
 def _evaluate_links(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:

@@ -26,7 +26,7 @@ from packaging.utils import canonicalize_name
 from pipcachefirst import pipcompat, session
 from pipcachefirst.provenance import normalized_set
 from pipcachefirst.session import Decision
-from pipcachefirst.store import KIND_BUILT, KIND_DOWNLOAD, Entry, Store
+from pipcachefirst.store import KIND_BUILT, KIND_DOWNLOAD, Entry, Store, version_key
 
 _MAX_DAMAGED = 3
 
@@ -43,8 +43,15 @@ class Answer:
 PASS = Answer(None, None)
 
 
-def answer(store: Store, finder: Any, project_name: str, specifier: Any, hashes: Any) -> Answer:
-    """Serve the pin from ``store`` or say why not; ``PASS`` when it is no pin at all."""
+def answer(
+    store: Store, finder: Any, project_name: str, specifier: Any, hashes: Any, picks: Optional[Dict[Any, Any]] = None
+) -> Answer:
+    """Serve the pin from ``store`` or say why not; ``PASS`` when it is no pin at all.
+
+    pip asks again for the same name as it learns more specifiers (``==1.4``,
+    then ``==1.4,>=1.0``); ``picks`` remembers the file chosen for a pinned
+    version so that only the final check against the specifier is repeated.
+    """
     pins = pipcompat.pinned_versions(specifier)
     if not pins:
         return PASS
@@ -57,32 +64,50 @@ def answer(store: Store, finder: Any, project_name: str, specifier: Any, hashes:
     if step_aside:
         return refuse(step_aside)
     index_urls, find_links = pipcompat.finder_locations(finder)
-    origins = sorted(normalized_set(index_urls + find_links))
+    origins = tuple(sorted(normalized_set(index_urls + find_links)))
     if not origins:
         return refuse(session.NO_INDEX)
-    entries = store.entries(canonical, pins[0], origins)
-    if not entries:
-        other = store.has_other_origins(canonical, pins[0], origins)
-        return refuse(session.OTHER_INDEX if other else session.NOT_CACHED)
+    key = (canonical, version_key(pins[0]), origins, hashes)
+    picks = {} if picks is None else picks
+    if key not in picks:
+        picks[key] = _pick(store, finder, project_name, canonical, pins[0], specifier, hashes, origins)
+    pick = picks[key]
+    if isinstance(pick, str):
+        return refuse(pick)
+    entry, candidate = pick
+    result = pipcompat.best_result(finder, project_name, specifier, hashes, [candidate])
+    if pipcompat.best_candidate(result) is None:
+        return refuse(session.NO_COMPATIBLE_FILE)
+    detail = entry.record.filename + (", built earlier" if entry.record.kind == KIND_BUILT else "")
+    return Answer(result, Decision(canonical, str(specifier), True, detail), entry)
 
+
+def _pick(
+    store: Store,
+    finder: Any,
+    project_name: str,
+    canonical: str,
+    pin: str,
+    specifier: Any,
+    hashes: Any,
+    origins: Tuple[str, ...],
+) -> Union[str, Tuple[Entry, Any]]:
+    """The intact cached file pip would choose for this pin, or why there is none."""
+    entries = store.entries(canonical, pin, origins)
+    if not entries:
+        return session.OTHER_INDEX if store.has_other_origins(canonical, pin, origins) else session.NOT_CACHED
     damaged = False
     for _ in range(_MAX_DAMAGED):
         choice = _choose(finder, project_name, specifier, hashes, entries)
         if isinstance(choice, str):
-            return refuse(session.DAMAGED if damaged else choice)
+            return session.DAMAGED if damaged else choice
         entry, candidate = choice
         if store.is_intact(entry):
-            break
+            return _built_stand_in(store, finder, project_name, entry, candidate, entries, hashes)
         store.quarantine(entry)
         entries = [e for e in entries if e != entry]
         damaged = True
-    else:
-        return refuse(session.DAMAGED)
-
-    entry, candidate = _built_stand_in(store, finder, project_name, entry, candidate, entries, hashes)
-    result = pipcompat.best_result(finder, project_name, specifier, hashes, [candidate])
-    detail = entry.record.filename + (", built earlier" if entry.record.kind == KIND_BUILT else "")
-    return Answer(result, Decision(canonical, str(specifier), True, detail), entry)
+    return session.DAMAGED
 
 
 def _choose(
