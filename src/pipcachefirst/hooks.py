@@ -172,25 +172,30 @@ def _bind_evaluate_links(link_evaluator: Any, links: Any) -> Tuple[Any, Any]:
 # -- the preparer and the wheel builder: fill the cache ----------------------
 
 
-def _patch_preparer(module: Any) -> None:
-    """storing downloaded files"""
-    _wrap(module, pipcompat.PREPARE_LINKED, _prepare_linked_requirement)
+def _storing(what: str, store: Callable[[Any, Any, Any], None]) -> Callable[..., Any]:
+    """A wrapper that runs pip's function, then ``store(instance, req, result)``.
+
+    Storing is a side effect: its failure is one warning, pip's result stands.
+    """
+
+    def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        result = wrapped(*args, **kwargs)
+        try:
+            store(instance, args[0] if args else kwargs["req"], result)
+        except StoreError as exc:
+            logger.log(pipcompat.VERBOSE, "pipcachefirst: not stored: %s", exc)
+        except OSError as exc:
+            SESSION.stop_storing(exc)
+        except Exception as exc:
+            SESSION.warn(f"could not store {what}", exc)
+        return result
+
+    return wrapper
 
 
-def _prepare_linked_requirement(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    dist = wrapped(*args, **kwargs)
-    try:
-        _store_download(instance, args[0] if args else kwargs["req"])
-    except StoreError as exc:
-        logger.log(pipcompat.VERBOSE, "pipcachefirst: not stored: %s", exc)
-    except Exception as exc:
-        SESSION.warn("could not store a downloaded file", exc)
-    return dist
-
-
-def _store_download(preparer: Any, req: Any) -> None:
+def _store_download(preparer: Any, req: Any, _dist: Any) -> None:
     prepared = pipcompat.prepared_file(req)
-    if SESSION.store is None or prepared is None:
+    if SESSION.store is None or not SESSION.storing or prepared is None:
         return
     finder = pipcompat.preparer_finder(preparer)
     listed = _page_links.get(finder, {}).get(canonicalize_name(prepared.project), [])
@@ -200,26 +205,20 @@ def _store_download(preparer: Any, req: Any) -> None:
         SESSION.remember_source(pipcompat.link_facts(prepared.link).url, entry.record)
 
 
-def _patch_wheel_builder(module: Any) -> None:
-    """storing built wheels"""
-    _wrap(module, pipcompat.BUILD_ONE, _build_one)
-
-
-def _build_one(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    wheel_path = wrapped(*args, **kwargs)
-    try:
-        _store_built(args[0] if args else kwargs["req"], wheel_path)
-    except StoreError as exc:
-        logger.log(pipcompat.VERBOSE, "pipcachefirst: not stored: %s", exc)
-    except Exception as exc:
-        SESSION.warn("could not store a built wheel", exc)
-    return wheel_path
-
-
-def _store_built(req: Any, wheel_path: Any) -> None:
+def _store_built(_module: Any, req: Any, wheel_path: Any) -> None:
     link = getattr(req, "link", None)
-    if SESSION.store is None or not wheel_path or link is None or getattr(req, "editable", False):
+    if SESSION.store is None or not SESSION.storing or not wheel_path or link is None or getattr(req, "editable", False):
         return
     source = SESSION.sources.get(pipcompat.link_facts(link).url)
     if source is not None:
         record.record_built(SESSION.store, req.name, source, str(wheel_path))
+
+
+def _patch_preparer(module: Any) -> None:
+    """storing downloaded files"""
+    _wrap(module, pipcompat.PREPARE_LINKED, _storing("a downloaded file", _store_download))
+
+
+def _patch_wheel_builder(module: Any) -> None:
+    """storing built wheels"""
+    _wrap(module, pipcompat.BUILD_ONE, _storing("a built wheel", _store_built))

@@ -103,6 +103,8 @@ def _pick(
             return session.DAMAGED if damaged else choice
         entry, candidate = choice
         if store.is_intact(entry):
+            if not store.trusted(entry):
+                return session.UNTRUSTED
             return _built_stand_in(store, finder, project_name, entry, candidate, entries, hashes)
         store.quarantine(entry)
         entries = [e for e in entries if e != entry]
@@ -173,7 +175,7 @@ def _built_stand_in(
         found = pipcompat.evaluate(finder, project_name, [link])
         if not found:
             continue
-        if store.is_intact(built):
+        if store.is_intact(built) and store.trusted(built):
             return built, found[0]
         store.quarantine(built)
     return entry, candidate

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from pipcachefirst.pipcompat import VERBOSE
 from pipcachefirst.settings import CacheLocation
@@ -25,8 +25,11 @@ BETTER_FILE_ON_INDEX = "a better file for this target is on the index, not cache
 OTHER_INDEX = "cached only from another index"
 HASH_MISMATCH = "hash mismatch"
 DAMAGED = "cached file was damaged and moved aside"
+UNTRUSTED = "cached file can be changed by other users"
 NO_INDEX = "no index in use"
 ERROR = "internal error, see the warning"
+
+_MAX_PROBLEM_LINES = 5
 
 
 @dataclass(frozen=True)
@@ -51,15 +54,39 @@ class Session:
     command: str = ""
     store: Optional[Store] = None
     off_reason: Optional[str] = "pip's options were not seen"
+    storing: bool = False
     decisions: Dict[str, Decision] = field(default_factory=dict)
     sources: Dict[str, Record] = field(default_factory=dict)
     warned: bool = False
+    problems: List[str] = field(default_factory=list)
 
     def use_cache(self, location: CacheLocation) -> None:
+        """Open the cache pip's options and the environment point at, and say what is wrong with it."""
+        self.store, self.storing = None, False
         if location.root is None:
-            self.store, self.off_reason = None, location.reason
-        else:
-            self.store, self.off_reason = Store(location.root), None
+            self.off_reason = location.reason
+            return
+        store = Store(location.root, report=self.problem)
+        access = store.open()
+        if access.problem:
+            self.problem(access.problem)
+        if access.serve or access.store:
+            self.store, self.storing = store, access.store
+        self.off_reason = None if access.serve else (access.problem or "the cache cannot be used")
+
+    def stop_storing(self, exc: OSError) -> None:
+        """A write failed (disk full, permissions changed): store nothing more in this run."""
+        if self.storing:
+            self.storing = False
+            self.problem(f"cannot write to the cache ({exc.strerror or exc}); storing nothing more in this run")
+
+    def problem(self, line: str) -> None:
+        """One warning line per distinct problem, a handful at most."""
+        if line in self.problems:
+            return
+        self.problems.append(line)
+        if len(self.problems) <= _MAX_PROBLEM_LINES:
+            logger.warning("pipcachefirst: %s", line)
 
     def serving_off_reason(self) -> Optional[str]:
         if self.command == "lock":

@@ -32,7 +32,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO, Dict, Iterable, List, Optional, Tuple
+from typing import BinaryIO, Callable, Dict, Iterable, List, Optional, Tuple
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -93,6 +93,7 @@ class Record:
     built_from: Optional[str] = None
     built_by: Optional[str] = None
     siblings: Tuple[Sibling, ...] = field(default_factory=tuple)
+    stamp: Optional[Tuple[int, ...]] = None
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -105,7 +106,8 @@ class Record:
         if not isinstance(data, dict) or data.pop("schema", None) != RECORD_SCHEMA:
             raise ValueError("not a pipcachefirst record")
         siblings = tuple(Sibling(**s) for s in data.pop("siblings", ()))
-        record = cls(**data, siblings=siblings)
+        stamp = data.pop("stamp", None)
+        record = cls(**data, siblings=siblings, stamp=tuple(stamp) if stamp else None)
         if not isinstance(record.size, int) or not isinstance(record.sha256, str):
             raise ValueError("record has no size or digest")
         return record
@@ -143,12 +145,67 @@ def _safe_name(name: str) -> bool:
     return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name and "\0" not in name
 
 
-class Store:
-    """A pipcachefirst cache rooted at ``root``."""
+@dataclass(frozen=True)
+class Access:
+    """What may be done with a cache directory, and the one line to say why not."""
 
-    def __init__(self, root: os.PathLike[str] | str) -> None:
+    serve: bool
+    store: bool
+    problem: Optional[str] = None
+
+
+def _stamp(info: os.stat_result) -> Tuple[int, ...]:
+    """What changes whenever a file's bytes are changed through the file system.
+
+    ``ctime`` cannot be set back by an ordinary process, so a file whose
+    stamp still matches has not been written to since it was verified.
+    """
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+
+
+def writable_by_others(path: Path) -> bool:
+    try:
+        return bool(path.lstat().st_mode & stat.S_IWOTH)
+    except OSError:
+        return False
+
+
+class Store:
+    """A pipcachefirst cache rooted at ``root``.
+
+    ``report`` receives one line for each problem met while reading (a bad
+    record, an entry others may write); the store goes on without that entry.
+    """
+
+    def __init__(self, root: os.PathLike[str] | str, report: Optional[Callable[[str], None]] = None) -> None:
         self.root = Path(root)
-        self._intact: Dict[Path, Tuple[int, int]] = {}
+        self._report = report or (lambda line: None)
+        self._intact: Dict[Path, Tuple[int, ...]] = {}
+        self._real_root = os.path.realpath(self.root)
+
+    def open(self) -> Access:
+        """Create the cache directory if needed and say what it can be used for."""
+        root = self.root
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            return Access(False, False, f"cache directory {root} is not a directory; running without the cache")
+        except OSError as exc:
+            return Access(False, False, f"cache directory {root} cannot be created ({exc.strerror}); "
+                          "running without the cache")
+        if not root.is_dir():
+            return Access(False, False, f"cache directory {root} is not a directory; running without the cache")
+        serve, problem = True, None
+        for folder in (root, root / FILES_BUCKET):
+            if writable_by_others(folder):
+                serve = False
+                problem = (f"not serving from {folder}: other users can write to it "
+                           f"(fix: chmod o-w {folder})")
+                break
+        if not os.access(root, os.W_OK | os.X_OK) or not _can_create_in(root):
+            return Access(serve, False, problem or f"cache directory {root} is read-only; serving from it, "
+                          "storing nothing")
+        return Access(serve, True, problem)
 
     def _version_dir(self, project: str, version: str) -> Path:
         return self.root / FILES_BUCKET / canonicalize_name(project) / version_key(version)
@@ -176,6 +233,9 @@ class Store:
             names = sorted(os.listdir(folder))
         except OSError:
             return []
+        if not os.path.realpath(folder).startswith(self._real_root + os.sep):
+            self._report(f"ignoring {folder}: it leads outside the cache")
+            return []
         found = []
         for name in names:
             if not name.endswith(".json") or name.startswith("."):
@@ -186,24 +246,58 @@ class Store:
         return found
 
     def _read_entry(self, folder: Path, digest_prefix: str, origin: str) -> Optional[Entry]:
+        record_path = folder / (digest_prefix + ".json")
         try:
-            record = Record.from_json((folder / (digest_prefix + ".json")).read_text("utf-8"))
-        except (OSError, ValueError, TypeError):
-            return None  # unreadable or foreign: ignored, never trusted
-        if (
-            record.origin != origin
-            or record.sha256[:16] != digest_prefix
-            or not _safe_name(record.filename)
-        ):
+            text = record_path.read_text("utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            self._report(f"ignoring unreadable record {record_path} ({exc})")
+            return None
+        problem = None
+        try:
+            record = Record.from_json(text)
+        except (ValueError, TypeError) as exc:
+            problem = f"record {record_path} is not a valid pipcachefirst record ({exc})"
+        else:
+            problem = self._record_problem(record, folder, digest_prefix, origin)
+        if problem:
+            self._report(problem + "; moved aside")
+            self._move_aside(record_path)
             return None
         return Entry(record, folder / digest_prefix / record.filename)
+
+    def _record_problem(self, record: Record, folder: Path, digest_prefix: str, origin: str) -> Optional[str]:
+        where = folder / (digest_prefix + ".json")
+        if record.origin != origin or record.sha256[:16] != digest_prefix:
+            return f"record {where} does not belong where it is"
+        if not _safe_name(record.filename):
+            return f"record {where} names a path outside its folder ({record.filename!r})"
+        try:
+            name, version = parse_filename(record.filename)
+        except StoreError:
+            return f"record {where} names {record.filename!r}, not a wheel or sdist file name"
+        if folder.parent.parent.name != name or folder.parent.name != version_key(version):
+            return f"record {where} names {record.filename}, a file of another project or version"
+        return None
+
+    def trusted(self, entry: Entry) -> bool:
+        """Whether only its owner can change the entry: no folder on its path is writable by others."""
+        folder = entry.path
+        for _ in range(6):  # file, digest, origin, version, project folders and the bucket
+            if writable_by_others(folder):
+                self._report(f"not serving {entry.path}: other users can write to {folder} (fix: chmod o-w {folder})")
+                return False
+            folder = folder.parent
+        return True
 
     def is_intact(self, entry: Entry) -> bool:
         """Whether the file still has the size and sha256 its record says.
 
-        A full hash, once per file and process: it is what guarantees that a
-        changed file is never installed (pip re-checks the digest only when
-        asked to).
+        The file is hashed when its stamp (size, mtime, ctime, inode) differs
+        from the one recorded when it was last hashed, and the new stamp is
+        recorded; an unchanged file is not hashed again, by us or by pip (its
+        link carries no digest unless the user gave ``--hash``).
         """
         try:
             info = entry.path.lstat()
@@ -211,8 +305,8 @@ class Store:
             return False
         if not stat.S_ISREG(info.st_mode) or info.st_size != entry.record.size:
             return False
-        stamp = (info.st_size, info.st_mtime_ns)
-        if self._intact.get(entry.path) == stamp:
+        stamp = _stamp(info)
+        if stamp in (entry.record.stamp, self._intact.get(entry.path)):
             return True
         try:
             with open(entry.path, "rb") as handle:
@@ -222,6 +316,10 @@ class Store:
         if digest != entry.record.sha256:
             return False
         self._intact[entry.path] = stamp
+        try:
+            _write_text_atomically(entry.path.parent.with_suffix(".json"), replace(entry.record, stamp=stamp).to_json())
+        except OSError:
+            pass  # a read-only cache: hashed again next time
         return True
 
     # -- writing ---------------------------------------------------------
@@ -249,6 +347,7 @@ class Store:
             final = data_dir / record.filename
             os.replace(temporary, final)
             temporary = None
+            record = replace(record, stamp=_stamp(final.lstat()))
             _write_text_atomically(folder / (digest[:16] + ".json"), record.to_json())
             return Entry(record, final)
         finally:
@@ -257,20 +356,18 @@ class Store:
 
     def quarantine(self, entry: Entry) -> Optional[Path]:
         """Move a bad entry out of the way (kept for inspection, never served again)."""
-        target_dir = self.root / QUARANTINE
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        moved: Optional[Path] = None
-        try:
-            target_dir.mkdir(parents=True, exist_ok=True)
-            record_path = entry.path.parent.with_suffix(".json")
-            prefix = f"{stamp}-{entry.path.parent.name}-{entry.record.filename}"
-            os.replace(record_path, target_dir / (prefix + ".json"))
-            moved = target_dir / prefix
-            os.replace(entry.path, moved)
-        except OSError:
-            pass  # someone else moved it first, or the file was already gone
+        self._move_aside(entry.path.parent.with_suffix(".json"))
         self._intact.pop(entry.path, None)
-        return moved
+        return self._move_aside(entry.path)
+
+    def _move_aside(self, path: Path) -> Optional[Path]:
+        target = self.root / QUARANTINE / f"{time.strftime('%Y%m%dT%H%M%S')}-{path.parent.name}-{path.name}"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+        except OSError:
+            return None  # someone else moved it first, it is gone, or the cache is read-only
+        return target
 
 
 def _sha256_of(handle: BinaryIO) -> str:
@@ -311,6 +408,17 @@ def _write_text_atomically(path: Path, text: str) -> None:
     except BaseException:
         _unlink_quietly(temporary)
         raise
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Whether a file can really be created there (a read-only mount says no even to root)."""
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    _unlink_quietly(temporary)
+    return True
 
 
 def _remove_stale_temporaries(folder: Path) -> None:

@@ -42,8 +42,12 @@ def wheel_bytes(
     tag: str = "py3-none-any",
     requires: Sequence[str] = (),
     requires_python: Optional[str] = None,
+    payload: bytes = b"",
 ) -> bytes:
-    """The bytes of a wheel holding one module, ``<name>_mod.py``, that knows its version."""
+    """The bytes of a wheel holding one module, ``<name>_mod.py``, that knows its version.
+
+    ``payload``, if given, is added as ``<name>_payload.bin``, for big files.
+    """
     dist = _dist_name(name)
     info = f"{dist}-{version}.dist-info"
     files = {
@@ -51,6 +55,8 @@ def wheel_bytes(
         f"{info}/METADATA": _metadata(name, version, requires, requires_python).encode(),
         f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: {tag}\n".encode(),
     }
+    if payload:
+        files[f"{dist}_payload.bin"] = payload
     record = [_record_line(path, data) for path, data in files.items()] + [f"{info}/RECORD,,"]
     files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
     buffer = io.BytesIO()

@@ -1,0 +1,211 @@
+"""Bad caches, bad input and bad neighbours: one clear line, pip carries on, nothing wrong installed."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from pipcachefirst.provenance import normalize_location
+from tests.conftest import World, sha256_of
+
+
+def warnings_of(run) -> list:  # type: ignore[no-untyped-def]
+    return [line for line in run.stderr.splitlines() if "pipcachefirst:" in line]
+
+
+def the_record(world: World, filename: str) -> Path:
+    [record] = [p for p in world.cache_root.rglob("*.json") if json.loads(p.read_text())["filename"] == filename]
+    return record
+
+
+# -- bad records and files in the cache ---------------------------------------
+
+
+def test_a_record_that_is_not_json_costs_one_line_and_is_moved_aside(world: World) -> None:
+    wheel = world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+    the_record(world, wheel.name).write_text("{not json")
+
+    run = world.install("alpha==1.0")
+    [warning] = warnings_of(run)
+    assert "is not a valid pipcachefirst record" in warning and "moved aside" in warning
+    assert "GET /main/simple/alpha/" in run.requests
+    assert world.install("alpha==1.0").requests == [], "the entry healed"
+
+
+@pytest.mark.parametrize("bad_name", ["../../../../evil-1.0-py3-none-any.whl", "/etc/passwd", "alpha-1.0.exe"])
+def test_a_record_naming_a_strange_file_is_refused(world: World, bad_name: str) -> None:
+    wheel = world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+    record_path = the_record(world, wheel.name)
+    record = json.loads(record_path.read_text())
+    record["filename"] = bad_name
+    record_path.write_text(json.dumps(record))
+
+    run = world.install("alpha==1.0")
+    [warning] = warnings_of(run)
+    assert "moved aside" in warning
+    assert "GET /main/simple/alpha/" in run.requests
+
+
+def test_a_cached_file_replaced_by_a_symlink_pointing_out_is_not_served(world: World) -> None:
+    wheel = world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+    cached = world.cached_file(wheel.name)
+    outside = world.tmp / "outside.whl"
+    shutil.copy(cached, outside)
+    cached.unlink()
+    cached.symlink_to(outside)
+
+    run = world.install("alpha==1.0", "-v")
+    assert "pipcachefirst: alpha==1.0 not from cache: cached file was damaged and moved aside" in run.stdout
+    assert world.cached_file(wheel.name).is_symlink() is False
+
+
+def test_a_version_folder_that_leads_outside_the_cache_is_ignored(world: World) -> None:
+    wheel = world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+    origin_dir = world.cached_file(wheel.name).parent.parent
+    moved = world.tmp / "elsewhere"
+    shutil.move(str(origin_dir), moved)
+    origin_dir.symlink_to(moved)
+
+    run = world.install("alpha==1.0")
+    assert any("leads outside the cache" in w for w in warnings_of(run))
+    assert "GET /main/simple/alpha/" in run.requests
+
+
+# -- bad cache directories -----------------------------------------------------
+
+
+def test_a_cache_directory_that_cannot_be_created_costs_one_line(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    a_file = world.write("a-file", "")
+
+    run = world.install("alpha==1.0", env={"PIPCACHEFIRST_DIR": str(a_file / "cache")})
+    [warning] = warnings_of(run)
+    assert "cannot be created" in warning and str(a_file / "cache") in warning
+    assert "Traceback" not in run.output
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(where: Path, options: str) -> Iterator[Path]:
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options + ",mode=0755", "tmpfs", str(where)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip() or 'not root'})")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def test_a_read_only_cache_serves_and_stores_nothing(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.publish_wheel("beta", "1.0")
+    with mounted_tmpfs(world.tmp / "ro", "size=16m") as cache:
+        env = {"PIPCACHEFIRST_DIR": str(cache)}
+        world.install("alpha==1.0", env=env)
+        subprocess.run(["mount", "-o", "remount,ro", str(cache)], check=True)
+
+        run = world.install("alpha==1.0", "beta==1.0", env=env)
+        [warning] = warnings_of(run)
+        assert "read-only" in warning
+        assert not any("/alpha/" in r for r in run.requests), "alpha still comes from the cache"
+        assert "GET /main/simple/beta/" in run.requests
+        assert not list(cache.rglob("beta*"))
+
+
+def test_a_full_disk_mid_write_costs_one_line_and_leaves_no_partial_file(world: World) -> None:
+    world.publish_wheel("alpha", "1.0", payload=os.urandom(600_000))
+    with mounted_tmpfs(world.tmp / "small", "size=256k") as cache:
+        run = world.install("alpha==1.0", env={"PIPCACHEFIRST_DIR": str(cache)})
+        [warning] = warnings_of(run)
+        assert "cannot write to the cache" in warning and "No space left" in warning
+        assert "Successfully installed alpha-1.0" in run.stdout
+        assert [p.name for p in cache.rglob("*") if p.is_file()] == []
+
+
+# -- who may write the cache ---------------------------------------------------
+
+
+def test_entries_are_created_with_the_users_umask(world: World) -> None:
+    wheel = world.publish_wheel("alpha", "1.0")
+    venv = world.new_venv()
+    code = (
+        "import os, runpy, sys; os.umask(0o027); sys.argv = ['pip', 'install', 'alpha==1.0'];"
+        "runpy.run_module('pip', run_name='__main__')"
+    )
+    proc = venv.run(["-c", code], env=world.env())
+    assert proc.returncode == 0, proc.stderr
+    cached = world.cached_file(wheel.name)
+    assert stat.S_IMODE(cached.stat().st_mode) == 0o640
+    assert stat.S_IMODE(cached.parent.stat().st_mode) == 0o750
+    assert stat.S_IMODE(the_record(world, wheel.name).stat().st_mode) == 0o640
+
+
+def test_a_cache_others_can_write_to_is_not_served(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+    world.cache_root.chmod(0o777)
+
+    run = world.install("alpha==1.0")
+    [warning] = warnings_of(run)
+    assert "other users can write" in warning and f"chmod o-w {world.cache_root}" in warning
+    assert "GET /main/simple/alpha/" in run.requests
+
+
+def test_an_entry_others_can_write_to_is_not_served(world: World) -> None:
+    wheel = world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+    cached = world.cached_file(wheel.name)
+    cached.chmod(0o666)
+
+    run = world.install("alpha==1.0", "-v")
+    assert "pipcachefirst: alpha==1.0 not from cache: cached file can be changed by other users" in run.stdout
+    assert any(f"chmod o-w {cached}" in w for w in warnings_of(run))
+
+
+# -- hash-checking mode, provenance --------------------------------------------
+
+
+def test_hash_checking_mode_end_to_end(world: World) -> None:
+    wheel = world.publish_wheel("alpha", "1.0", requires=["beta==2.0"])
+    sdist = world.publish_sdist("beta", "2.0")
+    requirements = world.write(
+        "requirements.txt",
+        f"alpha==1.0 \\\n    --hash=sha256:{sha256_of(wheel)}\n"
+        f"beta==2.0 \\\n    --hash=sha256:{sha256_of(sdist)}\n",
+    )
+    world.install("-r", str(requirements))
+    assert any(r["kind"] == "built" for r in world.records()), "a wheel was built from beta's sdist"
+
+    run = world.install("-r", str(requirements), "-v")
+    assert run.requests == []
+    assert "pipcachefirst: alpha==1.0 from cache (alpha-1.0-py3-none-any.whl)" in run.stdout
+    assert "pipcachefirst: beta==2.0 from cache (beta-2.0.tar.gz)" in run.stdout, "never the built wheel"
+
+
+def test_index_urls_are_compared_in_normalized_form(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    shouted = world.index_url().replace("http://", "HTTP://").rstrip("/")
+    world.install("alpha==1.0", env={"PIP_INDEX_URL": shouted})
+
+    assert world.install("alpha==1.0").requests == []
+
+
+def test_location_normal_form() -> None:
+    assert normalize_location("HTTPS://User:Token@PyPI.org:443/simple/") == "https://pypi.org/simple"
+    assert normalize_location("http://host:80/a/") == normalize_location("http://HOST/a")
+    assert normalize_location("http://host:8080/a") != normalize_location("http://host/a")
+    assert normalize_location("/some/local/folder") is None
+    assert normalize_location("file:///srv/simple") is None
+
