@@ -21,6 +21,7 @@ from packaging.utils import canonicalize_name
 
 from pipcachefirst import pipcompat, record, serve, settings
 from pipcachefirst.session import CURRENT as SESSION
+from pipcachefirst.provenance import normalized_set
 from pipcachefirst.session import Decision
 from pipcachefirst.store import StoreError
 
@@ -85,6 +86,11 @@ def _parse_args(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     try:
         if not SESSION.command or SESSION.command == pipcompat.command_name(instance):
             SESSION.use_cache(settings.cache_location(pipcompat.cache_dir_option(parsed[0])))
+            SESSION.mode, problem = settings.mode()
+            if problem:
+                sys.stderr.write(problem + "\n")
+            if SESSION.mode == settings.OFFLINE:
+                pipcompat.skip_version_check(parsed[0])
     except Exception as exc:
         SESSION.warn("could not find the cache location", exc)
     return parsed
@@ -94,14 +100,61 @@ def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     if SESSION.command:
         return wrapped(*args, **kwargs)  # a command run inside a command
     SESSION.command = pipcompat.command_name(instance)
+    if settings.mode()[0] == settings.OFFLINE:
+        _go_offline()
     status = wrapped(*args, **kwargs)
     try:
         line = SESSION.summary()
         if line:
             logger.info("%s", line)
+        if status and SESSION.mode == settings.OFFLINE and SESSION.missing() and not SESSION.offline_reported:
+            logger.error("%s", _offline_message(SESSION.missing()))
     except Exception:  # the summary is a courtesy; never a reason to fail
         pass
     return status
+
+
+# -- offline: the index is never asked ---------------------------------------
+
+_offline_origins: MutableMapping[Any, Tuple[str, ...]] = weakref.WeakKeyDictionary()
+
+
+def _go_offline() -> None:
+    """Check the user's requirements against the cache before pip resolves anything.
+
+    Patched here, when the command starts, because pip's requirement-command
+    module is still being imported when the other hooks are registered.
+    """
+    try:
+        module = sys.modules[pipcompat.REQ_COMMAND_MODULE]
+        _wrap(module, pipcompat.GET_REQUIREMENTS, _get_requirements_offline)
+    except Exception as exc:
+        SESSION.warn("offline mode is unavailable with this pip", exc)
+
+
+def _get_requirements_offline(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    ireqs = wrapped(*args, **kwargs)
+    finder = args[2] if len(args) > 2 else kwargs["finder"]
+    _offline_origins[finder] = tuple(_origins(finder))
+    pipcompat.search_no_index(finder)
+    missing = []
+    for wanted in pipcompat.wanted_requirements(ireqs):
+        answer = _answer(finder, wanted.name, wanted.specifier, wanted.hashes)
+        if answer.result is None and answer.decision is not None:
+            missing.append(answer.decision)
+    if missing:
+        SESSION.offline_reported = True
+        raise pipcompat.installation_error(_offline_message(missing))
+    return ireqs
+
+
+def _offline_message(missing: List[Decision]) -> str:
+    wanted = " ".join(f"'{d.project}{d.pin}'" for d in missing)
+    listed = ", ".join(f"{d.project}{d.pin} ({d.detail})" for d in missing)
+    return (
+        f"pipcachefirst: offline ({settings.MODE_VARIABLE}=offline), and not in the cache: {listed}. "
+        f"Fetch them first with: pipcachefirst warm {wanted}"
+    )
 
 
 # -- the finder: serve pins, note what pages list ----------------------------
@@ -133,6 +186,8 @@ def _answer(finder: Any, project_name: str, specifier: Any = None, hashes: Any =
     answers[key] = answer
     if answer.decision is not None:
         SESSION.decide(answer.decision)
+    if answer.entry is not None and SESSION.store is not None:
+        SESSION.store.mark_served(answer.entry)
     if answer.entry is not None and not answer.entry.record.filename.endswith(".whl"):
         link = pipcompat.candidate_link(pipcompat.best_candidate(answer.result))
         SESSION.remember_source(pipcompat.link_facts(link).url, answer.entry.record)
@@ -142,12 +197,22 @@ def _answer(finder: Any, project_name: str, specifier: Any = None, hashes: Any =
 def _fresh_answer(finder: Any, project_name: str, specifier: Any, hashes: Any) -> serve.Answer:
     off = SESSION.serving_off_reason()
     if SESSION.store is None or off:
-        if not pipcompat.pinned_versions(specifier):
+        if specifier is None or (SESSION.mode == settings.EXACT and not pipcompat.pinned_versions(specifier)):
             return serve.PASS
         return serve.Answer(
             None, Decision(canonicalize_name(project_name), str(specifier), False, f"pipcachefirst is off: {off}")
         )
-    return serve.answer(SESSION.store, finder, project_name, specifier, hashes, _picks.setdefault(finder, {}))
+    return serve.answer(
+        SESSION.store, finder, project_name, specifier, hashes, _origins(finder), _picks.setdefault(finder, {}), SESSION.mode
+    )
+
+
+def _origins(finder: Any) -> List[str]:
+    """The locations this command uses; offline, those it used before the index was taken away."""
+    if finder in _offline_origins:
+        return list(_offline_origins[finder])
+    index_urls, find_links = pipcompat.finder_locations(finder)
+    return sorted(normalized_set(index_urls + find_links))
 
 
 def _evaluate_links(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:

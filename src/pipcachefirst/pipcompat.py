@@ -31,6 +31,8 @@ BUILD_ONE = "_build_one"
 COMMAND_MODULE = "pip._internal.cli.base_command"
 COMMAND_MAIN = "Command._main"
 COMMAND_PARSE_ARGS = "Command.parse_args"
+REQ_COMMAND_MODULE = "pip._internal.cli.req_command"
+GET_REQUIREMENTS = "RequirementCommand.get_requirements"
 
 # pip --python: where get_runnable_pip lives (utils.misc from 23.x, build_env in 22.x),
 # and how pip marks the re-run process.
@@ -47,6 +49,7 @@ HOOK_SIGNATURES = {
     BUILD_ONE: ("req", "output_dir"),
     COMMAND_MAIN: ("self", "args"),
     COMMAND_PARSE_ARGS: ("self", "args"),
+    GET_REQUIREMENTS: ("self", "args", "options", "finder", "session"),
 }
 
 VERBOSE = 15  # pip's own level between DEBUG and INFO, shown with -v
@@ -233,6 +236,54 @@ def command_name(command: Any) -> str:
 
 def cache_dir_option(options: Any) -> Any:
     return getattr(options, "cache_dir", None)
+
+
+def skip_version_check(options: Any) -> None:
+    """Offline: pip's own check for a newer pip must not reach out either."""
+    if hasattr(options, "disable_pip_version_check"):
+        options.disable_pip_version_check = True
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A requirement the user gave, as the cache sees it."""
+
+    name: str
+    specifier: Any
+    hashes: Any
+    text: str
+
+
+def wanted_requirements(ireqs: Sequence[Any]) -> List[Wanted]:
+    """Named, user-given requirements with the constraints for their names merged in."""
+    constraints: dict = {}
+    for ireq in ireqs:
+        if getattr(ireq, "constraint", False) and ireq.name and ireq.req is not None:
+            key = ireq.name.lower()
+            constraints[key] = ireq.req.specifier if key not in constraints else constraints[key] & ireq.req.specifier
+    wanted = []
+    for ireq in ireqs:
+        if getattr(ireq, "constraint", False) or not ireq.name or ireq.req is None or getattr(ireq, "link", None):
+            continue
+        if hasattr(ireq, "match_markers") and not ireq.match_markers():
+            continue
+        specifier = ireq.req.specifier
+        if ireq.name.lower() in constraints:
+            specifier = specifier & constraints[ireq.name.lower()]
+        wanted.append(Wanted(ireq.name, specifier, ireq.hashes(trust_internet=False), f"{ireq.name}{specifier}"))
+    return wanted
+
+
+def search_no_index(finder: Any) -> None:
+    """Make the finder look at local find-links only, as ``--no-index`` would."""
+    scope_class = _loaded("pip._internal.models.search_scope").SearchScope
+    local = [location for location in finder.find_links or () if "://" not in location or location.startswith("file:")]
+    finder.search_scope = scope_class.create(find_links=local, index_urls=[], no_index=True)
+
+
+def installation_error(message: str) -> Exception:
+    """The error pip reports as one clean message, without a traceback."""
+    return _loaded("pip._internal.exceptions").InstallationError(message)
 
 
 def interpreter_tag() -> str:

@@ -19,12 +19,13 @@ own wheel cache would.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from pipcachefirst import pipcompat, session
-from pipcachefirst.provenance import normalized_set
+from pipcachefirst.settings import EXACT
 from pipcachefirst.session import Decision
 from pipcachefirst.store import KIND_BUILT, KIND_DOWNLOAD, Entry, Store, version_key
 
@@ -44,16 +45,27 @@ PASS = Answer(None, None)
 
 
 def answer(
-    store: Store, finder: Any, project_name: str, specifier: Any, hashes: Any, picks: Optional[Dict[Any, Any]] = None
+    store: Store,
+    finder: Any,
+    project_name: str,
+    specifier: Any,
+    hashes: Any,
+    origins: Sequence[str],
+    picks: Optional[Dict[Any, Any]] = None,
+    mode: str = EXACT,
 ) -> Answer:
-    """Serve the pin from ``store`` or say why not; ``PASS`` when it is no pin at all.
+    """Serve the requirement from ``store`` or say why not; ``PASS`` when it is not ours to answer.
+
+    ``origins`` are the normalized index and find-links locations the command
+    uses.  In ``exact`` mode only pins are answered; in the other modes any
+    specifier is, from the newest cached version that satisfies it.
 
     pip asks again for the same name as it learns more specifiers (``==1.4``,
-    then ``==1.4,>=1.0``); ``picks`` remembers the file chosen for a pinned
-    version so that only the final check against the specifier is repeated.
+    then ``==1.4,>=1.0``); ``picks`` remembers the file chosen for a version
+    so that only the final check against the specifier is repeated.
     """
     pins = pipcompat.pinned_versions(specifier)
-    if not pins:
+    if specifier is None or (not pins and mode == EXACT):
         return PASS
     canonical = canonicalize_name(project_name)
 
@@ -63,23 +75,41 @@ def answer(
     step_aside = pipcompat.reason_to_step_aside(finder, project_name, canonical)
     if step_aside:
         return refuse(step_aside)
-    index_urls, find_links = pipcompat.finder_locations(finder)
-    origins = tuple(sorted(normalized_set(index_urls + find_links)))
+    origins = tuple(sorted(origins))
     if not origins:
         return refuse(session.NO_INDEX)
-    key = (canonical, version_key(pins[0]), origins, hashes)
     picks = {} if picks is None else picks
-    if key not in picks:
-        picks[key] = _pick(store, finder, project_name, canonical, pins[0], specifier, hashes, origins)
-    pick = picks[key]
-    if isinstance(pick, str):
-        return refuse(pick)
-    entry, candidate = pick
-    result = pipcompat.best_result(finder, project_name, specifier, hashes, [candidate])
-    if pipcompat.best_candidate(result) is None:
-        return refuse(session.NO_COMPATIBLE_FILE)
-    detail = entry.record.filename + (", built earlier" if entry.record.kind == KIND_BUILT else "")
-    return Answer(result, Decision(canonical, str(specifier), True, detail), entry)
+    reason = session.NOT_CACHED
+    for version in pins[:1] or _cached_versions(store, canonical, specifier):
+        key = (canonical, version_key(version), origins, hashes)
+        if key not in picks:
+            picks[key] = _pick(store, finder, project_name, canonical, version, specifier, hashes, origins)
+        pick = picks[key]
+        if isinstance(pick, str):
+            reason = pick
+            continue
+        entry, candidate = pick
+        result = pipcompat.best_result(finder, project_name, specifier, hashes, [candidate])
+        if pipcompat.best_candidate(result) is None:
+            reason = session.NO_COMPATIBLE_FILE
+            continue
+        detail = entry.record.filename + (", built earlier" if entry.record.kind == KIND_BUILT else "")
+        return Answer(result, Decision(canonical, str(specifier), True, detail), entry)
+    return refuse(reason if pins else session.NO_CACHED_VERSION)
+
+
+def _cached_versions(store: Store, canonical: str, specifier: Any) -> List[str]:
+    """Cached versions that satisfy ``specifier``, newest first; pre-releases only if it names one."""
+    allow_pre = bool(getattr(specifier, "prereleases", False))
+    versions = []
+    for name in store.versions(canonical):
+        try:
+            version = Version(name)
+        except InvalidVersion:
+            continue
+        if (allow_pre or not version.is_prerelease) and specifier.contains(name, prereleases=True):
+            versions.append(version)
+    return [str(v) for v in sorted(versions, reverse=True)]
 
 
 def _pick(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from pipcachefirst.pipcompat import VERBOSE
-from pipcachefirst.settings import CacheLocation
+from pipcachefirst.settings import EXACT, CacheLocation
 from pipcachefirst.store import Record, Store
 
 logger = logging.getLogger("pipcachefirst")
@@ -27,6 +27,7 @@ HASH_MISMATCH = "hash mismatch"
 DAMAGED = "cached file was damaged and moved aside"
 UNTRUSTED = "cached file can be changed by other users"
 NO_INDEX = "no index in use"
+NO_CACHED_VERSION = "no cached version satisfies it"
 ERROR = "internal error, see the warning"
 
 _MAX_PROBLEM_LINES = 5
@@ -52,12 +53,14 @@ class Session:
     """State of pipcachefirst in this process."""
 
     command: str = ""
+    mode: str = EXACT
     store: Optional[Store] = None
     off_reason: Optional[str] = "pip's options were not seen"
     storing: bool = False
     decisions: Dict[str, Decision] = field(default_factory=dict)
     sources: Dict[str, Record] = field(default_factory=dict)
     warned: bool = False
+    offline_reported: bool = False
     problems: List[str] = field(default_factory=list)
 
     def use_cache(self, location: CacheLocation) -> None:
@@ -107,7 +110,11 @@ class Session:
         served = sum(1 for d in self.decisions.values() if d.served)
         total = len(self.decisions)
         noun = "requirement" if total == 1 else "requirements"
-        return f"pipcachefirst: {served} of {total} pinned {noun} from cache"
+        pinned = "pinned " if self.mode == EXACT else ""
+        return f"pipcachefirst: {served} of {total} {pinned}{noun} from cache"
+
+    def missing(self) -> List[Decision]:
+        return [d for d in self.decisions.values() if not d.served]
 
     def warn(self, what: str, exc: BaseException) -> None:
         """One warning line per process; the traceback only with -v."""

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Mapping, Optional, Union
+from typing import Mapping, Optional, Tuple, Union
 
 from pipcachefirst._startup import OFF_VALUES, ON_VALUES, SWITCH, switch_state
 
 DIR_VARIABLE = "PIPCACHEFIRST_DIR"
+MODE_VARIABLE = "PIPCACHEFIRST_MODE"
+EXACT, PREFER_OFFLINE, OFFLINE = "exact", "prefer-offline", "offline"
+MODES = (EXACT, PREFER_OFFLINE, OFFLINE)
 LEGACY_DIR_VARIABLE = "PIP_DOWNLOAD_CACHE"
 SUBDIRECTORY = "cachefirst"
 
@@ -40,6 +43,21 @@ def switch_problem(environ: Mapping[str, str] = os.environ) -> Optional[str]:
     if switch_state(value) == "invalid":
         return invalid_switch_message(value)
     return None
+
+
+def mode(environ: Mapping[str, str] = os.environ) -> Tuple[str, Optional[str]]:
+    """The serving mode and, for a value we do not know, the line to show (then ``exact``).
+
+    ``exact``: only ``==``/``===`` pins come from the cache.  ``prefer-offline``:
+    any specifier is served from the newest cached version that satisfies it,
+    the index only on a miss.  ``offline``: the index is never asked.
+    """
+    value = environ.get(MODE_VARIABLE, "").strip().lower() or EXACT
+    if value in MODES:
+        return value, None
+    return EXACT, (
+        f"pipcachefirst: ignoring {MODE_VARIABLE}={value!r}; accepted values: {', '.join(MODES)}; using {EXACT}"
+    )
 
 
 def cache_location(

@@ -32,7 +32,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -354,6 +354,66 @@ class Store:
             if temporary is not None:
                 _unlink_quietly(temporary)
 
+    # -- looking after the cache -------------------------------------------
+
+    def projects(self) -> List[str]:
+        return _names(self.root / FILES_BUCKET)
+
+    def versions(self, project: str) -> List[str]:
+        return _names(self.root / FILES_BUCKET / canonicalize_name(project))
+
+    def walk(self, project: Optional[str] = None) -> Iterator[Entry]:
+        """Every readable entry (of ``project``, or of all projects)."""
+        for name in [canonicalize_name(project)] if project else self.projects():
+            for version in self.versions(name):
+                version_dir = self.root / FILES_BUCKET / name / version
+                for key in _names(version_dir):
+                    for record_name in _names(version_dir / key):
+                        if not record_name.endswith(".json"):
+                            continue
+                        origin = _origin_of_record(version_dir / key / record_name)
+                        if origin is not None and origin_key(origin) == key:
+                            entry = self._read_entry(version_dir / key, record_name[: -len(".json")], origin)
+                            if entry is not None:
+                                yield entry
+
+    def usage(self) -> Tuple[int, int]:
+        """``(entries, bytes)`` of the whole cache, from directory listings and stat alone."""
+        count = size = 0
+        for dirpath, _dirnames, filenames in os.walk(self.root / FILES_BUCKET):
+            for filename in filenames:
+                if filename.endswith(".json"):
+                    count += 1
+                elif not filename.startswith(".tmp-"):
+                    try:
+                        size += os.lstat(os.path.join(dirpath, filename)).st_size
+                    except OSError:
+                        pass
+        return count, size
+
+    def mark_served(self, entry: Entry) -> None:
+        """Remember when an entry was last served (its record's mtime), for pruning."""
+        try:
+            os.utime(entry.path.parent.with_suffix(".json"))
+        except OSError:
+            pass
+
+    def last_served(self, entry: Entry) -> float:
+        try:
+            return max(entry.record.stored_at, entry.path.parent.with_suffix(".json").stat().st_mtime)
+        except OSError:
+            return entry.record.stored_at
+
+    def remove(self, entry: Entry) -> None:
+        """Delete an entry: its record first, so it is never served without its file."""
+        _unlink_quietly(str(entry.path.parent.with_suffix(".json")))
+        _unlink_quietly(str(entry.path))
+        try:
+            entry.path.parent.rmdir()
+        except OSError:
+            pass
+        self._intact.pop(entry.path, None)
+
     def quarantine(self, entry: Entry) -> Optional[Path]:
         """Move a bad entry out of the way (kept for inspection, never served again)."""
         self._move_aside(entry.path.parent.with_suffix(".json"))
@@ -436,6 +496,21 @@ def _remove_stale_temporaries(folder: Path) -> None:
                     path.unlink()
             except OSError:
                 pass
+
+
+def _names(folder: Path) -> List[str]:
+    try:
+        return sorted(n for n in os.listdir(folder) if not n.startswith("."))
+    except OSError:
+        return []
+
+
+def _origin_of_record(path: Path) -> Optional[str]:
+    try:
+        origin = json.loads(path.read_text("utf-8")).get("origin")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return origin if isinstance(origin, str) else None
 
 
 def _unlink_quietly(path: str) -> None:
