@@ -286,6 +286,65 @@ def installation_error(message: str) -> Exception:
     return _loaded("pip._internal.exceptions").InstallationError(message)
 
 
+# -- the command line (pipcachefirst status / why): pip's own option parsing --
+
+
+def configured_options(args: Sequence[str] = ()) -> Tuple[Any, Any, List[str]]:
+    """pip's install command and its options as pip would parse ``args`` (config files and PIP_* too)."""
+    import importlib
+
+    commands = importlib.import_module("pip._internal.commands")
+    command = commands.create_command("install", isolated=False)
+    options, rest = command.parse_args(list(args))
+    return command, options, rest
+
+
+def finder_and_requirements(args: Sequence[str]) -> Tuple[Any, List[Wanted]]:
+    """The finder and the user's requirements ``pip install ARGS`` would start from; no network.
+
+    Requirement files given by URL are fetched, as pip would.
+    """
+    import importlib
+
+    command, options, rest = configured_options(args)
+    cmdoptions = importlib.import_module("pip._internal.cli.cmdoptions")
+    temp_dir = importlib.import_module("pip._internal.utils.temp_dir")
+    with command.main_context():
+        command.enter_context(temp_dir.global_tempdir_manager())
+        command.tempdir_registry = command.enter_context(temp_dir.tempdir_registry())
+        session = command.get_default_session(options)
+        finder = command._build_package_finder(
+            options=options,
+            session=session,
+            target_python=cmdoptions.make_target_python(options),
+            ignore_requires_python=options.ignore_requires_python,
+        )
+        ireqs = command.get_requirements(rest, options, finder, session)
+        return finder, wanted_requirements(ireqs)
+
+
+def hook_points() -> dict:
+    """Each hook point pipcachefirst uses in the installed pip: ``"ok"`` or what is wrong."""
+    import importlib
+
+    report = {}
+    for module_name, dotted in (
+        (FINDER_MODULE, FIND_BEST_CANDIDATE),
+        (FINDER_MODULE, EVALUATE_LINKS),
+        (PREPARER_MODULE, PREPARE_LINKED),
+        (WHEEL_BUILDER_MODULE, BUILD_ONE),
+        (COMMAND_MODULE, COMMAND_MAIN),
+        (COMMAND_MODULE, COMMAND_PARSE_ARGS),
+        (REQ_COMMAND_MODULE, GET_REQUIREMENTS),
+    ):
+        try:
+            check_signature(resolve(importlib.import_module(module_name), dotted), dotted)
+            report[dotted] = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            report[dotted] = f"{type(exc).__name__}: {exc}"
+    return report
+
+
 def interpreter_tag() -> str:
     """Which interpreter built a wheel: pip's wheel cache keys on the same thing."""
     return f"{sys.implementation.name}-{sys.version_info[0]}.{sys.version_info[1]}"

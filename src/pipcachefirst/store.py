@@ -291,7 +291,7 @@ class Store:
             folder = folder.parent
         return True
 
-    def is_intact(self, entry: Entry) -> bool:
+    def is_intact(self, entry: Entry, rehash: bool = False) -> bool:
         """Whether the file still has the size and sha256 its record says.
 
         The file is hashed when its stamp (size, mtime, ctime, inode) differs
@@ -306,7 +306,7 @@ class Store:
         if not stat.S_ISREG(info.st_mode) or info.st_size != entry.record.size:
             return False
         stamp = _stamp(info)
-        if stamp in (entry.record.stamp, self._intact.get(entry.path)):
+        if not rehash and stamp in (entry.record.stamp, self._intact.get(entry.path)):
             return True
         try:
             with open(entry.path, "rb") as handle:

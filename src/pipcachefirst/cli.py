@@ -1,0 +1,350 @@
+"""The ``pipcachefirst`` command: see, explain, warm and tidy the cache.
+
+    pipcachefirst status            is it on, where is the cache, does this pip fit
+    pipcachefirst list [NAME]       what the cache holds
+    pipcachefirst why ARGS          would ``pip install ARGS`` be served from the cache
+    pipcachefirst warm ARGS         fill the cache through ``pip download ARGS``
+    pipcachefirst prune / verify / clear
+
+Exit status: 0 done, 1 failed, 2 usage error.  ``--json`` where a script reads
+the output.  Commands that change the cache are safe while pip installs use
+it: nothing served in the last ``GRACE_SECONDS`` is removed, every removal
+takes the record before the file, and checks move bad entries aside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+from pipcachefirst import __version__, pipcompat, settings
+from pipcachefirst._startup import SWITCH, switch_state
+from pipcachefirst.provenance import normalized_set
+from pipcachefirst.store import QUARANTINE, Entry, Store, parse_filename
+
+GRACE_SECONDS = 600
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+class UsageError(Exception):
+    """Bad arguments: exit status 2."""
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    pip_args: List[str] = []
+    if argv and argv[0] in _PASSES_PIP_ARGS:
+        argv, pip_args = _split_pip_args(argv)
+    args = parser.parse_args(argv)
+    if argv and argv[0] in _PASSES_PIP_ARGS:
+        args.pip_args = pip_args
+    try:
+        return int(args.run(args) or 0)
+    except UsageError as exc:
+        print(f"pipcachefirst {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the one place that turns errors into exit status 1
+        print(f"pipcachefirst {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+_PASSES_PIP_ARGS = ("why", "warm")
+_OUR_FLAGS = {"--json": False, "--mode": True, "-h": False, "--help": False}
+
+
+def _split_pip_args(argv: List[str]) -> "tuple[List[str], List[str]]":
+    """``why``/``warm`` take pip's arguments as they are; ours are picked out wherever they stand."""
+    ours, theirs = [argv[0]], []
+    rest = iter(argv[1:])
+    for arg in rest:
+        flag = arg.split("=", 1)[0]
+        if flag in _OUR_FLAGS:
+            ours.append(arg)
+            if _OUR_FLAGS[flag] and "=" not in arg:
+                ours.append(next(rest, ""))
+        else:
+            theirs.append(arg)
+    return ours, theirs
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pipcachefirst", description="pip installs exact pins from a local cache without asking the index."
+    )
+    parser.add_argument("--version", action="version", version=f"pipcachefirst {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, run: Any, help_text: str, json_output: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(run=run)
+        if json_output:
+            p.add_argument("--json", action="store_true", help="machine-readable output")
+        return p
+
+    command("status", _status, "Say whether pipcachefirst is on, where its cache is, and whether this pip fits.")
+    listing = command("list", _list, "List cached files: version, tags, origin index, size, last served.")
+    listing.add_argument("name", nargs="?", help="only this project")
+    why = command("why", _why, "Say, for each requirement, whether `pip install ARGS` would take it from the cache.")
+    why.add_argument("ARGS", nargs="*", help="what you would give pip install: NAME==VERSION, -r FILE, options")
+    why.add_argument("--mode", choices=settings.MODES, help=f"as {settings.MODE_VARIABLE} (default: that variable)")
+    warm = command(
+        "warm", _warm, "Fill the cache ahead of time through `pip download ARGS` (pip's own options and progress).",
+        json_output=False,
+    )
+    warm.add_argument("ARGS", nargs="*", help="what pip download takes: -r FILE, NAME==VERSION, --platform, ...")
+    prune = command("prune", _prune, "Remove entries not served recently, least recently served first.")
+    prune.add_argument("--older-than", type=float, metavar="DAYS", help="remove entries not served for DAYS days")
+    prune.add_argument("--max-size", type=_size, metavar="SIZE", help="then shrink to SIZE (e.g. 500M, 2G)")
+    command("verify", _verify, "Re-hash every cached file and move aside what does not match its record.")
+    command("clear", _clear, "Remove every entry (except those served in the last ten minutes) and the quarantine.")
+    return parser
+
+
+# -- where things are ----------------------------------------------------------
+
+
+def _location() -> settings.CacheLocation:
+    try:
+        _, options, _ = pipcompat.configured_options()
+        pip_cache_dir = pipcompat.cache_dir_option(options)
+    except Exception:  # noqa: BLE001 - no usable pip here: the variables still count
+        pip_cache_dir = None
+    return settings.cache_location(pip_cache_dir)
+
+
+def _store() -> Store:
+    location = _location()
+    if location.root is None:
+        raise RuntimeError(f"no cache: {location.reason}")
+    return Store(location.root, report=lambda line: print(f"pipcachefirst: {line}", file=sys.stderr))
+
+
+def _emit(args: argparse.Namespace, data: Any, text: Iterable[str]) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        for line in text:
+            print(line)
+
+
+# -- status, list ----------------------------------------------------------------
+
+
+def _status(args: argparse.Namespace) -> int:
+    state = switch_state()
+    mode, mode_problem = settings.mode()
+    location = _location()
+    entries = size = 0
+    if location.root and os.path.isdir(location.root):
+        entries, size = Store(location.root).usage()
+    hooks: Dict[str, str] = {}
+    try:
+        hooks = pipcompat.hook_points()
+    except Exception as exc:  # noqa: BLE001
+        hooks = {"pip": f"not importable: {exc}"}
+    fits = bool(hooks) and all(v == "ok" for v in hooks.values()) and pipcompat.pip_version_supported()
+    enabled = state == "on" and location.root is not None and fits
+    reason = {
+        "off": f"{SWITCH}={os.environ.get(SWITCH)!r} turns it off",
+        "invalid": settings.invalid_switch_message(os.environ.get(SWITCH, "")),
+    }.get(state) or (None if location.root else location.reason) or (None if fits else "this pip does not fit")
+    data = {
+        "enabled": enabled,
+        "reason": reason or "on",
+        "mode": mode,
+        "mode_problem": mode_problem,
+        "cache": location.root,
+        "cache_reason": location.reason,
+        "entries": entries,
+        "bytes": size,
+        "pip": pipcompat.pip_version(),
+        "hook_points": hooks,
+        "interpreter": sys.executable,
+        "python": sys.version.split()[0],
+        "version": __version__,
+    }
+    text = [
+        f"pipcachefirst {__version__}: {'on' if enabled else 'off (' + str(reason) + ')'}, mode {mode}",
+        f"cache: {location.root or '-'} ({location.reason}): {entries} entries, {_human(size)}",
+        f"pip {data['pip']} under {sys.executable} (Python {data['python']})",
+    ] + [f"  {name}: {result}" for name, result in hooks.items()]
+    if mode_problem:
+        text.append(mode_problem)
+    _emit(args, data, text)
+    return 0
+
+
+def _entry_row(store: Store, entry: Entry) -> Dict[str, Any]:
+    record = entry.record
+    project, version = parse_filename(record.filename)
+    tags = "-".join(record.filename[:-4].split("-")[-3:]) if record.filename.endswith(".whl") else "sdist"
+    return {
+        "project": project,
+        "version": version,
+        "file": record.filename,
+        "tags": tags,
+        "kind": record.kind,
+        "origin": record.origin,
+        "size": record.size,
+        "sha256": record.sha256,
+        "stored": record.stored_at,
+        "last_served": store.last_served(entry),
+        "path": str(entry.path),
+    }
+
+
+def _list(args: argparse.Namespace) -> int:
+    store = _store()
+    rows = [_entry_row(store, e) for e in store.walk(args.name)]
+    text = [
+        f"{r['project']:<24} {r['version']:<12} {r['tags']:<34} {_human(r['size']):>9}  "
+        f"{_date(r['last_served'])}  {r['origin']}"
+        for r in rows
+    ]
+    _emit(args, rows, text or ["(nothing cached)"])
+    return 0
+
+
+# -- why ------------------------------------------------------------------------
+
+
+def _why(args: argparse.Namespace) -> int:
+    from pipcachefirst import serve  # noqa: PLC0415 - imports pip's internals via pipcompat users
+
+    if not args.pip_args:
+        raise UsageError("name what to explain: NAME==VERSION or -r requirements.txt")
+    mode = args.mode or settings.mode()[0]
+    store = _store()
+    finder, wanted = pipcompat.finder_and_requirements(args.pip_args)
+    index_urls, find_links = pipcompat.finder_locations(finder)
+    origins = sorted(normalized_set(index_urls + find_links))
+    rows = []
+    for requirement in wanted:
+        answer = serve.answer(store, finder, requirement.name, requirement.specifier, requirement.hashes, origins,
+                              mode=mode)
+        decision = answer.decision
+        if decision is None:
+            rows.append({"requirement": requirement.text, "served": False, "detail": f"not a pin: pip asks the index ({mode} mode)"})
+        else:
+            rows.append({"requirement": requirement.text, "served": decision.served, "detail": decision.detail})
+    text = [f"{r['requirement']}: {'from cache' if r['served'] else 'not from cache'} ({r['detail']})" for r in rows]
+    _emit(args, rows, text or ["(no named requirements)"])
+    return 0
+
+
+# -- warm -------------------------------------------------------------------------
+
+
+def _warm(args: argparse.Namespace) -> int:
+    if not args.pip_args:
+        raise UsageError("name what to fetch: -r requirements.txt or NAME==VERSION, plus pip download options")
+    env = dict(os.environ)
+    env.pop(settings.MODE_VARIABLE, None)  # warming has to reach the index
+    if switch_state(env.get(SWITCH)) != "on":
+        raise UsageError(f"{SWITCH} turns pipcachefirst off; nothing would be stored")
+    with tempfile.TemporaryDirectory(prefix="pipcachefirst-warm-") as scratch:
+        command = [sys.executable, "-m", "pip", "download", "--dest", scratch, *args.pip_args]
+        status = subprocess.call(command, env=env)
+    if status == 0:
+        location = _location()
+        if location.root and os.path.isdir(location.root):
+            entries, size = Store(location.root).usage()
+            print(f"pipcachefirst: the cache at {location.root} holds {entries} entries, {_human(size)}")
+    return 0 if status == 0 else 1
+
+
+# -- prune, verify, clear -----------------------------------------------------------
+
+
+def _prune(args: argparse.Namespace) -> int:
+    if args.older_than is None and args.max_size is None:
+        raise UsageError("say what to prune: --older-than DAYS and/or --max-size SIZE")
+    store = _store()
+    now = time.time()
+    entries = sorted(store.walk(), key=store.last_served)
+    removed: List[Entry] = []
+    if args.older_than is not None:
+        cutoff = now - args.older_than * 86400
+        removed += _remove(store, [e for e in entries if store.last_served(e) < cutoff], now)
+    if args.max_size is not None:
+        remaining = [e for e in entries if e not in removed]
+        total = sum(e.record.size for e in remaining)
+        over = []
+        for entry in remaining:
+            if total <= args.max_size:
+                break
+            over.append(entry)
+            total -= entry.record.size
+        removed += _remove(store, over, now)
+    return _report_removed(args, store, removed)
+
+
+def _clear(args: argparse.Namespace) -> int:
+    store = _store()
+    removed = _remove(store, list(store.walk()), time.time())
+    shutil.rmtree(store.root / QUARANTINE, ignore_errors=True)
+    return _report_removed(args, store, removed)
+
+
+def _remove(store: Store, entries: Sequence[Entry], now: float) -> List[Entry]:
+    """Remove entries, except those served so recently that a pip may be installing them now."""
+    removed = []
+    for entry in entries:
+        if now - store.last_served(entry) < GRACE_SECONDS:
+            continue
+        store.remove(entry)
+        removed.append(entry)
+    return removed
+
+
+def _report_removed(args: argparse.Namespace, store: Store, removed: Sequence[Entry]) -> int:
+    freed = sum(e.record.size for e in removed)
+    entries, size = store.usage()
+    data = {"removed": len(removed), "freed_bytes": freed, "entries": entries, "bytes": size}
+    _emit(args, data, [f"removed {len(removed)} entries ({_human(freed)}); {entries} entries ({_human(size)}) remain"])
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    store = _store()
+    checked, bad = 0, []
+    for entry in store.walk():
+        checked += 1
+        if not store.is_intact(entry, rehash=True):
+            store.quarantine(entry)
+            bad.append(entry.record.filename)
+    data = {"checked": checked, "moved_aside": bad}
+    _emit(args, data, [f"checked {checked} files; moved aside {len(bad)}"] + [f"  {name}" for name in bad])
+    return 0
+
+
+# -- small helpers ----------------------------------------------------------------
+
+
+def _size(text: str) -> int:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", text.upper())
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 500M or 2G)")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def _date(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp)) if timestamp else "-"
