@@ -399,8 +399,9 @@ class Store:
             pass
 
     def last_served(self, entry: Entry) -> float:
+        """When the entry was last served, or stored if never: its record's mtime."""
         try:
-            return max(entry.record.stored_at, entry.path.parent.with_suffix(".json").stat().st_mtime)
+            return entry.path.parent.with_suffix(".json").stat().st_mtime
         except OSError:
             return entry.record.stored_at
 
