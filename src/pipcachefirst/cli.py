@@ -113,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _location() -> settings.CacheLocation:
+    chosen = settings.cache_location(None)
+    if chosen.root is not None:
+        return chosen  # a variable names it: no need to ask pip's configuration
     try:
         _, options, _ = pipcompat.configured_options()
         pip_cache_dir = pipcompat.cache_dir_option(options)

@@ -380,15 +380,23 @@ class Store:
     def usage(self) -> Tuple[int, int]:
         """``(entries, bytes)`` of the whole cache, from directory listings and stat alone."""
         count = size = 0
-        for dirpath, _dirnames, filenames in os.walk(self.root / FILES_BUCKET):
-            for filename in filenames:
-                if filename.endswith(".json"):
-                    count += 1
-                elif not filename.startswith(".tmp-"):
-                    try:
-                        size += os.lstat(os.path.join(dirpath, filename)).st_size
-                    except OSError:
-                        pass
+        folders = [str(self.root / FILES_BUCKET)]
+        while folders:
+            try:
+                listing = os.scandir(folders.pop())
+            except OSError:
+                continue
+            with listing:
+                for item in listing:
+                    if item.is_dir(follow_symlinks=False):
+                        folders.append(item.path)
+                    elif item.name.endswith(".json"):
+                        count += 1
+                    elif not item.name.startswith(".tmp-"):
+                        try:
+                            size += item.stat(follow_symlinks=False).st_size
+                        except OSError:
+                            pass  # removed meanwhile
         return count, size
 
     def mark_served(self, entry: Entry) -> None:

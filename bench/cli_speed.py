@@ -1,0 +1,83 @@
+"""How fast ``pipcachefirst status`` and ``why`` answer on a cache of 10,000 files.
+
+Builds (once, under the work folder) a cache of N small wheels spread over
+N/10 projects with the store's own ``put``, then times each command in a
+fresh process, median of several runs, plus ``python -c pass`` and
+``python -m pip --version`` from the same interpreter for scale.
+
+    python bench/cli_speed.py [--files 10000] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pipcachefirst.store import Record, Store  # noqa: E402
+from tests.support.envs import isolated_environ  # noqa: E402
+from tests.support.packages import wheel_bytes  # noqa: E402
+
+ORIGIN = "https://index.invalid/simple"
+
+
+def build_cache(root: Path, files: int) -> None:
+    store = Store(root)
+    count, _ = store.usage() if root.exists() else (0, 0)
+    if count >= files:
+        return
+    print(f"building a cache of {files} files in {root} (once)...", flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        for i in range(files):
+            project, version = f"project{i // 10:04d}", f"1.{i % 10}"
+            path = Path(scratch) / f"{project}-{version}-py3-none-any.whl"
+            path.write_bytes(wheel_bytes(project, version))
+            record = Record(filename=path.name, sha256="", size=0, url=f"{ORIGIN}/{path.name}", origin=ORIGIN)
+            store.put(path, project, record)
+            path.unlink()
+
+
+def timed(command: list, env: dict, runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--workdir", type=Path, default=REPO / "bench" / "work")
+    args = parser.parse_args()
+    root = args.workdir / f"cli-cache-{args.files}"
+    build_cache(root, args.files)
+    requirements = args.workdir / "cli-requirements.txt"
+    requirements.write_text("".join(f"project{i:04d}==1.{i % 10}\n" for i in range(0, 200, 10)))
+    env = isolated_environ({"PIPCACHEFIRST_DIR": str(root), "PIP_INDEX_URL": ORIGIN})
+    python = sys.executable
+    rows = [
+        ("python -c pass", [python, "-c", "pass"]),
+        ("pip --version", [python, "-m", "pip", "--version"]),
+        ("pipcachefirst status", [python, "-m", "pipcachefirst", "status"]),
+        ("pipcachefirst why (20 pins)", [python, "-m", "pipcachefirst", "why", "-r", str(requirements)]),
+        ("pipcachefirst list project0001", [python, "-m", "pipcachefirst", "list", "project0001"]),
+    ]
+    print(f"cache of {args.files} files; median of {args.runs} runs; Python {sys.version.split()[0]}")
+    print("| command | median s |")
+    print("|---|---:|")
+    for label, command in rows:
+        print(f"| {label} | {timed(command, env, args.runs):.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
