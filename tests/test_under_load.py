@@ -1,0 +1,111 @@
+"""A cache many pips share, and pips killed while they write it: nothing lost, nothing wrong."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import List
+
+from tests.conftest import World
+from tests.support.envs import Venv, isolated_environ
+
+PROJECTS = [f"pkg{i:02d}" for i in range(12)]
+
+
+def publish_many(world: World) -> None:
+    for i, name in enumerate(PROJECTS):
+        payload = os.urandom(300_000) if i % 3 == 0 else b""
+        world.publish_wheel(name, "1.0", payload=payload)
+
+
+def start_install(world: World, venv: Venv, requirements: Path, cache: Path) -> "subprocess.Popen[bytes]":
+    env = isolated_environ({**world.env(), "PIPCACHEFIRST_DIR": str(cache)})
+    return subprocess.Popen(
+        [str(venv.python), "-m", "pip", "install", "-q", "-r", str(requirements)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def wait_all(processes: List["subprocess.Popen[bytes]"], timeout: float = 300) -> List[int]:
+    deadline = time.monotonic() + timeout
+    codes = []
+    for proc in processes:
+        try:
+            proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            for other in processes:
+                other.kill()
+            raise AssertionError("pip did not finish in time")
+        codes.append(proc.returncode)
+    return codes
+
+
+def records_that_lie(cache: Path) -> List[str]:
+    """Records (outside quarantine) whose file is missing or has other bytes."""
+    liars = []
+    for record_path in (cache / "files-v1").rglob("*.json"):
+        record = json.loads(record_path.read_text())
+        data = record_path.with_suffix("") / record["filename"]
+        if not data.is_file():
+            liars.append(f"{record_path}: no file")
+            continue
+        content = data.read_bytes()
+        if len(content) != record["size"] or hashlib.sha256(content).hexdigest() != record["sha256"]:
+            liars.append(f"{record_path}: other bytes")
+    return liars
+
+
+def test_eight_pips_at_once_share_one_cold_cache(world: World) -> None:
+    publish_many(world)
+    cache = world.tmp / "shared-cache"
+    rng = random.Random(8)
+    files = [world.write(f"req{i}.txt", "".join(f"{p}==1.0\n" for p in rng.sample(PROJECTS, 6))) for i in range(8)]
+
+    for round_ in ("cold", "warm"):
+        venvs = [world.new_venv() for _ in files]
+        world.server.take_requests()
+        codes = wait_all([start_install(world, v, f, cache) for v, f in zip(venvs, files)])
+        assert codes == [0] * 8, round_
+        requests = world.server.take_requests()
+        if round_ == "warm":
+            assert requests == [], "every pin of every pip served from the shared cache"
+        assert [p for p in cache.rglob(".tmp-*")] == []
+        assert records_that_lie(cache) == []
+        wanted = {p for f in files for p in (line.split("==")[0] for line in f.read_text().split())}
+        assert len(list((cache / "files-v1").rglob("*.json"))) == len(wanted)
+
+
+def test_pip_killed_at_random_moments_never_leaves_a_lying_record(world: World) -> None:
+    publish_many(world)
+    requirements = world.write("requirements.txt", "".join(f"{p}==1.0\n" for p in PROJECTS))
+    rng = random.Random(20)
+
+    started = time.monotonic()
+    probe_cache = world.tmp / "probe-cache"
+    assert wait_all([start_install(world, world.new_venv(), requirements, probe_cache)]) == [0]
+    duration = time.monotonic() - started
+
+    cache = world.tmp / "killed-cache"
+    for trial in range(20):
+        if trial % 5 == 0 and cache.exists():
+            cache.rename(world.tmp / f"killed-cache-{trial}")  # cold again: kills keep landing mid-write
+        proc = start_install(world, world.new_venv(), requirements, cache)
+        time.sleep(rng.uniform(0.2, duration))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+        assert records_that_lie(cache) == [], f"trial {trial}"
+
+    world.server.take_requests()
+    assert wait_all([start_install(world, world.new_venv(), requirements, cache)]) == [0]
+    assert records_that_lie(cache) == []
+    world.server.take_requests()
+    assert wait_all([start_install(world, world.new_venv(), requirements, cache)]) == [0]
+    assert world.server.take_requests() == [], "healed: everything served"
