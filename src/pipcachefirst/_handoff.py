@@ -16,11 +16,10 @@ import importlib
 import os
 import sys
 
-from pipcachefirst import pipcompat
+from pipcachefirst import pipcompat, seed
 
 RUNNER_VARIABLE = "PIPCACHEFIRST_PIP_RUNNER"
 PATHS_VARIABLE = "PIPCACHEFIRST_IMPORT_PATHS"
-CARRIED = ("pipcachefirst", "wrapt", "packaging")
 
 
 def wants_other_python(argv=None, environ=None):
@@ -49,7 +48,7 @@ def install():
 
     def get_runnable_pip():
         runner = original()
-        paths = _import_paths()
+        paths = seed.carried_paths()
         if not os.path.isfile(runner) or not paths:
             return runner  # a zipapp pip, or nothing to carry: plain pip
         os.environ[RUNNER_VARIABLE] = runner
@@ -58,18 +57,3 @@ def install():
 
     get_runnable_pip._pipcachefirst = True
     setattr(module, pipcompat.RUNNABLE_PIP, get_runnable_pip)
-
-
-def _import_paths():
-    """The folders holding pipcachefirst and its dependencies in this interpreter."""
-    import importlib.util  # noqa: PLC0415 - only on this rare path
-
-    paths = []
-    for name in CARRIED:
-        spec = importlib.util.find_spec(name)
-        if spec is None or not spec.submodule_search_locations:
-            return []
-        folder = os.path.dirname(list(spec.submodule_search_locations)[0])
-        if folder not in paths:
-            paths.append(folder)
-    return paths

@@ -9,8 +9,9 @@ work for any module but one: when pip imports ``pip._internal.index`` (the
 package holding ``PackageFinder``), it imports
 :mod:`pipcachefirst.hooks` (and with it wrapt, ~90 ms) and registers wrapt
 post-import hooks for the pip modules it patches, all of which pip imports
-after that package.  (When pip is about to re-run itself under another
-interpreter, ``--python``, it also hands pipcachefirst on: ``_handoff``.)
+after that package.  Two more names wake it: pip about to re-run itself
+under another interpreter (``--python``, see ``_handoff``), and the stdlib
+``venv`` module, whose new environments get the hook too (see ``seed``).
 """
 
 import os
@@ -18,11 +19,18 @@ import sys
 
 TRIGGER_MODULE = "pip._internal.index"
 HANDOFF_MODULE = "pip._internal.cli.main_parser"
+VENV_MODULE = "venv"
 SWITCH = "PIPCACHEFIRST"
 OFF_VALUES = ("0", "false", "off", "no")
 ON_VALUES = ("", "1", "true", "on", "yes")
 
 _activated = False
+_library_paths: list = []
+
+
+def add_library_paths(paths: list) -> None:
+    """Folders to load pipcachefirst's own wrapt and packaging from (a seeded environment)."""
+    _library_paths.extend(p for p in paths if p not in _library_paths)
 
 
 def switch_state(value: "str | None" = None) -> str:
@@ -52,9 +60,14 @@ def activate() -> None:
 
 
 def _install_hooks() -> None:
+    saved_path = list(sys.path)
     try:
-        from pipcachefirst import hooks
-
+        # hooks imports everything it needs now, so these paths are needed only meanwhile
+        sys.path[0:0] = _library_paths
+        try:
+            from pipcachefirst import hooks
+        finally:
+            sys.path[:] = saved_path
         hooks.install()
     except Exception as exc:  # never stop pip, whatever happened
         sys.stderr.write("pipcachefirst: disabled, could not start: %s\n" % (exc,))
@@ -71,6 +84,32 @@ def _prepare_handoff() -> None:
         sys.stderr.write("pipcachefirst: --python runs without it: %s\n" % (exc,))
 
 
+def _venv_spec(fullname: str, path: object) -> object:
+    """``venv`` is being imported: seed the environments it creates (``pipcachefirst.seed``)."""
+    try:
+        from importlib.machinery import PathFinder
+
+        spec = PathFinder.find_spec(fullname, path)  # type: ignore[arg-type]
+        loader = getattr(spec, "loader", None)
+        exec_module = getattr(loader, "exec_module", None)
+        if exec_module is None:
+            return None
+
+        def exec_and_patch(module: object) -> None:
+            exec_module(module)
+            try:
+                from pipcachefirst import seed
+
+                seed.patch_venv(module)
+            except Exception as exc:
+                sys.stderr.write("pipcachefirst: new venvs will not be cache-first: %s\n" % (exc,))
+
+        loader.exec_module = exec_and_patch  # type: ignore[union-attr]
+        return spec
+    except Exception:
+        return None
+
+
 class _PipTrigger:
     """A meta-path finder that finds nothing; it notices pip's index package being imported.
 
@@ -82,12 +121,14 @@ class _PipTrigger:
     def __init__(self) -> None:
         self.spent = False
 
-    def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> object:
         if fullname == TRIGGER_MODULE and not self.spent:
             self.spent = True
             _install_hooks()
         elif fullname == HANDOFF_MODULE:
             _prepare_handoff()
+        elif fullname == VENV_MODULE:
+            return _venv_spec(fullname, path)  # type: ignore[return-value]
         return None
 
     def invalidate_caches(self) -> None:

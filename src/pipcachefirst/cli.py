@@ -5,6 +5,8 @@
     pipcachefirst why ARGS          would ``pip install ARGS`` be served from the cache
     pipcachefirst warm ARGS         fill the cache through ``pip download ARGS``
     pipcachefirst prune / verify / clear
+    pipcachefirst enable / disable --virtualenv --sitecustomize
+    pipcachefirst venv PATH ARGS   re-create PATH and install into it, cache-first
 
 Exit status: 0 done, 1 failed, 2 usage error.  ``--json`` where a script reads
 the output.  Commands that change the cache are safe while pip installs use
@@ -23,9 +25,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
-from pipcachefirst import __version__, pipcompat, settings
+from pipcachefirst import __version__, environments, pipcompat, settings
 from pipcachefirst._startup import SWITCH, switch_state
 from pipcachefirst.provenance import normalized_set
 from pipcachefirst.store import QUARANTINE, Entry, Store, parse_filename
@@ -57,19 +60,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
 
 
-_PASSES_PIP_ARGS = ("why", "warm")
-_OUR_FLAGS = {"--json": False, "--mode": True, "-h": False, "--help": False}
+# Subcommands that take pip's arguments as they are, and their own flags (True: takes a value).
+_HELP = {"-h": False, "--help": False}
+_PASSES_PIP_ARGS = {
+    "why": {**_HELP, "--json": False, "--mode": True},
+    "warm": _HELP,
+    "venv": {**_HELP, "--python": True},
+}
 
 
 def _split_pip_args(argv: List[str]) -> "tuple[List[str], List[str]]":
     """``why``/``warm`` take pip's arguments as they are; ours are picked out wherever they stand."""
+    flags = _PASSES_PIP_ARGS[argv[0]]
     ours, theirs = [argv[0]], []
     rest = iter(argv[1:])
+    if argv[0] == "venv":  # its PATH comes first
+        ours.extend(a for a in [next(rest, None)] if a is not None)
     for arg in rest:
         flag = arg.split("=", 1)[0]
-        if flag in _OUR_FLAGS:
+        if flag in flags:
             ours.append(arg)
-            if _OUR_FLAGS[flag] and "=" not in arg:
+            if flags[flag] and "=" not in arg:
                 ours.append(next(rest, ""))
         else:
             theirs.append(arg)
@@ -106,6 +117,17 @@ def _parser() -> argparse.ArgumentParser:
     prune.add_argument("--max-size", type=_size, metavar="SIZE", help="then shrink to SIZE (e.g. 500M, 2G)")
     command("verify", _verify, "Re-hash every cached file and move aside what does not match its record.")
     command("clear", _clear, "Remove every entry (except those served in the last ten minutes) and the quarantine.")
+    for name, run, verb in (("enable", _enable, "Make"), ("disable", _disable, "Stop making")):
+        toggle = command(name, run, f"{verb} new environments cache-first.", json_output=False)
+        toggle.add_argument("--virtualenv", action="store_true",
+                            help="environments made by virtualenv, tox, nox (virtualenv's config file)")
+        toggle.add_argument("--sitecustomize", action="store_true",
+                            help="every environment of this interpreter (its sitecustomize, chained)")
+    venv = command("venv", _venv, "Replace PATH with a fresh cache-first environment and pip install ARGS into it.",
+                   json_output=False)
+    venv.add_argument("path", metavar="PATH")
+    venv.add_argument("--python", help="interpreter for the new environment (default: this one)")
+    venv.add_argument("ARGS", nargs="*", help="what pip install takes: -r FILE, NAME==VERSION, options")
     return parser
 
 
@@ -327,6 +349,38 @@ def _verify(args: argparse.Namespace) -> int:
             bad.append(entry.record.filename)
     data = {"checked": checked, "moved_aside": bad}
     _emit(args, data, [f"checked {checked} files; moved aside {len(bad)}"] + [f"  {name}" for name in bad])
+    return 0
+
+
+# -- new environments ---------------------------------------------------------------
+
+
+def _targets(args: argparse.Namespace) -> List[str]:
+    targets = [name for name in ("virtualenv", "sitecustomize") if getattr(args, name)]
+    if not targets:
+        raise UsageError("say which: --virtualenv and/or --sitecustomize")
+    return targets
+
+
+def _enable(args: argparse.Namespace) -> int:
+    for target in _targets(args):
+        path = environments.enable_virtualenv() if target == "virtualenv" else environments.enable_sitecustomize()
+        print(f"pipcachefirst: enabled for {target} ({path})")
+    return 0
+
+
+def _disable(args: argparse.Namespace) -> int:
+    for target in _targets(args):
+        path = environments.disable_virtualenv() if target == "virtualenv" else environments.disable_sitecustomize()
+        print(f"pipcachefirst: disabled for {target} ({path})")
+    return 0
+
+
+def _venv(args: argparse.Namespace) -> int:
+    if not args.pip_args:
+        raise UsageError("name what to install: -r requirements.txt or NAME==VERSION")
+    seconds = environments.recreate(Path(args.path), args.pip_args, args.python)
+    print(f"pipcachefirst: {args.path} re-created and installed in {seconds:.1f} s")
     return 0
 
 

@@ -26,7 +26,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
 PRODUCT_DISTS = ("pip", "pipcachefirst", "wrapt", "packaging")
 
-_DROPPED_PREFIXES = ("PIP_", "PIPCACHEFIRST", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "_PIP_")
+_DROPPED_PREFIXES = ("PIP_", "PIPCACHEFIRST", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "_PIP_", "TOX_", "VIRTUALENV_")
 
 
 def isolated_environ(extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
@@ -85,7 +85,7 @@ def create_venv(path: Path, dists: Iterable[str] = PRODUCT_DISTS, python: str = 
     subprocess.run(
         [python, "-m", "venv", "--without-pip", str(path)],
         check=True,
-        env=isolated_environ(),
+        env=isolated_environ({"PIPCACHEFIRST": "0"}),  # no seed files: each test says what it installs
     )
     venv = Venv(path)
     for name in dists:

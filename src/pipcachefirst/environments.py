@@ -1,0 +1,165 @@
+"""Making environments that do not exist yet cache-first: virtualenv's config, sitecustomize, re-create.
+
+``enable``/``disable`` change files outside the cache (virtualenv's config
+file, an interpreter's ``sitecustomize``); each keeps what it found so its
+twin puts it back exactly.
+"""
+
+from __future__ import annotations
+
+import configparser
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from pipcachefirst import seed
+
+SEEDER = "pipcachefirst"
+BACKUP_SUFFIX = ".before-pipcachefirst"
+MARKER = "# pipcachefirst sitecustomize"
+TEMPLATE = Path(__file__).with_name("_sitecustomize_template.py")
+
+
+# -- virtualenv ------------------------------------------------------------------
+
+
+def virtualenv_config_file() -> Path:
+    """The config file virtualenv reads: ``VIRTUALENV_CONFIG_FILE`` or its per-user default."""
+    named = os.environ.get("VIRTUALENV_CONFIG_FILE")
+    if named:
+        return Path(named)
+    try:
+        from platformdirs import user_config_dir
+    except ImportError:
+        return Path.home() / ".config" / "virtualenv" / "virtualenv.ini"
+    return Path(user_config_dir(appname="virtualenv", appauthor="pypa")) / "virtualenv.ini"
+
+
+def seeder_registered() -> bool:
+    try:
+        group = metadata.entry_points(group="virtualenv.seed")  # type: ignore[call-arg]
+    except TypeError:  # Python 3.9
+        group = metadata.entry_points().get("virtualenv.seed", [])  # type: ignore[attr-defined]
+    return any(ep.name == SEEDER for ep in group)
+
+
+def enable_virtualenv() -> Path:
+    if importlib.util.find_spec("virtualenv") is None or not seeder_registered():
+        raise RuntimeError("virtualenv is not installed next to pipcachefirst (pip install virtualenv)")
+    path = virtualenv_config_file()
+    config = _read_ini(path)
+    if not config.has_section("virtualenv"):
+        config.add_section("virtualenv")
+    config.set("virtualenv", "seeder", SEEDER)
+    _write_ini(path, config)
+    return path
+
+
+def disable_virtualenv() -> Path:
+    path = virtualenv_config_file()
+    config = _read_ini(path)
+    if config.get("virtualenv", "seeder", fallback=None) == SEEDER:
+        config.remove_option("virtualenv", "seeder")
+        if not config.options("virtualenv"):
+            config.remove_section("virtualenv")
+        if config.sections():
+            _write_ini(path, config)
+        else:
+            path.unlink()
+    return path
+
+
+def _read_ini(path: Path) -> configparser.ConfigParser:
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(path, encoding="utf-8")
+    return config
+
+
+def _write_ini(path: Path, config: configparser.ConfigParser) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w", encoding="utf-8") as out:
+        config.write(out)
+    os.replace(temporary, path)
+
+
+# -- sitecustomize -------------------------------------------------------------------
+
+
+def sitecustomize_path() -> Path:
+    """The ``sitecustomize`` this interpreter imports (followed through links), or where one would go."""
+    spec = importlib.util.find_spec("sitecustomize")
+    origin = getattr(spec, "origin", None)
+    if origin and origin.endswith(".py") and os.path.isfile(origin):
+        return Path(os.path.realpath(origin))
+    return Path(sysconfig.get_path("purelib")) / "sitecustomize.py"
+
+
+def enable_sitecustomize() -> Path:
+    """Install the template; an existing sitecustomize is kept, byte for byte, and still run."""
+    path = sitecustomize_path()
+    backup = path.with_name(path.name + BACKUP_SUFFIX)
+    if backup.exists() or (path.exists() and MARKER in path.read_text("utf-8", errors="replace")):
+        return path  # already enabled
+    text = f"{MARKER}: `pipcachefirst disable --sitecustomize` restores what was here\n"
+    text += TEMPLATE.read_text("utf-8")
+    if path.exists():
+        shutil.copy2(path, backup)
+        text += (
+            "\n# the sitecustomize that was here before, kept unchanged beside this file\n"
+            f"_previous = __file__ + {BACKUP_SUFFIX!r}\n"
+            "with open(_previous, 'rb') as _file:\n"
+            "    exec(compile(_file.read(), _previous, 'exec'))\n"
+        )
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, "utf-8")
+    os.replace(temporary, path)
+    return path
+
+
+def disable_sitecustomize() -> Path:
+    path = sitecustomize_path()
+    backup = path.with_name(path.name + BACKUP_SUFFIX)
+    if backup.exists():
+        os.replace(backup, path)
+    elif path.exists() and MARKER in path.read_text("utf-8", errors="replace"):
+        path.unlink()
+    return path
+
+
+# -- re-create ------------------------------------------------------------------------
+
+
+def recreate(path: Path, pip_args: Sequence[str], python: Optional[str]) -> float:
+    """Replace ``path`` with a fresh, cache-first environment and ``pip install`` into it; seconds taken."""
+    started = time.perf_counter()
+    if path.exists():
+        if not (path / "pyvenv.cfg").is_file():
+            raise RuntimeError(f"{path} exists and is not a virtual environment; not replacing it")
+        shutil.rmtree(path)
+    interpreter = python or sys.executable
+    if importlib.util.find_spec("virtualenv") is not None and seeder_registered():
+        _run([sys.executable, "-m", "virtualenv", "--quiet", "--seeder", SEEDER, "--python", interpreter, str(path)])
+    else:
+        _run([interpreter, "-m", "venv", str(path)])
+    new_python = path / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    site_packages = subprocess.run(
+        [str(new_python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    seed.write_seed(site_packages)  # venv from another interpreter, or virtualenv without the seeder
+    _run([str(new_python), "-m", "pip", "install", *pip_args])
+    return time.perf_counter() - started
+
+
+def _run(command: List[str]) -> None:
+    status = subprocess.call(command)
+    if status != 0:
+        raise RuntimeError(f"{' '.join(command)} failed with exit status {status}")

@@ -1,0 +1,97 @@
+"""Give an environment pipcachefirst without installing anything into it.
+
+New environments (virtualenv, tox, nox, ``python -m venv``) get two files in
+their site-packages: ``_pipcachefirst_seed.pth`` and the small module it
+imports, ``_pipcachefirst_seed.py``.  The module knows where pipcachefirst,
+wrapt and packaging live in the interpreter that created the environment.
+It makes ``pipcachefirst`` importable as a last resort (the environment's own
+copy, if the user installs one, wins) and arms it; when pip starts, the
+hooks load wrapt and packaging from there too, ahead of whatever versions the
+user installed, and only inside that pip process.  No distribution metadata
+is written, so ``pip list`` and ``pip freeze`` show nothing new.
+
+Standard library only: it runs in ``python -m venv`` and virtualenv.
+"""
+
+import importlib.util
+import os
+import sysconfig
+
+MODULE = "_pipcachefirst_seed"
+PTH = MODULE + ".pth"
+CARRIED = ("pipcachefirst", "wrapt", "packaging")
+
+_TEMPLATE = '''"""Written by pipcachefirst: see pipcachefirst.seed. Delete this file and {pth} to remove it."""
+import sys
+from importlib.machinery import PathFinder
+
+PATHS = {paths!r}
+
+
+class _PipCacheFirstFinder:
+    @classmethod
+    def find_spec(cls, fullname, path=None, target=None):
+        if fullname != "pipcachefirst":
+            return None
+        return PathFinder.find_spec(fullname, PATHS, target)
+
+
+if not any(type(f).__name__ == "_PipCacheFirstFinder" for f in sys.meta_path):
+    sys.meta_path.append(_PipCacheFirstFinder())
+try:
+    import pipcachefirst._startup as _startup
+
+    _startup.add_library_paths(PATHS)
+    _startup.activate()
+except Exception:
+    pass
+'''
+
+
+def carried_paths():
+    """The folders holding pipcachefirst and its dependencies in this interpreter, or []."""
+    paths = []
+    for name in CARRIED:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            return []
+        folder = os.path.dirname(os.path.abspath(list(spec.submodule_search_locations)[0]))
+        if folder not in paths:
+            paths.append(folder)
+    return paths
+
+
+def purelib_of(env_dir):
+    """site-packages of an environment made by this interpreter's version."""
+    return sysconfig.get_path("purelib", vars={"base": env_dir, "platbase": env_dir})
+
+
+def write_seed(site_packages, paths=None):
+    """Put the two seed files into ``site_packages``; False when there is nothing to carry."""
+    paths = carried_paths() if paths is None else paths
+    if not paths:
+        return False
+    os.makedirs(site_packages, exist_ok=True)
+    with open(os.path.join(site_packages, MODULE + ".py"), "w", encoding="utf-8") as out:
+        out.write(_TEMPLATE.format(paths=list(paths), pth=PTH))
+    with open(os.path.join(site_packages, PTH), "w", encoding="utf-8") as out:
+        out.write("import " + MODULE + "\n")
+    return True
+
+
+def patch_venv(module):
+    """Make ``venv.EnvBuilder`` seed every environment it creates (after pip is set up)."""
+    builder = getattr(module, "EnvBuilder", None)
+    original = getattr(builder, "post_setup", None)
+    if original is None or getattr(original, "_pipcachefirst", False):
+        return
+
+    def post_setup(self, context):
+        original(self, context)
+        try:
+            write_seed(purelib_of(context.env_dir))
+        except Exception:  # a new venv without the hook is still a good venv
+            pass
+
+    post_setup._pipcachefirst = True
+    builder.post_setup = post_setup
