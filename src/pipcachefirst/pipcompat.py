@@ -5,9 +5,10 @@ depending on them all over its code.  Here each name is read defensively and
 a missing one disables only the feature that needs it.  When a new pip comes
 out, this is the file to read against it.
 
-Checked against pip 22.3.1 to 26.3.  Nothing here imports a pip module that
-pip has not imported itself by the time the hooks fire (pip 26.3 refuses
-imports once installation starts); modules are taken from ``sys.modules``.
+Checked against pip 22.3.1 to 26.3.  What the hooks call imports no pip
+module that pip has not imported itself by then (pip 26.3 refuses imports
+once installation starts): modules are taken from ``sys.modules``.  Only the
+functions for the ``pipcachefirst`` command line import pip modules.
 """
 
 from __future__ import annotations
@@ -351,11 +352,3 @@ def hook_points() -> dict:
 def interpreter_tag() -> str:
     """Which interpreter built a wheel: pip's wheel cache keys on the same thing."""
     return f"{sys.implementation.name}-{sys.version_info[0]}.{sys.version_info[1]}"
-
-
-def eager_import(names: Iterable[str]) -> None:
-    """Tell pip 26.3+ to import these before it blocks imports (a no-op elsewhere)."""
-    pip = sys.modules.get("pip")
-    eager = getattr(pip, "_EAGER_IMPORTS", None)
-    if isinstance(eager, list):
-        eager.extend(n for n in names if n not in eager)
