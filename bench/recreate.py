@@ -39,7 +39,7 @@ def tool_env(work: Path, wheel: Path) -> Path:
         _run([sys.executable, "-m", "venv", str(venv)], isolated_environ())
         _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "pip==26.3", "virtualenv", "uv"],
              isolated_environ())
-    _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", str(wheel)],
+    _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--force-reinstall", str(wheel)],
          isolated_environ())
     return venv / "bin"
 

@@ -154,7 +154,9 @@ def recreate(path: Path, pip_args: Sequence[str], python: Optional[str]) -> floa
         [str(new_python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
         check=True, capture_output=True, text=True,
     ).stdout.strip()
-    seed.write_seed(site_packages)  # venv from another interpreter, or virtualenv without the seeder
+    if not seed.write_seed(site_packages):  # venv from another interpreter, or virtualenv without the seeder
+        print("pipcachefirst: could not give the new environment the hook (pipcachefirst, wrapt or packaging "
+              "is not importable here); installing with plain pip", file=sys.stderr)
     _run([str(new_python), "-m", "pip", "install", *pip_args])
     return time.perf_counter() - started
 

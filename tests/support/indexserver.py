@@ -76,7 +76,15 @@ def _handler_for(server: IndexServer) -> type:
             pass
 
         def do_GET(self) -> None:  # noqa: N802
-            server.log(f"GET {self.path}")
+            self._head_only = False
+            self._handle("GET")
+
+        def do_HEAD(self) -> None:  # noqa: N802 - uv asks before it fetches
+            self._head_only = True
+            self._handle("HEAD")
+
+        def _handle(self, method: str) -> None:
+            server.log(f"{method} {self.path}")
             if server.delay:
                 time.sleep(server.delay)
             self._respond(self.path.split("?", 1)[0].split("#", 1)[0])
@@ -120,7 +128,8 @@ def _handler_for(server: IndexServer) -> type:
             if cache:
                 self.send_header("Cache-Control", cache)
             self.end_headers()
-            self.wfile.write(body)
+            if not getattr(self, "_head_only", False):
+                self.wfile.write(body)
 
     return Handler
 
