@@ -17,7 +17,7 @@ import os
 import sys
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 SUPPORTED_MAJOR_VERSIONS = range(22, 27)
 

@@ -28,7 +28,6 @@ DAMAGED = "cached file was damaged and moved aside"
 UNTRUSTED = "cached file can be changed by other users"
 NO_INDEX = "no index in use"
 NO_CACHED_VERSION = "no cached version satisfies it"
-ERROR = "internal error, see the warning"
 
 _MAX_PROBLEM_LINES = 5
 
