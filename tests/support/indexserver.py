@@ -6,9 +6,9 @@ network is a count of lines in ``IndexServer.requests``.  Layout on disk::
     <root>/<index name>/<project>/<file>      served as /<index name>/simple/<project>/
     <root>/links/<file>                        served as a find-links page at /links/
 
-Index pages are always stale (``Cache-Control: max-age=0``), the way a private
-index that sends no-cache behaves, so pip revalidates them on every run.  Files
-are immutable, as on PyPI.  An optional delay is added to every request to make
+Index pages are stale (``Cache-Control: max-age=0``) unless ``page_max_age``
+says otherwise, the way a private index that sends no-cache behaves, so pip
+revalidates them on every run.  Files are immutable, as on PyPI.  An optional delay is added to every request to make
 a loopback index behave like a remote one.
 """
 
@@ -32,9 +32,10 @@ def _canonical(name: str) -> str:
 class IndexServer:
     """Serve ``root`` over HTTP on a free loopback port until ``stop()``."""
 
-    def __init__(self, root: Path, delay: float = 0.0) -> None:
+    def __init__(self, root: Path, delay: float = 0.0, page_max_age: int = 0) -> None:
         self.root = Path(root)
         self.delay = delay
+        self.page_max_age = page_max_age
         self.requests: List[str] = []
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -105,12 +106,12 @@ def _handler_for(server: IndexServer) -> type:
                 return self._send(404, b"not found", "text/plain")
             base = f"/{index}/{folder.name}"
             body = _page(project, base, folder)
-            self._send(200, body, "text/html", "max-age=0")
+            self._send(200, body, "text/html", f"max-age={server.page_max_age}")
 
         def _links_page(self) -> None:
             folder = server.root / "links"
             body = _page("links", "/links", folder) if folder.is_dir() else b""
-            self._send(200, body, "text/html", "max-age=0")
+            self._send(200, body, "text/html", f"max-age={server.page_max_age}")
 
         def _file(self, path: Path) -> None:
             try:
