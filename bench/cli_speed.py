@@ -5,12 +5,13 @@ N/10 projects with the store's own ``put``, then times each command in a
 fresh process, median of several runs, plus ``python -c pass`` and
 ``python -m pip --version`` from the same interpreter for scale.
 
-    python bench/cli_speed.py [--files 10000] [--runs 5]
+    python3 bench/cli_speed.py [--files 10000] [--runs 5] [--output bench/results/cli_speed.md]
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import statistics
 import subprocess
 import sys
@@ -18,10 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipcachefirst.store import Record, Store  # noqa: E402
+import harness  # noqa: E402
 from tests.support.envs import isolated_environ  # noqa: E402
 from tests.support.packages import wheel_bytes  # noqa: E402
 
@@ -29,6 +29,8 @@ ORIGIN = "https://index.invalid/simple"
 
 
 def build_cache(root: Path, files: int) -> None:
+    from pipcachefirst.store import Record, Store
+
     store = Store(root)
     count, _ = store.usage() if root.exists() else (0, 0)
     if count >= files:
@@ -57,8 +59,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--workdir", type=Path, default=REPO / "bench" / "work")
+    parser.add_argument("--workdir", type=Path, default=harness.DEFAULT_WORKDIR)
+    parser.add_argument("--output", type=Path, help="also write the table here")
     args = parser.parse_args()
+    harness.rerun_where_installed(args.workdir.resolve())
     root = args.workdir / f"cli-cache-{args.files}"
     build_cache(root, args.files)
     requirements = args.workdir / "cli-requirements.txt"
@@ -72,11 +76,22 @@ def main() -> None:
         ("pipcachefirst why (20 pins)", [python, "-m", "pipcachefirst", "why", "-r", str(requirements)]),
         ("pipcachefirst list project0001", [python, "-m", "pipcachefirst", "list", "project0001"]),
     ]
-    print(f"cache of {args.files} files; median of {args.runs} runs; Python {sys.version.split()[0]}")
-    print("| command | median s |")
-    print("|---|---:|")
+    lines = [
+        harness.measured_on(shlex.join(["python3", "bench/cli_speed.py", *sys.argv[1:]])),
+        "",
+        f"Each command in a fresh process against a cache of {args.files} files, median of {args.runs} runs; "
+        "`python -c pass` and `pip --version` from the same interpreter for scale.",
+        "",
+        "| command | median s |",
+        "|---|---:|",
+    ]
     for label, command in rows:
-        print(f"| {label} | {timed(command, env, args.runs):.2f} |", flush=True)
+        lines.append(f"| {label} | {timed(command, env, args.runs):.2f} |")
+        print(lines[-1], flush=True)
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if args.output:
+        args.output.write_text(table)
 
 
 if __name__ == "__main__":

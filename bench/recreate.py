@@ -14,34 +14,25 @@ from "nothing there" to "installed".
 from __future__ import annotations
 
 import argparse
+import shlex
 import shutil
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import DEFAULT_WORKLOAD, REPO, _run, prepare_files, product_wheel  # noqa: E402
-from tests.support.envs import isolated_environ  # noqa: E402
+import harness  # noqa: E402
 from tests.support.indexserver import IndexServer  # noqa: E402
 
 WAYS = ("venv + pip", "pipcachefirst venv", "uv venv + uv pip")
+DEFAULT_WORKLOAD = harness.WORKLOADS / "flask-celery.txt"
 
 
 def tool_env(work: Path, wheel: Path) -> Path:
     """A venv holding pipcachefirst, virtualenv and uv: the user's base environment."""
-    venv = work / "recreate-tool"
-    if not (venv / "bin" / "uv").exists():
-        shutil.rmtree(venv, ignore_errors=True)
-        _run([sys.executable, "-m", "venv", str(venv)], isolated_environ())
-        _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "pip==26.3", "virtualenv", "uv"],
-             isolated_environ())
-    _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--force-reinstall", str(wheel)],
-         isolated_environ())
-    return venv / "bin"
+    return harness.tool_venv(work, "recreate-tool", ["pip==26.3", "virtualenv", harness.UV_REQUIREMENT, str(wheel)])
 
 
 def commands(way: str, tools: Path, target: Path, workload: Path, index: str) -> List[List[str]]:
@@ -62,12 +53,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--delay", type=float, default=0.1)
     parser.add_argument("--workload", type=Path, default=DEFAULT_WORKLOAD)
-    parser.add_argument("--workdir", type=Path, default=REPO / "bench" / "work")
+    parser.add_argument("--workdir", type=Path, default=harness.DEFAULT_WORKDIR)
+    parser.add_argument("--output", type=Path, help="also write the table here")
     args = parser.parse_args()
     work = args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    prepare_files(args.workload.resolve(), work)
-    tools = tool_env(work, product_wheel(work))
+    workload = args.workload.resolve()
+    harness.publish(harness.workload_files(workload, work), work / "index")
+    tools = tool_env(work, harness.product_wheel(work))
     server = IndexServer(work / "index", delay=args.delay).start()
     times: Dict[str, List[float]] = {way: [] for way in WAYS}
     requests: Dict[str, List[int]] = {way: [] for way in WAYS}
@@ -78,7 +71,7 @@ def main() -> None:
             for way in WAYS[run % 3:] + WAYS[: run % 3]:
                 target = work / "recreate-target"
                 shutil.rmtree(target, ignore_errors=True)
-                env = isolated_environ({
+                env = harness.environ({
                     "PIP_CACHE_DIR": str(caches / "pip"),
                     "UV_CACHE_DIR": str(caches / "uv"),
                     "VIRTUALENV_OVERRIDE_APP_DATA": str(caches / "virtualenv"),
@@ -86,22 +79,30 @@ def main() -> None:
                     "PIPCACHEFIRST": "1" if way == "pipcachefirst venv" else "0",
                 })
                 server.take_requests()
-                start = time.perf_counter()
-                for command in commands(way, tools, target, args.workload.resolve(), server.index_url()):
-                    _run(command, env)
+                seconds = sum(harness.timed(command, env)
+                              for command in commands(way, tools, target, workload, server.index_url()))
                 if run >= 0:
-                    times[way].append(time.perf_counter() - start)
+                    times[way].append(seconds)
                     requests[way].append(len(server.take_requests()))
             print(f"run {run + 1} of {args.runs} done", flush=True)
     finally:
         server.stop()
-    print(f"\nRe-create a venv from `{args.workload.name}` end to end, warm caches, {args.delay * 1000:.0f} ms "
-          f"per index request, median of {args.runs} interleaved runs.\n")
-    print("| way | median s | min s | index requests |")
-    print("|---|---:|---:|---:|")
+    lines = [
+        harness.measured_on(shlex.join(["python3", "bench/recreate.py", *sys.argv[1:]])),
+        "",
+        f"Re-create a venv from `{workload.name}` end to end (creation plus install), warm caches, "
+        f"{args.delay * 1000:.0f} ms per index request, median of {args.runs} interleaved runs.",
+        "",
+        "| way | median s | min s | index requests |",
+        "|---|---:|---:|---:|",
+    ]
     for way in WAYS:
-        print(f"| {way} | {statistics.median(times[way]):.2f} | {min(times[way]):.2f} | "
-              f"{statistics.median(requests[way]):g} |")
+        lines.append(f"| {way} | {statistics.median(times[way]):.2f} | {min(times[way]):.2f} | "
+                     f"{statistics.median(requests[way]):g} |")
+    table = "\n".join(lines) + "\n"
+    print("\n" + table)
+    if args.output:
+        args.output.write_text(table)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,13 @@ Runs ``python -c pass`` in two fresh venvs, one with pipcachefirst (and its
 .pth) and one without, interleaved, and prints the medians and their
 difference.  The goal is at most 1 ms: wrapt must not load at start-up.
 
-    python bench/startup.py [--runs 200]
+    python3 bench/startup.py [--runs 200] [--output bench/results/startup.md]
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import statistics
 import subprocess
 import sys
@@ -17,8 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import harness  # noqa: E402
 from tests.support.envs import create_venv, isolated_environ  # noqa: E402
 
 
@@ -31,7 +33,9 @@ def _time_once(python: Path, env: dict) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--output", type=Path, help="also write the table here")
     args = parser.parse_args()
+    harness.rerun_where_installed(harness.DEFAULT_WORKDIR.resolve())
     with tempfile.TemporaryDirectory() as tmp:
         plain = create_venv(Path(tmp) / "plain", dists=("pip",))
         with_product = create_venv(Path(tmp) / "product")
@@ -45,10 +49,21 @@ def main() -> None:
             times["with"].append(_time_once(with_product.python, env))
     without = statistics.median(times["without"]) * 1000
     with_ = statistics.median(times["with"]) * 1000
-    print(f"python -c pass, median of {args.runs} interleaved runs, Python {sys.version.split()[0]}")
-    print(f"  without pipcachefirst: {without:.2f} ms")
-    print(f"  with pipcachefirst:    {with_:.2f} ms")
-    print(f"  difference:            {with_ - without:+.2f} ms (goal: at most +1 ms)")
+    table = "\n".join([
+        harness.measured_on(shlex.join(["python3", "bench/startup.py", *sys.argv[1:]])),
+        "",
+        f"`python -c pass` in a venv without and with pipcachefirst's `.pth`, median of {args.runs} "
+        "interleaved runs (goal: at most +1 ms).",
+        "",
+        "| venv | median ms |",
+        "|---|---:|",
+        f"| without pipcachefirst | {without:.2f} |",
+        f"| with pipcachefirst | {with_:.2f} |",
+        f"| difference | {with_ - without:+.2f} |",
+    ]) + "\n"
+    print(table)
+    if args.output:
+        args.output.write_text(table)
 
 
 if __name__ == "__main__":
