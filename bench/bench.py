@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -64,7 +65,6 @@ WORKLOADS = (harness.WORKLOADS / "flask-celery.txt", harness.WORKLOADS / "sdist-
 # one and varies as much in absolute terms, so it gets more runs.
 RUNS = {"flask-celery.txt": 9, "sdist-only.txt": 21}
 DEFAULT_RUNS = 9
-RESULTS = harness.REPO / "bench" / "results"
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ class Plan:
     with_fresh_pages: bool = True
 
     def runs_for(self, workload: Path) -> int:
-        return self.runs or RUNS.get(workload.name, DEFAULT_RUNS)
+        return self.runs if self.runs is not None else RUNS.get(workload.name, DEFAULT_RUNS)
 
     def is_full_report(self) -> bool:
         return self == Plan() or (self.runs is not None and self.runs >= 5 and self == Plan(runs=self.runs))
@@ -136,6 +136,7 @@ class Bench:
         self.target = work / "target"
         self.templates = {pip: harness.target_template(self.tools[pip] / "python", self.target) for pip in plan.pips}
         self.caches = work / "caches"
+        shutil.rmtree(self.caches, ignore_errors=True)  # every invocation starts from the same state
         self.warm: Set[Tuple[Path, bool]] = set()
         self.files: Dict[Path, Path] = {}
         for workload in plan.workloads:
@@ -228,6 +229,9 @@ def request_problems(cells: Sequence[Cell]) -> List[str]:
             problems.append(f"{where}: {max(cell.requests)} index requests, expected none")
         if cell.way == "plain pip" and cell.pages == "stale" and not all(cell.requests):
             problems.append(f"{where}: an install without index requests, expected one per pin")
+        if cell.way == "plain pip" and cell.pages == "fresh" and any(cell.requests):
+            problems.append(f"{where}: {max(cell.requests)} index requests on fresh pages, expected none "
+                            f"(pages gone stale during the runs?)")
     return problems
 
 
@@ -260,7 +264,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             with_uv=not args.no_uv,
             with_fresh_pages=not args.no_fresh_pages,
         )
-    output = args.output_dir or (RESULTS if plan.is_full_report() else None)
+    if plan.runs is not None and plan.runs < 1:
+        parser.error("--runs must be at least 1")
+    output = args.output_dir or (report.RESULTS if plan.is_full_report() else None)
+    if output is not None and report.is_committed_report(output) and not plan.is_full_report():
+        parser.error(f"{report.RESULTS} holds the full report only: give another --output-dir")
     if args.smoke and output is None:
         parser.error("--smoke needs --output-dir")
 
@@ -283,7 +291,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print()
     print(report.markdown(data))
     if output is not None:
-        report.write(data, output, work, update_readme=output.resolve() == RESULTS.resolve())
+        report.write(data, output, work)
     problems = request_problems(cells)
     for problem in problems:
         print(f"bench: {problem}", file=sys.stderr)

@@ -13,10 +13,8 @@ from __future__ import annotations
 import argparse
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -46,13 +44,8 @@ def build_cache(root: Path, files: int) -> None:
             path.unlink()
 
 
-def timed(command: list, env: dict, runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+def median_seconds(command: list, env: dict, runs: int) -> float:
+    return statistics.median(harness.timed(command, env) for _ in range(runs))
 
 
 def main() -> None:
@@ -86,7 +79,7 @@ def main() -> None:
         "|---|---:|",
     ]
     for label, command in rows:
-        lines.append(f"| {label} | {timed(command, env, args.runs):.2f} |")
+        lines.append(f"| {label} | {median_seconds(command, env, args.runs):.2f} |")
         print(lines[-1], flush=True)
     table = "\n".join(lines) + "\n"
     print(table)

@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.support.envs import create_venv, isolated_environ  # noqa: E402
+from tests.support.indexserver import canonical  # noqa: E402
 
 WORKLOADS = REPO / "bench" / "workloads"
 DEFAULT_WORKDIR = REPO / "bench" / "work"
@@ -55,10 +56,6 @@ def timed(command: Sequence[str], env: Mapping[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def project_of(filename: str) -> str:
     """The project a wheel or sdist file name belongs to."""
     if filename.endswith(".whl"):
@@ -77,7 +74,8 @@ def workload_files(workload: Path, work: Path) -> Path:
     This folder is what the bound's ``--find-links`` points at.
     """
     digest = hashlib.sha256(workload.read_bytes()).hexdigest()[:12]
-    files = work / "files" / f"{workload.stem}-{digest}"
+    python = f"py{sys.version_info[0]}{sys.version_info[1]}-{sys.platform}"  # the files pip picks depend on it
+    files = work / "files" / f"{workload.stem}-{digest}-{python}"
     if files.is_dir():
         return files
     print(f"downloading the files of {workload.name} from PyPI (once)...", flush=True)
@@ -183,9 +181,15 @@ def tool_version(bin_dir: Path, distribution: str) -> str:
     return run([str(bin_dir / "python"), "-c", code], isolated_environ()).stdout.strip()
 
 
+_SLOWING = ("PYTHONDEVMODE", "PYTHONTRACEMALLOC", "PYTHONPROFILEIMPORTTIME", "PYTHONMALLOC")
+
+
 def environ(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """The environment every timed command runs in: no pip or uv configuration of this machine."""
-    env = {k: v for k, v in isolated_environ().items() if not k.startswith("UV_")}
+    """The environment every timed command runs in: no pip or uv configuration of this machine.
+
+    Nor anything that slows every Python process down.
+    """
+    env = {k: v for k, v in isolated_environ().items() if not k.startswith("UV_") and k not in _SLOWING}
     env["UV_NO_CONFIG"] = "1"
     env.update(extra or {})
     return env
@@ -228,6 +232,7 @@ def describe(facts: Mapping[str, object]) -> str:
     return f"Python {facts['python']}, {facts['system']}, {facts['cores']} × {facts['cpu']}{memory}"
 
 
-def measured_on(command: str) -> str:
-    """The sentence that says when, where and with what command a table was measured."""
-    return f"Measured on {datetime.date.today().isoformat()} with `{command}`: {describe(machine())}."
+def measured_on(command: str, date: Optional[str] = None, facts: Optional[Mapping[str, object]] = None) -> str:
+    """The sentence that says when, where and with what command a table was measured (default: now, here)."""
+    date = date or datetime.date.today().isoformat()
+    return f"Measured on {date} with `{command}`: {describe(facts or machine())}."

@@ -66,7 +66,8 @@ def main(data_path: str, png_path: str) -> None:
         handles.append(Line2D([], [], color="black", marker="*", markersize=11, linestyle="none",
                               label=f"pip {', '.join(fresh)}, fresh pages"))
     figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4 * len(workloads)), frameon=False)
-    figure.suptitle(f"Warm re-install into a fresh venv, median of {data['runs']} runs ({data['date']})")
+    runs = ", ".join(f"{name}: {n} runs" for name, n in data["runs"].items())
+    figure.suptitle(f"Warm re-install into a fresh venv, medians ({runs}), {data['date']}")
     figure.tight_layout(rect=(0, 0.14 if len(handles) > 4 * len(workloads) else 0.08, 1, 1))
     figure.savefig(png_path, dpi=110, metadata={"Software": None})
 

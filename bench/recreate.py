@@ -72,9 +72,9 @@ def main() -> None:
                 target = work / "recreate-target"
                 shutil.rmtree(target, ignore_errors=True)
                 env = harness.environ({
-                    "PIP_CACHE_DIR": str(caches / "pip"),
-                    "UV_CACHE_DIR": str(caches / "uv"),
-                    "VIRTUALENV_OVERRIDE_APP_DATA": str(caches / "virtualenv"),
+                    "PIP_CACHE_DIR": str(caches / way / "pip"),
+                    "UV_CACHE_DIR": str(caches / way / "uv"),
+                    "VIRTUALENV_OVERRIDE_APP_DATA": str(caches / way / "virtualenv"),
                     "VIRTUALENV_NO_PERIODIC_UPDATE": "1",
                     "PIPCACHEFIRST": "1" if way == "pipcachefirst venv" else "0",
                 })

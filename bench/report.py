@@ -16,6 +16,7 @@ import json
 import re
 import statistics
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -26,6 +27,7 @@ import harness  # noqa: E402
 TARGET = 1.05  # pipcachefirst within 5 % of the bound
 PLOT_REQUIREMENTS = ["matplotlib>=3.8"]
 README = harness.REPO / "README.md"
+RESULTS = harness.REPO / "bench" / "results"  # the committed report, which README shows
 _INCLUDE = re.compile(r"(<!-- begin include (\S+) -->\n)(.*?)(<!-- end include \2 -->)", re.S)
 
 Cell = Dict[str, object]
@@ -52,24 +54,14 @@ def _find(cells: Iterable[Cell], **where: object) -> Optional[Cell]:
     return None
 
 
-def rows(data: dict, workload: str) -> List[Tuple[int, str, str]]:
-    """(delay, pages, pip) of each row for ``workload``, in measured order."""
-    seen: List[Tuple[int, str, str]] = []
-    for cell in data["cells"]:
-        key = (cell["delay_ms"], cell["pages"], cell["pip"])
-        if cell["workload"] == workload and cell["pip"] is not None and key not in seen:
-            seen.append(key)
-    return seen
-
-
 def paired(ours: Cell, other: Cell) -> List[float]:
     """``ours`` ÷ ``other`` run by run: in every run the two were installed back to back."""
     return [a / b for a, b in zip(ours["seconds"], other["seconds"])]  # type: ignore[call-overload]
 
 
-def ratio(ours: Cell, other: Cell) -> float:
-    """The median of the paired ratios, as the report prints it and as the target is judged."""
-    return round(statistics.median(paired(ours, other)), 2)
+def _median_ratio(values: Sequence[float]) -> float:
+    """As the report prints it, and as the target is judged."""
+    return round(statistics.median(values), 2)
 
 
 def _middle_half(values: Sequence[float]) -> str:
@@ -79,14 +71,37 @@ def _middle_half(values: Sequence[float]) -> str:
     return f"{low:.2f}–{high:.2f}"
 
 
-def ratios(data: dict) -> List[Tuple[str, int, str, str, float]]:
-    """pipcachefirst ÷ bound per cell: (workload, delay, pages, pip, ratio)."""
-    found = []
-    for workload in data["workloads"]:
-        for delay, pages, pip in rows(data, workload):
-            pairs = _paired_cells(data, workload, delay, pages, pip)
-            if pairs:
-                found.append((workload, delay, pages, pip, round(statistics.median(pairs), 2)))
+@dataclass
+class Row:
+    """One pip version under one set of conditions: the report's unit, a *cell* of the grid."""
+
+    workload: str
+    delay_ms: int
+    pages: str
+    pip: str
+    plain: Optional[Cell]
+    ours: Optional[Cell]
+    bound: Optional[Cell]
+    uv: Optional[Cell]  # on the first row of its conditions only: uv does not depend on pip
+
+    def ours_to_bound(self) -> List[float]:
+        return paired(self.ours, self.bound) if self.ours and self.bound else []
+
+    def where(self) -> str:
+        return f"{self.workload} at {self.delay_ms} ms ({self.pages} pages), pip {self.pip}"
+
+
+def rows(data: dict, workload: str) -> List[Row]:
+    """The rows for ``workload``, in measured order."""
+    cells = [c for c in data["cells"] if c["workload"] == workload]
+    found: List[Row] = []
+    for delay, pages in dict.fromkeys((c["delay_ms"], c["pages"]) for c in cells):
+        here = [c for c in cells if c["delay_ms"] == delay and c["pages"] == pages]
+        uv = _find(here, way="uv")
+        for pip in dict.fromkeys(c["pip"] for c in here if c["pip"]):
+            ways = (_find(here, pip=pip, way=way) for way in ("plain pip", "pipcachefirst", "bound"))
+            found.append(Row(workload, delay, pages, pip, *ways, uv=uv))
+            uv = None
     return found
 
 
@@ -105,90 +120,84 @@ def _table(data: dict, workload: str) -> List[str]:
         "pipcachefirst ÷ bound | plain pip ÷ pipcachefirst |",
         f"|---:|---|---|---:|---:|---:|{'---:|' if with_uv else ''}---:|---:|",
     ]
-    cells = data["cells"]
-    shown_uv = set()
-    for delay, pages, pip in rows(data, workload):
-        where = dict(workload=workload, delay_ms=delay, pages=pages)
-        plain, ours, bound = (_find(cells, pip=pip, way=w, **where) for w in ("plain pip", "pipcachefirst", "bound"))
-        uv = None if (delay, pages) in shown_uv else _find(cells, way="uv", **where)
-        shown_uv.add((delay, pages))
+    workload_rows = rows(data, workload)
+    for row in workload_rows:
         ours_to_bound = ""
-        if ours and bound:
-            ours_to_bound = f"{ratio(ours, bound):.2f}"
-            if ratio(ours, bound) > TARGET:
-                ours_to_bound = f"**{ours_to_bound}**"
-            middle = _middle_half(paired(ours, bound))
+        if row.ours_to_bound():
+            ratio = _median_ratio(row.ours_to_bound())
+            ours_to_bound = f"**{ratio:.2f}**" if ratio > TARGET else f"{ratio:.2f}"
+            middle = _middle_half(row.ours_to_bound())
             ours_to_bound += f" ({middle})" if middle else ""
-        speedup = f"{ratio(plain, ours):.2f}" if plain and ours else ""
-        uv_column = f" {_figure(uv)} |" if with_uv else ""
+        speedup = f"{_median_ratio(paired(row.plain, row.ours)):.2f}" if row.plain and row.ours else ""
+        uv_column = f" {_figure(row.uv)} |" if with_uv else ""
         lines.append(
-            f"| {delay} ms | {pages} | {pip} | {_figure(plain)} | {_figure(ours)} | {_figure(bound)} |{uv_column} "
-            f"{ours_to_bound} | {speedup} |"
+            f"| {row.delay_ms} ms | {row.pages} | {row.pip} | {_figure(row.plain)} | {_figure(row.ours)} "
+            f"| {_figure(row.bound)} |{uv_column} {ours_to_bound} | {speedup} |"
         )
-    pooled = [r for delay, pages, pip in rows(data, workload) for r in _paired_cells(data, workload, delay, pages, pip)]
+    pooled = [r for row in workload_rows for r in row.ours_to_bound()]
     if len(pooled) >= 4:
         lines += [
             "",
-            f"All {len(rows(data, workload))} rows together (neither pipcachefirst nor the bound asks the index, so "
-            f"every row makes the same comparison): pipcachefirst ÷ bound = {statistics.median(pooled):.2f}, the "
+            f"All {len(workload_rows)} rows together (neither pipcachefirst nor the bound asks the index, so the "
+            f"delay does not change this comparison): pipcachefirst ÷ bound = {statistics.median(pooled):.2f}, the "
             f"median of {len(pooled)} paired runs, the middle half {_middle_half(pooled)}.",
         ]
     return lines
 
 
-def _paired_cells(data: dict, workload: str, delay: int, pages: str, pip: str) -> List[float]:
-    where = dict(workload=workload, delay_ms=delay, pages=pages, pip=pip)
-    ours, bound = _find(data["cells"], way="pipcachefirst", **where), _find(data["cells"], way="bound", **where)
-    return paired(ours, bound) if ours and bound else []
-
-
 def _spread(data: dict) -> str:
-    deviations = sorted(
-        abs(s / median(cell) - 1) for cell in data["cells"] for s in cell["seconds"]  # type: ignore[attr-defined]
-    )
+    """How far single pip installs stray from their cell's median (uv's are too short to say)."""
     if max(data["runs"].values()) < 3:
         return ""
+    deviations = sorted(
+        abs(s / median(cell) - 1) for cell in data["cells"] if cell["pip"] for s in cell["seconds"]
+    )
     half = deviations[len(deviations) // 2] * 100
     most = deviations[int(len(deviations) * 0.9)] * 100
     return (
-        f"Run-to-run spread: half of all installs took within ±{half:.0f} % of their cell's median, "
+        f"Run-to-run spread: half of all pip installs took within ±{half:.0f} % of their cell's median, "
         f"nine in ten within ±{most:.0f} %."
     )
+
+
+def _verdict(data: dict) -> str:
+    judged = [row for workload in data["workloads"] for row in rows(data, workload) if row.ours_to_bound()]
+    if not judged:
+        return ""
+    misses = [row for row in judged if _median_ratio(row.ours_to_bound()) > TARGET]
+    verdict = f"pipcachefirst ÷ bound ≤ {TARGET} in {len(judged) - len(misses)} of {len(judged)} cells"
+    if misses:
+        verdict += "; not in " + ", ".join(
+            f"{row.where()}: {_median_ratio(row.ours_to_bound()):.2f}" for row in misses
+        )
+    return verdict + "."
 
 
 def markdown(data: dict) -> str:
     """The report as Markdown: how it was made, a table per workload, the verdict."""
     versions = "; ".join(f"{name} {version}" for name, version in data["versions"].items())
-    runs = " and ".join(f"{n} ({name})" for name, n in data["runs"].items()) if len(set(
-        data["runs"].values())) > 1 else str(next(iter(data["runs"].values())))
+    counts = data["runs"]
+    runs = (" and ".join(f"{n} ({name})" for name, n in counts.items()) if len(set(counts.values())) > 1
+            else str(next(iter(counts.values()))))
+    fresh = (f", or fresh (`max-age={data['settings']['fresh_max_age']}`) where the row says so"
+             if _has(data, pages="fresh") else "")
+    uv = " uv is measured once per delay (it does not depend on pip) and shown on the first row." if _has(
+        data, way="uv") else ""
     lines = [
-        f"Measured on {data['date']} with `{data['command']}`: {harness.describe(data['machine'])}; {versions}.",
+        harness.measured_on(data["command"], data["date"], data["machine"])[:-1] + f"; {versions}.",
         "",
         f"Each time is the median of {runs} interleaved runs after a warm-up run: seconds to install the "
         "workload into a fresh venv with warm caches, and in brackets the index requests each install made (a "
         "range where runs differed). Each ratio is the median of per-run ratios between two installs made back to "
         "back, with the middle half of those per-run ratios in brackets: this machine has slow and fast phases "
         "of a few seconds, which a ratio of two medians would not cancel. The index is on 127.0.0.1 and adds the "
-        "delay to every "
-        "request; its pages are stale (`max-age=0`)"
-        + (f", or fresh (`max-age={data['settings']['fresh_max_age']}`) where the row says so" if _has(
-            data, pages="fresh") else "")
-        + ". **bound** is `pip install --no-index --find-links` over the same files."
-        + (" uv is measured once per delay (it does not depend on pip) and shown on the first row." if _has(
-            data, way="uv") else ""),
+        f"delay to every request; its pages are stale (`max-age=0`){fresh}. **bound** is "
+        f"`pip install --no-index --find-links` over the same files.{uv}",
         "",
     ]
     for workload in data["workloads"]:
         lines += _table(data, workload) + [""]
-    found = ratios(data)
-    if found:
-        misses = [r for r in found if r[4] > TARGET]
-        verdict = f"pipcachefirst ÷ bound ≤ {TARGET} in {len(found) - len(misses)} of {len(found)} cells"
-        if misses:
-            verdict += "; not in " + ", ".join(
-                f"{w} at {d} ms ({p} pages), pip {pip}: {r:.2f}" for w, d, p, pip, r in misses
-            )
-        lines.append(verdict + ".")
+    lines.append(_verdict(data))
     spread = _spread(data)
     if spread:
         lines += ["", spread]
@@ -204,14 +213,18 @@ def plot(data_path: Path, png: Path, work: Path) -> None:
     harness.run([str(bin_dir / "python"), str(plot_script), str(data_path), str(png)], harness.environ())
 
 
-def write(data: dict, output: Path, work: Path, update_readme: bool = False) -> None:
+def is_committed_report(output: Path) -> bool:
+    return output.resolve() == RESULTS.resolve()
+
+
+def write(data: dict, output: Path, work: Path) -> None:
     """report.json, report.md and report.png into ``output``; README too for the committed report."""
     output.mkdir(parents=True, exist_ok=True)
     data_path = output / "report.json"
     data_path.write_text(json.dumps(data, indent=1) + "\n")
     (output / "report.md").write_text(markdown(data))
     plot(data_path, output / "report.png", work)
-    if update_readme:
+    if is_committed_report(output):
         include_results(README)
     print(f"report written to {output}")
 
@@ -235,10 +248,8 @@ def include_results(readme: Path = README) -> None:
 
 
 def main(argv: Sequence[str]) -> None:
-    data_path = Path(argv[0]) if argv else harness.REPO / "bench" / "results" / "report.json"
-    data = json.loads(data_path.read_text())
-    write(data, data_path.parent, harness.DEFAULT_WORKDIR.resolve(),
-          update_readme=data_path.parent.resolve() == (harness.REPO / "bench" / "results").resolve())
+    data_path = Path(argv[0]) if argv else RESULTS / "report.json"
+    write(json.loads(data_path.read_text()), data_path.parent, harness.DEFAULT_WORKDIR.resolve())
 
 
 if __name__ == "__main__":

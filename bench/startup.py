@@ -15,19 +15,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
 from tests.support.envs import create_venv, isolated_environ  # noqa: E402
-
-
-def _time_once(python: Path, env: dict) -> float:
-    start = time.perf_counter()
-    subprocess.run([str(python), "-c", "pass"], env=env, check=True)
-    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -45,8 +38,8 @@ def main() -> None:
         env.pop("PYTHONDONTWRITEBYTECODE")
         times: dict = {"without": [], "with": []}
         for _ in range(args.runs):
-            times["without"].append(_time_once(plain.python, env))
-            times["with"].append(_time_once(with_product.python, env))
+            times["without"].append(harness.timed([str(plain.python), "-c", "pass"], env))
+            times["with"].append(harness.timed([str(with_product.python), "-c", "pass"], env))
     without = statistics.median(times["without"]) * 1000
     with_ = statistics.median(times["with"]) * 1000
     table = "\n".join([

@@ -40,6 +40,8 @@ def isolated_environ(extra: Optional[Mapping[str, str]] = None) -> Dict[str, str
         PIP_RETRIES="0",
         PIP_NO_COLOR="1",
         PYTHONDONTWRITEBYTECODE="1",
+        NO_PROXY="127.0.0.1,localhost",  # a proxy the caller uses must not see the loopback index
+        no_proxy="127.0.0.1,localhost",
     )
     env.update(extra or {})
     return env

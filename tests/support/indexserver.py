@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import List, Optional
 
 
-def _canonical(name: str) -> str:
+def canonical(name: str) -> str:
+    """A project name as PEP 503 compares it."""
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
@@ -138,9 +139,9 @@ def _handler_for(server: IndexServer) -> type:
 def _find_project_dir(index_dir: Path, project: str) -> Optional[Path]:
     if not index_dir.is_dir():
         return None
-    wanted = _canonical(project)
+    wanted = canonical(project)
     for child in index_dir.iterdir():
-        if child.is_dir() and _canonical(child.name) == wanted:
+        if child.is_dir() and canonical(child.name) == wanted:
             return child
     return None
 
