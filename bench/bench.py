@@ -104,7 +104,7 @@ class Plan:
         return self.runs if self.runs is not None else RUNS.get(workload.name, DEFAULT_RUNS)
 
     def is_full_report(self) -> bool:
-        return self == Plan() or (self.runs is not None and self.runs >= 5 and self == Plan(runs=self.runs))
+        return self == Plan(runs=self.runs) and (self.runs is None or self.runs >= 5)
 
     def conditions(self) -> Iterator[Conditions]:
         for workload in self.workloads:

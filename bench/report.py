@@ -16,7 +16,7 @@ import json
 import re
 import statistics
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -83,9 +83,10 @@ class Row:
     ours: Optional[Cell]
     bound: Optional[Cell]
     uv: Optional[Cell]  # on the first row of its conditions only: uv does not depend on pip
+    ours_to_bound: List[float] = field(init=False)  # paired ratios, empty when a side is missing
 
-    def ours_to_bound(self) -> List[float]:
-        return paired(self.ours, self.bound) if self.ours and self.bound else []
+    def __post_init__(self) -> None:
+        self.ours_to_bound = paired(self.ours, self.bound) if self.ours and self.bound else []
 
     def where(self) -> str:
         return f"{self.workload} at {self.delay_ms} ms ({self.pages} pages), pip {self.pip}"
@@ -123,10 +124,10 @@ def _table(data: dict, workload: str) -> List[str]:
     workload_rows = rows(data, workload)
     for row in workload_rows:
         ours_to_bound = ""
-        if row.ours_to_bound():
-            ratio = _median_ratio(row.ours_to_bound())
+        if row.ours_to_bound:
+            ratio = _median_ratio(row.ours_to_bound)
             ours_to_bound = f"**{ratio:.2f}**" if ratio > TARGET else f"{ratio:.2f}"
-            middle = _middle_half(row.ours_to_bound())
+            middle = _middle_half(row.ours_to_bound)
             ours_to_bound += f" ({middle})" if middle else ""
         speedup = f"{_median_ratio(paired(row.plain, row.ours)):.2f}" if row.plain and row.ours else ""
         uv_column = f" {_figure(row.uv)} |" if with_uv else ""
@@ -134,7 +135,7 @@ def _table(data: dict, workload: str) -> List[str]:
             f"| {row.delay_ms} ms | {row.pages} | {row.pip} | {_figure(row.plain)} | {_figure(row.ours)} "
             f"| {_figure(row.bound)} |{uv_column} {ours_to_bound} | {speedup} |"
         )
-    pooled = [r for row in workload_rows for r in row.ours_to_bound()]
+    pooled = [r for row in workload_rows for r in row.ours_to_bound]
     if len(pooled) >= 4:
         lines += [
             "",
@@ -161,14 +162,14 @@ def _spread(data: dict) -> str:
 
 
 def _verdict(data: dict) -> str:
-    judged = [row for workload in data["workloads"] for row in rows(data, workload) if row.ours_to_bound()]
+    judged = [row for workload in data["workloads"] for row in rows(data, workload) if row.ours_to_bound]
     if not judged:
         return ""
-    misses = [row for row in judged if _median_ratio(row.ours_to_bound()) > TARGET]
+    misses = [row for row in judged if _median_ratio(row.ours_to_bound) > TARGET]
     verdict = f"pipcachefirst ÷ bound ≤ {TARGET} in {len(judged) - len(misses)} of {len(judged)} cells"
     if misses:
         verdict += "; not in " + ", ".join(
-            f"{row.where()}: {_median_ratio(row.ours_to_bound()):.2f}" for row in misses
+            f"{row.where()}: {_median_ratio(row.ours_to_bound):.2f}" for row in misses
         )
     return verdict + "."
 
