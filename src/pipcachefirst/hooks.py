@@ -16,15 +16,16 @@ import sys
 import weakref
 from typing import Any, Callable, Dict, List, MutableMapping, Tuple
 
-import wrapt
 from packaging.utils import canonicalize_name
 
 from pipcachefirst import pipcompat, record, serve, settings
+from pipcachefirst._wrapt import import_wrapt
 from pipcachefirst.session import CURRENT as SESSION
 from pipcachefirst.provenance import normalized_set
 from pipcachefirst.session import Decision
 from pipcachefirst.store import StoreError
 
+wrapt = import_wrapt()
 logger = logging.getLogger("pipcachefirst")
 
 _installed = False
