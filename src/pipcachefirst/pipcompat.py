@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
 
 SUPPORTED_MAJOR_VERSIONS = range(22, 27)
 
@@ -117,8 +116,7 @@ def make_link(path: str, requires_python: Optional[str], yanked_reason: Optional
     return link_class(url, requires_python=requires_python, yanked_reason=yanked_reason)
 
 
-@dataclass(frozen=True)
-class LinkFacts:
+class LinkFacts(NamedTuple):
     """What pipcachefirst reads from a pip ``Link``."""
 
     filename: str
@@ -209,8 +207,7 @@ def pinned_versions(specifier: Any) -> List[str]:
 # -- requirements being prepared and built ---------------------------------
 
 
-@dataclass(frozen=True)
-class PreparedFile:
+class PreparedFile(NamedTuple):
     """A distribution file pip has in hand for a requirement."""
 
     project: str
@@ -248,8 +245,7 @@ def skip_version_check(options: Any) -> None:
         options.disable_pip_version_check = True
 
 
-@dataclass(frozen=True)
-class Wanted:
+class Wanted(NamedTuple):
     """A requirement the user gave, as the cache sees it."""
 
     name: str

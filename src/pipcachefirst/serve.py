@@ -18,8 +18,7 @@ own wheel cache would.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -32,8 +31,7 @@ from pipcachefirst.store import KIND_BUILT, KIND_DOWNLOAD, Entry, Store, version
 _MAX_DAMAGED = 3
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     """pip's result object when served (else None), and what to tell the user."""
 
     result: Any

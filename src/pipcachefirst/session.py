@@ -9,8 +9,7 @@ the end.  Nothing here knows how pip is patched.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, NamedTuple, Optional
 
 from pipcachefirst.pipcompat import VERBOSE
 from pipcachefirst.settings import EXACT, CacheLocation
@@ -32,8 +31,7 @@ NO_CACHED_VERSION = "no cached version satisfies it"
 _MAX_PROBLEM_LINES = 5
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """Whether one pinned requirement came from the cache, and why (not)."""
 
     project: str
@@ -47,20 +45,20 @@ class Decision:
         return f"pipcachefirst: {self.project}{self.pin} not from cache: {self.detail}"
 
 
-@dataclass
 class Session:
     """State of pipcachefirst in this process."""
 
-    command: str = ""
-    mode: str = EXACT
-    store: Optional[Store] = None
-    off_reason: Optional[str] = "pip's options were not seen"
-    storing: bool = False
-    decisions: Dict[str, Decision] = field(default_factory=dict)
-    sources: Dict[str, Record] = field(default_factory=dict)
-    warned: bool = False
-    offline_reported: bool = False
-    problems: List[str] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.command = ""
+        self.mode = EXACT
+        self.store: Optional[Store] = None
+        self.off_reason: Optional[str] = "pip's options were not seen"
+        self.storing = False
+        self.decisions: Dict[str, Decision] = {}
+        self.sources: Dict[str, Record] = {}
+        self.warned = False
+        self.offline_reported = False
+        self.problems: List[str] = []
 
     def use_cache(self, location: CacheLocation) -> None:
         """Open the cache pip's options and the environment point at, and say what is wrong with it."""

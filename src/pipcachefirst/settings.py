@@ -7,8 +7,7 @@ the same by the hooks and by anything else that needs them.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Mapping, Optional, Tuple, Union
+from typing import Mapping, NamedTuple, Optional, Tuple, Union
 
 from pipcachefirst._startup import OFF_VALUES, ON_VALUES, SWITCH, switch_state
 
@@ -20,8 +19,7 @@ LEGACY_DIR_VARIABLE = "PIP_DOWNLOAD_CACHE"
 SUBDIRECTORY = "cachefirst"
 
 
-@dataclass(frozen=True)
-class CacheLocation:
+class CacheLocation(NamedTuple):
     """The cache root, or ``None`` with the reason there is none."""
 
     root: Optional[str]

@@ -30,9 +30,8 @@ import os
 import stat
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -68,8 +67,7 @@ class StoreError(Exception):
     """A file that cannot be stored (bad name, unreadable source)."""
 
 
-@dataclass(frozen=True)
-class Sibling:
+class Sibling(NamedTuple):
     """Another file the origin listed for the same version when a file was stored."""
 
     filename: str
@@ -77,8 +75,7 @@ class Sibling:
     sha256: Optional[str] = None
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """What is known about one stored file."""
 
     filename: str
@@ -92,11 +89,12 @@ class Record:
     kind: str = KIND_DOWNLOAD
     built_from: Optional[str] = None
     built_by: Optional[str] = None
-    siblings: Tuple[Sibling, ...] = field(default_factory=tuple)
+    siblings: Tuple[Sibling, ...] = ()
     stamp: Optional[Tuple[int, ...]] = None
 
     def to_json(self) -> str:
-        data = asdict(self)
+        data = self._asdict()
+        data["siblings"] = [sibling._asdict() for sibling in self.siblings]
         data["schema"] = RECORD_SCHEMA
         return json.dumps(data, indent=1, sort_keys=True)
 
@@ -113,8 +111,7 @@ class Record:
         return record
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """A record and the path of the file it describes."""
 
     record: Record
@@ -145,8 +142,7 @@ def _safe_name(name: str) -> bool:
     return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name and "\0" not in name
 
 
-@dataclass(frozen=True)
-class Access:
+class Access(NamedTuple):
     """What may be done with a cache directory, and the one line to say why not."""
 
     serve: bool
@@ -317,7 +313,7 @@ class Store:
             return False
         self._intact[entry.path] = stamp
         try:
-            _write_text_atomically(entry.path.parent.with_suffix(".json"), replace(entry.record, stamp=stamp).to_json())
+            _write_text_atomically(entry.path.parent.with_suffix(".json"), entry.record._replace(stamp=stamp).to_json())
         except OSError:
             pass  # a read-only cache: hashed again next time
         return True
@@ -338,7 +334,7 @@ class Store:
         with open(source, "rb") as handle:
             digest, size, temporary = _copy_to_temporary(handle, folder)
         try:
-            record = replace(record, sha256=digest, size=size, stored_at=record.stored_at or time.time())
+            record = record._replace(sha256=digest, size=size, stored_at=record.stored_at or time.time())
             existing = self._read_entry(folder, digest[:16], record.origin)
             if existing is not None and self.is_intact(existing):
                 return existing
@@ -347,7 +343,7 @@ class Store:
             final = data_dir / record.filename
             os.replace(temporary, final)
             temporary = None
-            record = replace(record, stamp=_stamp(final.lstat()))
+            record = record._replace(stamp=_stamp(final.lstat()))
             _write_text_atomically(folder / (digest[:16] + ".json"), record.to_json())
             return Entry(record, final)
         finally:
