@@ -1,8 +1,9 @@
 """wrapt, imported without loading asyncio on every pip run.
 
 wrapt 2 imports ``asyncio`` when it is imported, for its ``synchronized``
-decorator, which pipcachefirst never uses; pip never imports asyncio at all.
-Loading it costs 7 to 9 ms, about a quarter of everything pipcachefirst adds
+decorator, which pipcachefirst never uses; pip 24 and later never import it
+(22 and 23 do, through their vendored tenacity, and then it loads as before).
+Loading it costs 7 to 9 ms, about a quarter of everything pipcachefirst added
 to a pip run.  So while wrapt is imported, ``asyncio`` is a deferred module:
 an empty module object that runs asyncio's own code, in place, the first time
 anything asks it for an attribute it does not have yet -- including
