@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence
 
@@ -17,6 +18,10 @@ import pytest
 from tests.support.envs import PRODUCT_DISTS, Venv, create_venv
 from tests.support.indexserver import IndexServer
 from tests.support.packages import make_sdist, make_wheel
+
+PIP_VERSION = tuple(int(p) for p in metadata.version("pip").split(".")[:2])
+# What the pip under test does by itself, named once (coverage.py's PYBEHAVIOR is the model).
+PIP_USES_BUILT_WHEELS_IN_HASH_MODE = PIP_VERSION >= (23, 1)
 
 
 @dataclass

@@ -48,7 +48,8 @@ def test_an_sdist_pin_is_served_and_its_built_wheel_reused_without_a_build(world
         again = world.install("-r", str(requirements), "-v", venv=venv)
         assert again.requests == []
         assert "Building wheel" not in again.output
-        assert "pipcachefirst: alpha==1.0 from cache (alpha-1.0-py3-none-any.whl, built earlier)" in again.stdout
+        assert "pipcachefirst: alpha==1.0 from cache (alpha-1.0.tar.gz)" in again.stdout
+        assert "pipcachefirst: alpha-1.0-py3-none-any.whl built earlier from alpha-1.0.tar.gz" in again.stdout
         assert "1.0" in venv.run(["-c", "import alpha_mod; print(alpha_mod.VERSION)"], check=True).stdout
 
 

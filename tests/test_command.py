@@ -72,7 +72,7 @@ def test_why_explains_each_pin_without_asking_the_index(warm_world: World) -> No
     assert run.stdout.splitlines() == [
         "alpha==1.0: from cache (alpha-1.0-py3-none-any.whl)",
         "beta==2.0: not from cache (not cached)",
-        "gamma==1.0: from cache (gamma-1.0-py3-none-any.whl, built earlier)",
+        "gamma==1.0: from cache (gamma-1.0.tar.gz)",
         "alpha>=0.5: not from cache (not a pin: pip asks the index (exact mode))",
     ]
     other = pcf(warm_world, venv, "why", "alpha==1.0", "--index-url", warm_world.index_url("other"))

@@ -158,3 +158,40 @@ def test_one_command_re_create(warm: World) -> None:
     not_a_venv.mkdir()
     refused = runner(warm, "-m", "pipcachefirst", "venv", str(not_a_venv), "alpha==1.0")
     assert refused.returncode == 1 and not_a_venv.is_dir()
+
+
+# -- pip-sync: README's setup for it ---------------------------------------
+
+
+def _pip_tools_runs() -> bool:
+    proc = subprocess.run([sys.executable, "-m", "piptools", "sync", "--help"], capture_output=True,
+                          env=isolated_environ())
+    return proc.returncode == 0
+
+
+@pytest.mark.skipif(not _pip_tools_runs(), reason="pip-tools is not installed or does not run with this pip")
+def test_pip_sync_keeps_a_seeded_environment_cache_first(world: World) -> None:
+    for name in ("alpha", "beta", "gamma"):
+        world.publish_wheel(name, "1.0")
+    lock = world.write("requirements.txt", "alpha==1.0\nbeta==1.0\ngamma==1.0\n")
+    smaller = world.write("smaller.txt", "alpha==1.0\nbeta==1.0\n")
+    world.install("-r", str(lock))  # the cache is warm
+
+    # README: pip-sync users seed their environments (here as `python -m venv` does with
+    # pipcachefirst in the base interpreter) instead of installing pipcachefirst into them.
+    target = world.tmp / "synced"
+    made = runner(world, "-m", "venv", str(target))
+    assert made.returncode == 0 and seeded(target), made.output
+    venv = Venv(target)
+
+    def sync(requirements: Path) -> PipRun:
+        run = runner(world, "-m", "piptools", "sync", "--python-executable", str(venv.python), str(requirements))
+        assert run.returncode == 0, run.output
+        return run
+
+    for requirements, expected in ((lock, "alpha beta gamma"), (lock, "alpha beta gamma"), (smaller, "alpha beta"),
+                                   (lock, "alpha beta gamma")):
+        run = sync(requirements)
+        assert run.requests == [], run.output
+        assert venv.pip("freeze", check=True).stdout.split() == [f"{n}==1.0" for n in expected.split()]
+        assert seeded(target)

@@ -191,7 +191,7 @@ def test_hash_checking_mode_end_to_end(world: World) -> None:
     run = world.install("-r", str(requirements), "-v")
     assert run.requests == []
     assert "pipcachefirst: alpha==1.0 from cache (alpha-1.0-py3-none-any.whl)" in run.stdout
-    assert "pipcachefirst: beta==2.0 from cache (beta-2.0.tar.gz)" in run.stdout, "never the built wheel"
+    assert "pipcachefirst: beta==2.0 from cache (beta-2.0.tar.gz)" in run.stdout, "the file the hash names"
 
 
 def test_index_urls_are_compared_in_normalized_form(world: World) -> None:

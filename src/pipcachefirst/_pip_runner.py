@@ -12,11 +12,11 @@ from importlib.machinery import PathFinder
 
 _runner = os.environ.pop("PIPCACHEFIRST_PIP_RUNNER", "")
 _paths = [p for p in os.environ.pop("PIPCACHEFIRST_IMPORT_PATHS", "").split(os.pathsep) if p]
-_carried = ("pipcachefirst", "wrapt", "packaging")
+_carried = ("pipcachefirst", "wrapt")
 
 
 class _LastResortFinder:
-    """Finds pipcachefirst, wrapt and packaging where the outer pip has them, if nothing else does."""
+    """Finds pipcachefirst and wrapt where the outer pip has them, if nothing else does."""
 
     @classmethod
     def find_spec(cls, fullname, path=None, target=None):

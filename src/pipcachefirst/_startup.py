@@ -30,7 +30,7 @@ _library_paths: list = []
 
 
 def add_library_paths(paths: list) -> None:
-    """Folders to load pipcachefirst's own wrapt and packaging from (a seeded environment)."""
+    """Folders to load pipcachefirst's own wrapt from (a seeded environment)."""
     _library_paths.extend(p for p in paths if p not in _library_paths)
 
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 import sys
 import weakref
-from typing import Any, Callable, Dict, List, MutableMapping, Tuple
+from typing import Any, Callable, Dict, List, MutableMapping, Optional, Tuple
 
-from packaging.utils import canonicalize_name
+from pipcachefirst._packaging import canonicalize_name
 
 from pipcachefirst import pipcompat, record, serve, settings
 from pipcachefirst._wrapt import import_wrapt
@@ -54,6 +54,7 @@ def install() -> None:
         (pipcompat.FINDER_MODULE, _patch_finder),
         (pipcompat.PREPARER_MODULE, _patch_preparer),
         (pipcompat.WHEEL_BUILDER_MODULE, _patch_wheel_builder),
+        (pipcompat.WHEEL_CACHE_MODULE, _patch_wheel_cache),
     ):
         wrapt.register_post_import_hook(_guarded(patch), module_name)
 
@@ -101,8 +102,7 @@ def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     if SESSION.command:
         return wrapped(*args, **kwargs)  # a command run inside a command
     SESSION.command = pipcompat.command_name(instance)
-    if settings.mode()[0] == settings.OFFLINE:
-        _go_offline()
+    _watch_requirements()
     status = wrapped(*args, **kwargs)
     try:
         line = SESSION.summary()
@@ -115,38 +115,64 @@ def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     return status
 
 
-# -- offline: the index is never asked ---------------------------------------
+# -- the user's requirements: pins that hold for every identifier, offline ---
 
 _offline_origins: MutableMapping[Any, Tuple[str, ...]] = weakref.WeakKeyDictionary()
+# Per finder: the user's own pins by project, e.g. ``a[x]==2.1`` for ``a``.
+_root_pins: MutableMapping[Any, Dict[str, pipcompat.Wanted]] = weakref.WeakKeyDictionary()
 
 
-def _go_offline() -> None:
-    """Check the user's requirements against the cache before pip resolves anything.
+def _watch_requirements() -> None:
+    """See the user's requirements before pip resolves anything.
 
     Patched here, when the command starts, because pip's requirement-command
     module is still being imported when the other hooks are registered.
     """
     try:
         module = sys.modules[pipcompat.REQ_COMMAND_MODULE]
-        _wrap(module, pipcompat.GET_REQUIREMENTS, _get_requirements_offline)
+        _wrap(module, pipcompat.GET_REQUIREMENTS, _get_requirements)
     except Exception as exc:
-        SESSION.warn("offline mode is unavailable with this pip", exc)
+        if settings.mode()[0] == settings.OFFLINE:
+            SESSION.warn("offline mode is unavailable with this pip", exc)
 
 
-def _get_requirements_offline(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+def _get_requirements(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     ireqs = wrapped(*args, **kwargs)
-    finder = args[2] if len(args) > 2 else kwargs["finder"]
+    try:
+        finder = pipcompat.requirements_finder(args, kwargs)
+        wanted = pipcompat.wanted_requirements(ireqs)
+    except Exception as exc:
+        SESSION.warn("could not read the requirements", exc)
+        return ireqs
+    _root_pins[finder] = _pins_by_project(wanted)
+    if SESSION.mode == settings.OFFLINE:
+        _check_offline(finder, wanted)
+    return ireqs
+
+
+def _pins_by_project(wanted: List[pipcompat.Wanted]) -> Dict[str, pipcompat.Wanted]:
+    """The user's pins, one per project; a project pinned to two versions is left to pip."""
+    pins: Dict[str, pipcompat.Wanted] = {}
+    versions: Dict[str, set] = {}
+    for requirement in wanted:
+        canonical = canonicalize_name(requirement.name)
+        versions.setdefault(canonical, set()).update(pipcompat.pinned_versions(requirement.specifier) or [None])
+        pins.setdefault(canonical, requirement)
+    return {name: pins[name] for name, found in versions.items() if len(found) == 1 and None not in found}
+
+
+def _check_offline(finder: Any, wanted: List[pipcompat.Wanted]) -> None:
+    """Offline: fail at once, naming every requirement the cache cannot answer."""
     _offline_origins[finder] = tuple(_origins(finder))
     pipcompat.search_no_index(finder)
     missing = []
-    for wanted in pipcompat.wanted_requirements(ireqs):
-        answer = _answer(finder, wanted.name, wanted.specifier, wanted.hashes)
+    for requirement in wanted:
+        answer = _answer(finder, requirement.name, requirement.specifier, requirement.hashes)
         if answer.result is None and answer.decision is not None:
             missing.append(answer.decision)
     if missing:
         SESSION.offline_reported = True
         raise pipcompat.installation_error(_offline_message(missing))
-    return ireqs
 
 
 def _offline_message(missing: List[Decision]) -> str:
@@ -183,7 +209,9 @@ def _answer(finder: Any, project_name: str, specifier: Any = None, hashes: Any =
     key = (project_name, str(specifier), hashes)
     if key in answers:
         return answers[key]
-    answer = _fresh_answer(finder, project_name, specifier, hashes)
+    answer = _through_user_pin(finder, project_name, specifier, hashes) or _fresh_answer(
+        finder, project_name, specifier, hashes
+    )
     answers[key] = answer
     if answer.decision is not None:
         SESSION.decide(answer.decision)
@@ -193,6 +221,35 @@ def _answer(finder: Any, project_name: str, specifier: Any = None, hashes: Any =
         link = pipcompat.candidate_link(pipcompat.best_candidate(answer.result))
         SESSION.remember_source(pipcompat.link_facts(link).url, answer.entry.record)
     return answer
+
+
+def _through_user_pin(finder: Any, project_name: str, specifier: Any, hashes: Any) -> Optional[serve.Answer]:
+    """The file served for the user's pin, when pip asks for that project by a range.
+
+    A lock may pin ``a[x]==2.1`` while another package needs ``a>=2,<3``
+    (or the other way round): two identifiers of one project, which pip
+    resolves separately before older pips (< 23.3) merge them.  The user's pin
+    decides the version for both, so both must see the same file: were one
+    served from the cache and the other listed by the index, pip would
+    prepare the file twice, and in hash-checking mode refuse the one that
+    came through the range as unpinned.
+    """
+    if specifier is None or SESSION.mode != settings.EXACT or pipcompat.pinned_versions(specifier):
+        return None
+    pinned = _root_pins.get(finder, {}).get(canonicalize_name(project_name))
+    if pinned is None:
+        return None
+    [version] = pipcompat.pinned_versions(pinned.specifier)[:1]
+    if not specifier.contains(version, prereleases=True):
+        return None
+    served = _answer(finder, pinned.name, pinned.specifier, pinned.hashes)
+    candidate = pipcompat.best_candidate(served.result)
+    if candidate is None:
+        return None
+    result = pipcompat.best_result(finder, project_name, specifier, hashes, [candidate])
+    if pipcompat.best_candidate(result) is None:
+        return None
+    return serve.Answer(result, None)
 
 
 def _fresh_answer(finder: Any, project_name: str, specifier: Any, hashes: Any) -> serve.Answer:
@@ -288,3 +345,37 @@ def _patch_preparer(module: Any) -> None:
 def _patch_wheel_builder(module: Any) -> None:
     """storing built wheels"""
     _wrap(module, pipcompat.BUILD_ONE, _storing("a built wheel", _store_built))
+
+
+def _patch_wheel_cache(module: Any) -> None:
+    """using wheels built earlier"""
+    _wrap(module, pipcompat.GET_CACHE_ENTRY, _get_cache_entry)
+
+
+def _get_cache_entry(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    entry = wrapped(*args, **kwargs)
+    if entry is not None:
+        return entry
+    try:
+        return _built_earlier(instance, *args, **kwargs)
+    except Exception as exc:
+        SESSION.warn("could not use a wheel built earlier", exc)
+        return None
+
+
+def _built_earlier(wheel_cache: Any, link: Any, package_name: Any, supported_tags: Any) -> Any:
+    """pip's wheel cache missed a cached sdist: the wheel built from it earlier, if any.
+
+    pip looks its built wheels up by the sdist's URL, and a served sdist has a
+    new one (its place in this cache), so pip's own lookup misses it.
+    """
+    source = SESSION.sources.get(pipcompat.link_url(link))
+    if SESSION.store is None or source is None or not package_name:
+        return None
+    if not pipcompat.wheel_cache_allows_binary(wheel_cache, package_name):
+        return None
+    built = serve.built_wheel(SESSION.store, source, lambda name: pipcompat.wheel_supported(name, supported_tags))
+    if built is None:
+        return None
+    logger.log(pipcompat.VERBOSE, "pipcachefirst: %s built earlier from %s", built.record.filename, source.filename)
+    return pipcompat.wheel_cache_entry(str(built.path))

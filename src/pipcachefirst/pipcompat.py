@@ -33,6 +33,8 @@ COMMAND_MAIN = "Command._main"
 COMMAND_PARSE_ARGS = "Command.parse_args"
 REQ_COMMAND_MODULE = "pip._internal.cli.req_command"
 GET_REQUIREMENTS = "RequirementCommand.get_requirements"
+WHEEL_CACHE_MODULE = "pip._internal.cache"
+GET_CACHE_ENTRY = "WheelCache.get_cache_entry"
 
 # pip --python: where get_runnable_pip lives (utils.misc from 23.x, build_env in 22.x),
 # and how pip marks the re-run process.
@@ -50,6 +52,7 @@ HOOK_SIGNATURES = {
     COMMAND_MAIN: ("self", "args"),
     COMMAND_PARSE_ARGS: ("self", "args"),
     GET_REQUIREMENTS: ("self", "args", "options", "finder", "session"),
+    GET_CACHE_ENTRY: ("self", "link", "package_name", "supported_tags"),
 }
 
 VERBOSE = 15  # pip's own level between DEBUG and INFO, shown with -v
@@ -274,6 +277,45 @@ def wanted_requirements(ireqs: Sequence[Any]) -> List[Wanted]:
     return wanted
 
 
+def requirements_finder(args: Sequence[Any], kwargs: Any) -> Any:
+    """The finder passed to ``RequirementCommand.get_requirements(args, options, finder, session)``."""
+    return args[2] if len(args) > 2 else kwargs["finder"]
+
+
+# -- pip's wheel cache -----------------------------------------------------
+
+
+def wheel_cache_allows_binary(wheel_cache: Any, project_name: str) -> bool:
+    """Whether pip's wheel cache may hand out a wheel for this project.
+
+    pip before 23.1 keeps ``--no-binary`` projects out of its wheel cache;
+    later pips use built wheels for them too and have no format control there.
+    """
+    format_control = getattr(wheel_cache, "format_control", None)
+    if format_control is None:
+        return True
+    canonical = _loaded("pip._vendor.packaging.utils").canonicalize_name(project_name)
+    return "binary" in format_control.get_allowed_formats(canonical)
+
+
+def wheel_supported(filename: str, supported_tags: Sequence[Any]) -> bool:
+    """Whether a wheel's tags are among ``supported_tags``, as pip's wheel cache checks."""
+    return bool(_loaded("pip._internal.models.wheel").Wheel(filename).supported(supported_tags))
+
+
+def wheel_cache_entry(path: str) -> Any:
+    """A persistent entry of pip's wheel cache for the wheel at ``path``.
+
+    pip treats it as its own cached wheel: in hash-checking mode (pip 23.1+)
+    it checks the user's hashes against the sdist the wheel was built from.
+    """
+    return _loaded(WHEEL_CACHE_MODULE).CacheEntry(make_link(path, None, None, None), persistent=True)
+
+
+def link_url(link: Any) -> str:
+    return str(link.url_without_fragment)
+
+
 def search_no_index(finder: Any) -> None:
     """Make the finder look at local find-links only, as ``--no-index`` would."""
     scope_class = _loaded("pip._internal.models.search_scope").SearchScope
@@ -336,6 +378,7 @@ def hook_points() -> dict:
         (COMMAND_MODULE, COMMAND_MAIN),
         (COMMAND_MODULE, COMMAND_PARSE_ARGS),
         (REQ_COMMAND_MODULE, GET_REQUIREMENTS),
+        (WHEEL_CACHE_MODULE, GET_CACHE_ENTRY),
     ):
         try:
             check_signature(resolve(importlib.import_module(module_name), dotted), dotted)

@@ -12,21 +12,23 @@ The files the index listed next to a cached one (its *siblings*) take part in
 that choice as well.  If pip would pick one of them -- say a wheel for this
 interpreter while the cache holds only the sdist -- the cache steps aside and
 pip asks the index: serving the sdist would mean a build pip would not have
-run.  A wheel built earlier from the chosen sdist stands in for it, as pip's
-own wheel cache would.
+run.  A served sdist reaches pip as the cached file itself; a wheel built
+earlier from it is handed to pip through pip's own wheel-cache lookup
+(:func:`built_wheel`), so pip alone decides where a built wheel may stand in
+(not for ``pip download``, not in hash-checking mode before pip 23.1, not for
+``--no-binary`` before 23.1), exactly as it does for the wheels it built itself.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from pipcachefirst._packaging import InvalidVersion, Version, canonicalize_name
 
 from pipcachefirst import pipcompat, session
 from pipcachefirst.settings import EXACT
 from pipcachefirst.session import Decision
-from pipcachefirst.store import KIND_BUILT, KIND_DOWNLOAD, Entry, Store, version_key
+from pipcachefirst.store import KIND_BUILT, KIND_DOWNLOAD, Entry, Record, Store, StoreError, parse_filename, version_key
 
 _MAX_DAMAGED = 3
 
@@ -91,8 +93,7 @@ def answer(
         if pipcompat.best_candidate(result) is None:
             reason = session.NO_COMPATIBLE_FILE
             continue
-        detail = entry.record.filename + (", built earlier" if entry.record.kind == KIND_BUILT else "")
-        return Answer(result, Decision(canonical, str(specifier), True, detail), entry)
+        return Answer(result, Decision(canonical, str(specifier), True, entry.record.filename), entry)
     return refuse(reason if pins else session.NO_CACHED_VERSION)
 
 
@@ -133,7 +134,7 @@ def _pick(
         if store.is_intact(entry):
             if not store.trusted(entry):
                 return session.UNTRUSTED
-            return _built_stand_in(store, finder, project_name, entry, candidate, entries, hashes)
+            return entry, candidate
         store.quarantine(entry)
         entries = [e for e in entries if e != entry]
         damaged = True
@@ -184,26 +185,24 @@ def _sibling_links(downloads: List[Entry], with_digest: bool) -> List[Any]:
     return links
 
 
-def _built_stand_in(
-    store: Store, finder: Any, project_name: str, entry: Entry, candidate: Any, entries: List[Entry], hashes: Any
-) -> Tuple[Entry, Any]:
-    """A wheel built earlier from the chosen sdist, if this interpreter may use it.
+def built_wheel(store: Store, sdist: Record, supported: Optional[Callable[[str], bool]] = None) -> Optional[Entry]:
+    """An intact wheel this interpreter built earlier from the sdist ``sdist`` describes.
 
-    Never in hash-checking mode: the user's hashes name the sdist, and pip
-    would reject the wheel for them.
+    ``supported`` says whether a wheel file name fits the target, as pip's
+    wheel cache checks; a damaged wheel is moved aside and not offered.
     """
-    if entry.record.filename.endswith(".whl") or hashes:
-        return entry, candidate
+    try:
+        project, version = parse_filename(sdist.filename)
+    except StoreError:
+        return None
     interpreter = pipcompat.interpreter_tag()
-    for built in entries:
+    for built in store.entries(project, version, [sdist.origin]):
         record = built.record
-        if record.kind != KIND_BUILT or record.built_from != entry.record.sha256 or record.built_by != interpreter:
+        if record.kind != KIND_BUILT or record.built_from != sdist.sha256 or record.built_by != interpreter:
             continue
-        link = pipcompat.make_link(str(built.path), entry.record.requires_python, None, None)
-        found = pipcompat.evaluate(finder, project_name, [link])
-        if not found:
+        if supported is not None and not supported(record.filename):
             continue
         if store.is_intact(built) and store.trusted(built):
-            return built, found[0]
+            return built
         store.quarantine(built)
-    return entry, candidate
+    return None

@@ -33,16 +33,16 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
-from packaging.utils import (
+from pipcachefirst._packaging import (
     InvalidSdistFilename,
+    InvalidVersion,
     InvalidWheelFilename,
+    Version,
     canonicalize_name,
     canonicalize_version,
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.version import InvalidVersion, Version
-
 from pipcachefirst.provenance import origin_key
 
 FILES_BUCKET = "files-v1"

@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
-PRODUCT_DISTS = ("pip", "pipcachefirst", "wrapt", "packaging")
+PRODUCT_DISTS = ("pip", "pipcachefirst", "wrapt")
 
 _DROPPED_PREFIXES = ("PIP_", "PIPCACHEFIRST", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "_PIP_", "TOX_", "VIRTUALENV_")
 
