@@ -13,7 +13,6 @@ from typing import List
 import pytest
 
 from tests.conftest import PIP_USES_BUILT_WHEELS_IN_HASH_MODE, World, index_pages, sha256_of
-from tests.support.packages import relabelled_wheel
 
 
 def _hashed(lines: List[str]) -> str:
@@ -146,12 +145,8 @@ def test_pip_download_saves_the_sdist_never_a_wheel_built_here(world: World, tmp
 
 @pytest.mark.parametrize("pins", [["packaging==21.3"], ["packaging==20.4"], ["wrapt==1.12.1"]], ids=str)
 def test_a_lock_may_pin_any_packaging_and_wrapt(world: World, pins: List[str]) -> None:
-    for pin in pins:
-        name, version = pin.split("==")
-        if name == "wrapt":  # the code installed here, relabelled: its old metadata is what matters
-            relabelled_wheel(world.index_root / "main" / name, name, version)
-        else:  # no importable packaging at all: pipcachefirst must not need the user's
-            world.publish_wheel(name, version)
+    for pin in pins:  # stand-ins with nothing importable: pipcachefirst must need neither
+        world.publish_wheel(*pin.split("=="))
     world.publish_wheel("alpha", "1.0")
     lock = world.write("requirements.txt", "".join(p + "\n" for p in [*pins, "alpha==1.0"]))
     venv = world.new_venv()

@@ -4,7 +4,7 @@ With ``--python``, pip starts ``X __pip-runner__.py ARGS`` and exits; the
 resolving and installing happen in ``X``, whose environment usually lacks
 pipcachefirst.  When this pip's ``get_runnable_pip`` is asked for that
 runner, it hands out :mod:`pipcachefirst._pip_runner` instead, which makes
-pipcachefirst and wrapt importable in ``X`` as a last resort (its
+pipcachefirst importable in ``X`` as a last resort (its
 own copies win; nothing becomes visible as an installed distribution) and
 then runs pip's runner as pip would have.
 

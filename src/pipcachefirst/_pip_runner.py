@@ -12,11 +12,11 @@ from importlib.machinery import PathFinder
 
 _runner = os.environ.pop("PIPCACHEFIRST_PIP_RUNNER", "")
 _paths = [p for p in os.environ.pop("PIPCACHEFIRST_IMPORT_PATHS", "").split(os.pathsep) if p]
-_carried = ("pipcachefirst", "wrapt")
+_carried = ("pipcachefirst",)
 
 
 class _LastResortFinder:
-    """Finds pipcachefirst and wrapt where the outer pip has them, if nothing else does."""
+    """Finds pipcachefirst where the outer pip has it, if nothing else does."""
 
     @classmethod
     def find_spec(cls, fullname, path=None, target=None):

@@ -7,9 +7,8 @@ environment, most of which never import pip.  So this module imports only
 and put a tiny finder at the front of ``sys.meta_path``.  That finder does no
 work for any module but one: when pip imports ``pip._internal.index`` (the
 package holding ``PackageFinder``), it imports
-:mod:`pipcachefirst.hooks` (and with it wrapt, ~10 ms) and registers wrapt
-post-import hooks for the pip modules it patches, all of which pip imports
-after that package.  Two more names wake it: pip about to re-run itself
+:mod:`pipcachefirst.hooks`, which registers post-import hooks for the
+pip modules it patches, all of which pip imports after that package.  Two more names wake it: pip about to re-run itself
 under another interpreter (``--python``, see ``_handoff``), and the stdlib
 ``venv`` module, whose new environments get the hook too (see ``seed``).
 """
@@ -30,7 +29,7 @@ _library_paths: list = []
 
 
 def add_library_paths(paths: list) -> None:
-    """Folders to load pipcachefirst's own wrapt from (a seeded environment)."""
+    """Folders to load pipcachefirst from while its hooks load (seed files of every version call this)."""
     _library_paths.extend(p for p in paths if p not in _library_paths)
 
 
@@ -135,7 +134,7 @@ class _PipTrigger:
     """A meta-path finder that finds nothing; it notices pip's index package being imported.
 
     It stays in ``sys.meta_path`` once spent: removing itself while the import
-    system walks that list (and wrapt inserts its own finder) could make the
+    system walks that list (and the post-import hooks insert their own finder) could make the
     walk skip the finder after it.
     """
 

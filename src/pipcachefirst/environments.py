@@ -155,7 +155,7 @@ def recreate(path: Path, pip_args: Sequence[str], python: Optional[str]) -> floa
         check=True, capture_output=True, text=True,
     ).stdout.strip()
     if not seed.write_seed(site_packages):  # venv from another interpreter, or virtualenv without the seeder
-        print("pipcachefirst: could not give the new environment the hook (pipcachefirst or wrapt "
+        print("pipcachefirst: could not give the new environment the hook (pipcachefirst "
               "is not importable here); installing with plain pip", file=sys.stderr)
     _run([str(new_python), "-m", "pip", "install", *pip_args])
     return time.perf_counter() - started

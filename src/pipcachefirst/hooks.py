@@ -1,4 +1,4 @@
-"""Wire pipcachefirst into pip with wrapt post-import hooks.
+"""Wire pipcachefirst into pip with post-import hooks (see ``_patching``).
 
 Imported by the start-up trigger only once pip is importing its index
 package, and imports everything it will ever need right here: pip 26.3
@@ -19,13 +19,12 @@ from typing import Any, Callable, Dict, List, MutableMapping, Optional, Tuple
 from pipcachefirst._packaging import canonicalize_name
 
 from pipcachefirst import pipcompat, record, serve, settings
-from pipcachefirst._wrapt import import_wrapt
+from pipcachefirst import _patching
 from pipcachefirst.session import CURRENT as SESSION
 from pipcachefirst.provenance import normalized_set
 from pipcachefirst.session import Decision
 from pipcachefirst.store import StoreError
 
-wrapt = import_wrapt()
 logger = logging.getLogger("pipcachefirst")
 
 _installed = False
@@ -56,7 +55,7 @@ def install() -> None:
         (pipcompat.WHEEL_BUILDER_MODULE, _patch_wheel_builder),
         (pipcompat.WHEEL_CACHE_MODULE, _patch_wheel_cache),
     ):
-        wrapt.register_post_import_hook(_guarded(patch), module_name)
+        _patching.when_imported(module_name, _guarded(patch))
 
 
 def _guarded(patch: Callable[[Any], None]) -> Callable[[Any], None]:
@@ -71,7 +70,8 @@ def _guarded(patch: Callable[[Any], None]) -> Callable[[Any], None]:
 
 def _wrap(module: Any, dotted: str, wrapper: Callable[..., Any]) -> None:
     pipcompat.check_signature(pipcompat.resolve(module, dotted), dotted)
-    wrapt.wrap_function_wrapper(module, dotted, wrapper)
+    owner, _, name = dotted.rpartition(".")
+    _patching.wrap(pipcompat.resolve(module, owner) if owner else module, name, wrapper)
 
 
 # -- the command: options, and the summary at the end ------------------------

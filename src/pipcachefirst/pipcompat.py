@@ -81,12 +81,11 @@ def resolve(module: ModuleType, dotted: str) -> Any:
 
 def check_signature(function: Any, dotted: str) -> None:
     """Raise TypeError when a hook point no longer takes the arguments we bind."""
-    code = getattr(function, "__code__", None)
-    for _ in range(3):  # an lru_cache (pip < 25.1), maybe under our own wrapper: look underneath
-        if code is not None:
+    for _ in range(3):  # our own wrapper, an lru_cache (pip < 25.1): look underneath
+        if getattr(function, "__code__", None) is not None and not getattr(function, "_pipcachefirst_wrapper", False):
             break
         function = getattr(function, "__wrapped__", None)
-        code = getattr(function, "__code__", None)
+    code = getattr(function, "__code__", None)
     if code is None:
         raise TypeError(f"{dotted} is not a Python function")
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]

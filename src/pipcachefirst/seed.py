@@ -3,12 +3,11 @@
 New environments (virtualenv, tox, nox, ``python -m venv``) get two files in
 their site-packages: ``_pipcachefirst_seed.pth`` and the small module it
 imports, ``_pipcachefirst_seed.py``.  The module knows where pipcachefirst
-and wrapt live in the interpreter that created the environment.
-It makes ``pipcachefirst`` importable as a last resort (the environment's own
-copy, if the user installs one, wins) and arms it; when pip starts, the
-hooks load wrapt from there too, ahead of whatever versions the
-user installed, and only inside that pip process.  No distribution metadata
-is written, so ``pip list`` and ``pip freeze`` show nothing new.
+lives in the interpreter that created the environment.  It makes
+``pipcachefirst`` importable as a last resort (the environment's own copy, if
+the user installs one, wins) and arms it.  pipcachefirst depends on no other
+package, so the user may install any versions of anything.  No distribution
+metadata is written, so ``pip list`` and ``pip freeze`` show nothing new.
 
 Standard library only: it runs in ``python -m venv`` and virtualenv.
 """
@@ -19,7 +18,7 @@ import sysconfig
 
 MODULE = "_pipcachefirst_seed"
 PTH = MODULE + ".pth"
-CARRIED = ("pipcachefirst", "wrapt")
+CARRIED = ("pipcachefirst",)
 
 _TEMPLATE = '''"""Written by pipcachefirst: see pipcachefirst.seed. Delete this file and {pth} to remove it."""
 import sys

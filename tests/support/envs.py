@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
-PRODUCT_DISTS = ("pip", "pipcachefirst", "wrapt")
+PRODUCT_DISTS = ("pip", "pipcachefirst")
 
 _DROPPED_PREFIXES = ("PIP_", "PIPCACHEFIRST", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "_PIP_", "TOX_", "VIRTUALENV_")
 

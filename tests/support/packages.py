@@ -149,31 +149,3 @@ def make_sdist(folder: Path, name: str, version: str, requires: Iterable[str] = 
             archive.addfile(info, io.BytesIO(data))
     return path
 
-
-def relabelled_wheel(folder: Path, distribution: str, version: str) -> Path:
-    """A wheel of the installed ``distribution``'s files, declaring ``version`` instead.
-
-    Tests cannot fetch an old release from PyPI; this stands for one a user's
-    lock pins (same name, same import packages, the old version's metadata).
-    """
-    from importlib import metadata
-
-    dist = metadata.distribution(distribution)
-    info = f"{_dist_name(distribution)}-{version}.dist-info"
-    files = {}
-    for relative in dist.files or []:
-        if relative.parts[0] == ".." or relative.suffix == ".pyc" or ".dist-info" in relative.parts[0]:
-            continue
-        source = Path(str(dist.locate_file(relative)))
-        if source.is_file():
-            files[str(relative)] = source.read_bytes()
-    files[f"{info}/METADATA"] = _metadata(distribution, version, [], None).encode()
-    files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: false\nTag: py3-none-any\n"
-    record = [_record_line(path, data) for path, data in files.items()] + [f"{info}/RECORD,,"]
-    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{_dist_name(distribution)}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return path
