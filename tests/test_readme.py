@@ -32,3 +32,9 @@ def test_readme_shows_each_committed_result_file_as_it_is() -> None:
 def test_readme_shows_the_committed_plot() -> None:
     assert "(bench/results/report.png)" in README
     assert (REPO / "bench" / "results" / "report.png").stat().st_size > 0
+
+
+def test_ci_runs_the_test_command_the_readme_gives() -> None:
+    ci = (REPO / ".ci" / "run").read_text()
+    commands = [line for line in README.splitlines() if ".tox-venv/bin/python -m tox" in line]
+    assert len(commands) == 1 and commands[0] in ci.splitlines()
