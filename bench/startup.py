@@ -2,7 +2,7 @@
 
 Runs ``python -c pass`` in two fresh venvs, one with pipcachefirst (and its
 .pth) and one without, interleaved, and prints the medians and their
-difference.  The goal is at most 1 ms: wrapt must not load at start-up.
+difference.  The goal is at most 1 ms: the hooks must not load at start-up.
 
     python3 bench/startup.py [--runs 200] [--output bench/results/startup.md]
 """
