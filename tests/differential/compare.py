@@ -1,6 +1,6 @@
 """The comparison: plain pip is the reference, and every way pipcachefirst's side differs is a line.
 
-pipcachefirst may add only itself to an environment (and its dependencies, wrapt…,
+pipcachefirst may add only itself to an environment (and its dependencies, if it has any,
 when the lock does not pin them: then the lock's pins win and must match);
 may make fewer index requests and builds on a warm second install, never
 more; and may not be slower beyond noise.  Everything else must be equal.

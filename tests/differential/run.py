@@ -47,8 +47,8 @@ def default_scratch(files_dir: Path) -> Path:
     Deleting a cell's thousands of files on a small VM's disk takes up to half a
     minute (longer than the cell), and their write-back would land in the next
     cell's timed installs.  Both sides share the folder, so the comparison is fair
-    either way; /dev/shm is used only when it allows executables (wrapt's C
-    extension is loaded from there) and has 4 GiB free.
+    either way; /dev/shm is used only when it allows executables (C extensions
+    the locks install are loaded from there) and has 4 GiB free.
     """
     shm = Path("/dev/shm")
     try:
