@@ -23,12 +23,11 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -36,14 +35,14 @@ from tests.differential.corpus import Lock
 from tests.differential.pythons import OLDEST_PIP, newest_pip_for, pip_runs_on
 from tests.differential.venvs import Toolbox
 from tests.support.envs import isolated_environ
-from tests.support.indexserver import canonical
+from tests.support.indexserver import LoopbackServer, canonical
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
 INDEX = "main"
 
 
-class RecordingProxy:
+class RecordingProxy(LoopbackServer):
     """A loopback index in front of PyPI that keeps every file it hands out under ``root``."""
 
     def __init__(self, root: Path, upstream: str = PYPI_SIMPLE) -> None:
@@ -52,23 +51,11 @@ class RecordingProxy:
         self.errors: List[str] = []
         self.stored: List[str] = []
         self._pages: Dict[str, Optional[dict]] = {}
-        self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        super().__init__(_handler_for(self))
 
     @property
     def index_url(self) -> str:
-        port = self._httpd.server_address[1]
-        return f"http://127.0.0.1:{port}/{INDEX}/simple/"
-
-    def start(self) -> "RecordingProxy":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        return f"{self.url}/{INDEX}/simple/"
 
     def note_error(self, text: str) -> None:
         with self._lock:

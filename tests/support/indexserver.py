@@ -30,16 +30,12 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-class IndexServer:
-    """Serve ``root`` over HTTP on a free loopback port until ``stop()``."""
+class LoopbackServer:
+    """An HTTP server on a free loopback port, in a thread of its own, until ``stop()``."""
 
-    def __init__(self, root: Path, delay: float = 0.0, page_max_age: int = 0) -> None:
-        self.root = Path(root)
-        self.delay = delay
-        self.page_max_age = page_max_age
-        self.requests: List[str] = []
+    def __init__(self, handler: type) -> None:
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -48,16 +44,27 @@ class IndexServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
 
-    def index_url(self, name: str = "main") -> str:
-        return f"{self.url}/{name}/simple/"
-
-    def start(self) -> "IndexServer":
+    def start(self) -> "LoopbackServer":
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+class IndexServer(LoopbackServer):
+    """Serve ``root`` over HTTP on a free loopback port until ``stop()``."""
+
+    def __init__(self, root: Path, delay: float = 0.0, page_max_age: int = 0) -> None:
+        self.root = Path(root)
+        self.delay = delay
+        self.page_max_age = page_max_age
+        self.requests: List[str] = []
+        super().__init__(_handler_for(self))
+
+    def index_url(self, name: str = "main") -> str:
+        return f"{self.url}/{name}/simple/"
 
     def log(self, line: str) -> None:
         with self._lock:
