@@ -27,7 +27,8 @@ ORIGIN = "https://index.invalid/simple"
 
 
 def build_cache(root: Path, files: int) -> None:
-    from pipcachefirst.store import Record, Store
+    from pipcachefirst.catalog import Record
+    from pipcachefirst.store import Store
 
     store = Store(root)
     count, _ = store.usage() if root.exists() else (0, 0)
@@ -40,7 +41,7 @@ def build_cache(root: Path, files: int) -> None:
             path = Path(scratch) / f"{project}-{version}-py3-none-any.whl"
             path.write_bytes(wheel_bytes(project, version))
             record = Record(filename=path.name, sha256="", size=0, url=f"{ORIGIN}/{path.name}", origin=ORIGIN)
-            store.put(path, project, record)
+            store.put(path, record)
             path.unlink()
 
 

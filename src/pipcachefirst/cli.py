@@ -31,7 +31,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 from pipcachefirst import __version__, environments, pipcompat, settings
 from pipcachefirst._startup import SWITCH, switch_state
 from pipcachefirst.provenance import normalized_set
-from pipcachefirst.store import QUARANTINE, Entry, Store, parse_filename
+from pipcachefirst.catalog import Entry, parse_filename
+from pipcachefirst.store import QUARANTINE, Store
 
 GRACE_SECONDS = 600
 _SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import configparser
 import importlib.util
+import io
 import os
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 from pipcachefirst import seed
+from pipcachefirst._atomic import write_atomically
 
 SEEDER = "pipcachefirst"
 BACKUP_SUFFIX = ".before-pipcachefirst"
@@ -84,10 +86,9 @@ def _read_ini(path: Path) -> configparser.ConfigParser:
 
 def _write_ini(path: Path, config: configparser.ConfigParser) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", encoding="utf-8") as out:
-        config.write(out)
-    os.replace(temporary, path)
+    text = io.StringIO()
+    config.write(text)
+    write_atomically(path, text.getvalue())
 
 
 # -- sitecustomize -------------------------------------------------------------------
@@ -111,16 +112,15 @@ def enable_sitecustomize() -> Path:
     text = f"{MARKER}: `pipcachefirst disable --sitecustomize` restores what was here\n"
     text += TEMPLATE.read_text("utf-8")
     if path.exists():
-        shutil.copy2(path, backup)
+        write_atomically(backup, path.read_bytes())
+        shutil.copystat(path, backup)
         text += (
             "\n# the sitecustomize that was here before, kept unchanged beside this file\n"
             f"_previous = __file__ + {BACKUP_SUFFIX!r}\n"
             "with open(_previous, 'rb') as _file:\n"
             "    exec(compile(_file.read(), _previous, 'exec'))\n"
         )
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, "utf-8")
-    os.replace(temporary, path)
+    write_atomically(path, text)
     return path
 
 

@@ -4,9 +4,12 @@ Imported by the start-up trigger only once pip is importing its index
 package, and imports everything it will ever need right here: pip 26.3
 refuses new imports once installation starts.
 
-Every wrapper calls pip's own function unchanged when anything is off, and an
-exception inside our part becomes one warning line, never a failed pip run.
-A hook point a pip version lacks disables only the feature that needs it.
+Which pip function is wrapped, and with what, is one table: the hook points
+of ``pipcompat.HOOK_POINTS`` and their wrappers in ``_WRAPPERS`` (the end of
+this module).  Every wrapper calls pip's own function unchanged when anything
+is off, and an exception inside our part becomes one warning line, never a
+failed pip run.  A hook point a pip version lacks disables only the feature
+that needs it.
 """
 
 from __future__ import annotations
@@ -14,16 +17,16 @@ from __future__ import annotations
 import logging
 import sys
 import weakref
-from typing import Any, Callable, Dict, List, MutableMapping, Optional, Tuple
+from types import ModuleType
+from typing import Any, Callable, Dict, List, MutableMapping, Optional, Set, Tuple
 
+from pipcachefirst import _patching, filling, pipcompat, serve, settings
 from pipcachefirst._packaging import canonicalize_name
-
-from pipcachefirst import pipcompat, record, serve, settings
-from pipcachefirst import _patching
-from pipcachefirst.session import CURRENT as SESSION
+from pipcachefirst.catalog import StoreError
+from pipcachefirst.decisions import Decision
+from pipcachefirst.pipcompat import HookPoint
 from pipcachefirst.provenance import normalized_set
-from pipcachefirst.session import Decision
-from pipcachefirst.store import StoreError
+from pipcachefirst.session import CURRENT as SESSION
 
 logger = logging.getLogger("pipcachefirst")
 
@@ -48,51 +51,46 @@ def install() -> None:
     if not pipcompat.pip_version_supported():
         logger.log(pipcompat.VERBOSE, "pipcachefirst: pip %s is not one it knows; stepping aside", pipcompat.pip_version())
         return
-    for module_name, patch in (
-        (pipcompat.COMMAND_MODULE, _patch_command),
-        (pipcompat.FINDER_MODULE, _patch_finder),
-        (pipcompat.PREPARER_MODULE, _patch_preparer),
-        (pipcompat.WHEEL_BUILDER_MODULE, _patch_wheel_builder),
-        (pipcompat.WHEEL_CACHE_MODULE, _patch_wheel_cache),
-    ):
-        _patching.when_imported(module_name, _guarded(patch))
+    for module_name in dict.fromkeys(p.module for p in pipcompat.HOOK_POINTS if p.when == pipcompat.IMPORTED):
+        _patching.when_imported(module_name, _patch_module)
 
 
-def _guarded(patch: Callable[[Any], None]) -> Callable[[Any], None]:
-    def hook(module: Any) -> None:
-        try:
-            patch(module)
-        except Exception as exc:  # a hook point this pip lacks: that feature only is off
-            logger.log(pipcompat.VERBOSE, "pipcachefirst: %s unavailable: %s", patch.__doc__, exc)
-
-    return hook
+# The hook points wrapped in this process: a feature whose points are not all here is off.
+_active: Set[HookPoint] = set()
 
 
-def _wrap(module: Any, dotted: str, wrapper: Callable[..., Any]) -> None:
-    pipcompat.check_signature(pipcompat.resolve(module, dotted), dotted)
-    owner, _, name = dotted.rpartition(".")
-    _patching.wrap(pipcompat.resolve(module, owner) if owner else module, name, wrapper)
+def _patch_module(module: ModuleType) -> None:
+    for point in pipcompat.HOOK_POINTS:
+        if point.module == module.__name__ and point.when == pipcompat.IMPORTED:
+            _wrap(module, point)
+
+
+def _wrap(module: ModuleType, point: HookPoint) -> bool:
+    """Wrap one hook point with its wrapper from ``_WRAPPERS``; a pip that lacks it loses that feature only."""
+    try:
+        owner, name = pipcompat.hook_target(module, point)
+        _patching.wrap(owner, name, _WRAPPERS[point])
+    except Exception as exc:
+        logger.log(pipcompat.VERBOSE, "pipcachefirst: %s unavailable: %s", point.feature, exc)
+        return False
+    _active.add(point)
+    return True
 
 
 # -- the command: options, and the summary at the end ------------------------
-
-
-def _patch_command(module: Any) -> None:
-    """summary line and cache location"""
-    _wrap(module, pipcompat.COMMAND_PARSE_ARGS, _parse_args)
-    _wrap(module, pipcompat.COMMAND_MAIN, _command_main)
 
 
 def _parse_args(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     parsed = wrapped(*args, **kwargs)
     try:
         if not SESSION.command or SESSION.command == pipcompat.command_name(instance):
-            SESSION.use_cache(settings.cache_location(pipcompat.cache_dir_option(parsed[0])))
+            options = pipcompat.parsed_options(parsed)
+            SESSION.use_cache(settings.cache_location(pipcompat.cache_dir_option(options)))
             SESSION.mode, problem = settings.mode()
             if problem:
                 sys.stderr.write(problem + "\n")
             if SESSION.mode == settings.OFFLINE:
-                pipcompat.skip_version_check(parsed[0])
+                pipcompat.skip_version_check(options)
     except Exception as exc:
         SESSION.warn("could not find the cache location", exc)
     return parsed
@@ -128,18 +126,17 @@ def _watch_requirements() -> None:
     Patched here, when the command starts, because pip's requirement-command
     module is still being imported when the other hooks are registered.
     """
-    try:
-        module = sys.modules[pipcompat.REQ_COMMAND_MODULE]
-        _wrap(module, pipcompat.GET_REQUIREMENTS, _get_requirements)
-    except Exception as exc:
-        if settings.mode()[0] == settings.OFFLINE:
-            SESSION.warn("offline mode is unavailable with this pip", exc)
+    point = pipcompat.GET_REQUIREMENTS
+    module = sys.modules.get(point.module)
+    wrapped = point in _active or (module is not None and _wrap(module, point))
+    if not wrapped and settings.mode()[0] == settings.OFFLINE:
+        SESSION.warn("offline mode is unavailable with this pip", ImportError(f"{point.attribute} cannot be wrapped"))
 
 
 def _get_requirements(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     ireqs = wrapped(*args, **kwargs)
     try:
-        finder = pipcompat.requirements_finder(args, kwargs)
+        finder = pipcompat.GET_REQUIREMENTS.argument("finder", args, kwargs)
         wanted = pipcompat.wanted_requirements(ireqs)
     except Exception as exc:
         SESSION.warn("could not read the requirements", exc)
@@ -187,15 +184,15 @@ def _offline_message(missing: List[Decision]) -> str:
 # -- the finder: serve pins, note what pages list ----------------------------
 
 
-def _patch_finder(module: Any) -> None:
-    """serving pins from the cache"""
-    _wrap(module, pipcompat.EVALUATE_LINKS, _evaluate_links)
-    _wrap(module, pipcompat.FIND_BEST_CANDIDATE, _find_best_candidate)
-
-
 def _find_best_candidate(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    point = pipcompat.FIND_BEST_CANDIDATE
     try:
-        answer = _answer(instance, *args, **kwargs)
+        answer = _answer(
+            instance,
+            point.argument("project_name", args, kwargs),
+            point.argument("specifier", args, kwargs, None),
+            point.argument("hashes", args, kwargs, None),
+        )
     except Exception as exc:
         SESSION.warn("could not use the cache", exc)
         answer = serve.PASS
@@ -274,9 +271,10 @@ def _origins(finder: Any) -> List[str]:
 
 
 def _evaluate_links(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    point = pipcompat.EVALUATE_LINKS
     try:
-        link_evaluator, links = _bind_evaluate_links(*args, **kwargs)
-    except TypeError:
+        link_evaluator, links = point.argument("link_evaluator", args, kwargs), point.argument("links", args, kwargs)
+    except (IndexError, KeyError):
         return wrapped(*args, **kwargs)
     links = list(links)  # may be a generator: read it once, for pip and for us
     try:
@@ -288,14 +286,10 @@ def _evaluate_links(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     return wrapped(link_evaluator, links)
 
 
-def _bind_evaluate_links(link_evaluator: Any, links: Any) -> Tuple[Any, Any]:
-    return link_evaluator, links
-
-
 # -- the preparer and the wheel builder: fill the cache ----------------------
 
 
-def _storing(what: str, store: Callable[[Any, Any, Any], None]) -> Callable[..., Any]:
+def _storing(point: HookPoint, what: str, store: Callable[[Any, Any, Any], None]) -> Callable[..., Any]:
     """A wrapper that runs pip's function, then ``store(instance, req, result)``.
 
     Storing is a side effect: its failure is one warning, pip's result stands.
@@ -304,7 +298,7 @@ def _storing(what: str, store: Callable[[Any, Any, Any], None]) -> Callable[...,
     def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         result = wrapped(*args, **kwargs)
         try:
-            store(instance, args[0] if args else kwargs["req"], result)
+            store(instance, point.argument("req", args, kwargs), result)
         except StoreError as exc:
             logger.log(pipcompat.VERBOSE, "pipcachefirst: not stored: %s", exc)
         except OSError as exc:
@@ -320,44 +314,37 @@ def _store_download(preparer: Any, req: Any, _dist: Any) -> None:
     prepared = pipcompat.prepared_file(req)
     if SESSION.store is None or not SESSION.storing or prepared is None:
         return
+    if pipcompat.EVALUATE_LINKS not in _active:
+        return  # without the index page's other files, a record could not say when the index has a better one
     finder = pipcompat.preparer_finder(preparer)
     listed = _page_links.get(finder, {}).get(canonicalize_name(prepared.project), [])
     page_links = [pipcompat.link_facts(link) for link in listed]
-    entry = record.record_download(SESSION.store, finder, prepared, page_links)
+    entry = filling.record_download(SESSION.store, finder, prepared, page_links)
     if entry is not None and not entry.record.filename.endswith(".whl"):
         SESSION.remember_source(pipcompat.link_facts(prepared.link).url, entry.record)
 
 
 def _store_built(_module: Any, req: Any, wheel_path: Any) -> None:
-    link = getattr(req, "link", None)
-    if SESSION.store is None or not SESSION.storing or not wheel_path or link is None or getattr(req, "editable", False):
+    url = pipcompat.built_source_url(req)
+    if SESSION.store is None or not SESSION.storing or not wheel_path or url is None:
         return
-    source = SESSION.sources.get(pipcompat.link_facts(link).url)
+    source = SESSION.sources.get(url)
     if source is not None:
-        record.record_built(SESSION.store, req.name, source, str(wheel_path))
-
-
-def _patch_preparer(module: Any) -> None:
-    """storing downloaded files"""
-    _wrap(module, pipcompat.PREPARE_LINKED, _storing("a downloaded file", _store_download))
-
-
-def _patch_wheel_builder(module: Any) -> None:
-    """storing built wheels"""
-    _wrap(module, pipcompat.BUILD_ONE, _storing("a built wheel", _store_built))
-
-
-def _patch_wheel_cache(module: Any) -> None:
-    """using wheels built earlier"""
-    _wrap(module, pipcompat.GET_CACHE_ENTRY, _get_cache_entry)
+        filling.record_built(SESSION.store, source, str(wheel_path))
 
 
 def _get_cache_entry(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     entry = wrapped(*args, **kwargs)
     if entry is not None:
         return entry
+    point = pipcompat.GET_CACHE_ENTRY
     try:
-        return _built_earlier(instance, *args, **kwargs)
+        return _built_earlier(
+            instance,
+            point.argument("link", args, kwargs),
+            point.argument("package_name", args, kwargs),
+            point.argument("supported_tags", args, kwargs),
+        )
     except Exception as exc:
         SESSION.warn("could not use a wheel built earlier", exc)
         return None
@@ -379,3 +366,15 @@ def _built_earlier(wheel_cache: Any, link: Any, package_name: Any, supported_tag
         return None
     logger.log(pipcompat.VERBOSE, "pipcachefirst: %s built earlier from %s", built.record.filename, source.filename)
     return pipcompat.wheel_cache_entry(str(built.path))
+
+
+_WRAPPERS: Dict[HookPoint, Callable[[Any, Any, Any, Any], Any]] = {
+    pipcompat.COMMAND_PARSE_ARGS: _parse_args,
+    pipcompat.COMMAND_MAIN: _command_main,
+    pipcompat.EVALUATE_LINKS: _evaluate_links,
+    pipcompat.FIND_BEST_CANDIDATE: _find_best_candidate,
+    pipcompat.PREPARE_LINKED: _storing(pipcompat.PREPARE_LINKED, "a downloaded file", _store_download),
+    pipcompat.BUILD_ONE: _storing(pipcompat.BUILD_ONE, "a built wheel", _store_built),
+    pipcompat.GET_CACHE_ENTRY: _get_cache_entry,
+    pipcompat.GET_REQUIREMENTS: _get_requirements,
+}

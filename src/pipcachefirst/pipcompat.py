@@ -3,7 +3,16 @@
 pip documents its internals as changeable at any time; pip-accel died of
 depending on them all over its code.  Here each name is read defensively and
 a missing one disables only the feature that needs it.  When a new pip comes
-out, this is the file to read against it.
+out, this is the file to read against it:
+
+* :data:`HOOK_POINTS` -- the functions pipcachefirst wraps: module,
+  attribute, the parameters its wrapper relies on, and the feature they
+  enable.  One table drives registration (``hooks``), the signature checks
+  and ``pipcachefirst status``.
+* :class:`PipBehavior` -- what differs between pip versions, named once
+  (coverage.py's ``env.PYBEHAVIOR`` is the model); code and tests ask it by name.
+* The Protocols say what pipcachefirst needs a pip object to keep offering,
+  and the functions below are the only code that reads pip objects.
 
 Checked against pip 22.3.1 to 26.3.  What the hooks call imports no pip
 module that pip has not imported itself by then (pip 26.3 refuses imports
@@ -13,28 +22,134 @@ functions for the ``pipcachefirst`` command line import pip modules.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from types import ModuleType
-from typing import Any, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Protocol, Sequence, Tuple
 
 SUPPORTED_MAJOR_VERSIONS = range(22, 27)
+VERBOSE = 15  # pip's own level between DEBUG and INFO, shown with -v
 
-# Hook points: (module, dotted attribute, parameters the wrapper relies on).
+# -- what pipcachefirst needs pip's objects to offer ---------------------------
+
+
+class Specifier(Protocol):
+    """``pip._vendor.packaging.specifiers.SpecifierSet``."""
+
+    prereleases: Optional[bool]
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __and__(self, other: Any) -> "Specifier": ...
+
+    def contains(self, item: str, prereleases: Optional[bool] = None) -> bool: ...
+
+
+class Link(Protocol):
+    """``pip._internal.models.link.Link``."""
+
+    @property
+    def filename(self) -> str: ...
+
+    @property
+    def url_without_fragment(self) -> str: ...
+
+    @property
+    def is_file(self) -> bool: ...
+
+    def is_hash_allowed(self, hashes: Any) -> bool: ...
+
+
+class Candidate(Protocol):
+    """``pip._internal.models.candidate.InstallationCandidate``."""
+
+    @property
+    def link(self) -> Link: ...
+
+
+class Finder(Protocol):
+    """``pip._internal.index.package_finder.PackageFinder``."""
+
+    @property
+    def index_urls(self) -> List[str]: ...
+
+    @property
+    def find_links(self) -> List[str]: ...
+
+    def make_link_evaluator(self, project_name: str) -> Any: ...
+
+    def evaluate_links(self, link_evaluator: Any, links: Iterable[Link]) -> List[Candidate]: ...
+
+    def make_candidate_evaluator(self, project_name: str, specifier: Any = None, hashes: Any = None) -> Any: ...
+
+
+# -- hook points -------------------------------------------------------------
+
+IMPORTED = "imported"  # wrapped when pip imports the module
+COMMAND_STARTS = "command starts"  # wrapped when a pip command starts (its module is still loading earlier)
+
+
+_REQUIRED: Any = object()
+
+
+class HookPoint(NamedTuple):
+    """A pip function pipcachefirst wraps, and what for."""
+
+    module: str
+    attribute: str
+    parameters: Tuple[str, ...]  # the leading parameters the wrapper binds, by name
+    feature: str
+    when: str = IMPORTED
+
+    def argument(self, name: str, args: Sequence[Any], kwargs: Mapping[str, Any], default: Any = _REQUIRED) -> Any:
+        """The value pip passed for parameter ``name`` (positional or keyword; ``self`` not in ``args``)."""
+        position = [p for p in self.parameters if p != "self"].index(name)
+        if len(args) > position:
+            return args[position]
+        if name in kwargs or default is _REQUIRED:
+            return kwargs[name]
+        return default
+
+
 FINDER_MODULE = "pip._internal.index.package_finder"
-FIND_BEST_CANDIDATE = "PackageFinder.find_best_candidate"
-EVALUATE_LINKS = "PackageFinder.evaluate_links"
-PREPARER_MODULE = "pip._internal.operations.prepare"
-PREPARE_LINKED = "RequirementPreparer._prepare_linked_requirement"
-WHEEL_BUILDER_MODULE = "pip._internal.wheel_builder"
-BUILD_ONE = "_build_one"
-COMMAND_MODULE = "pip._internal.cli.base_command"
-COMMAND_MAIN = "Command._main"
-COMMAND_PARSE_ARGS = "Command.parse_args"
-REQ_COMMAND_MODULE = "pip._internal.cli.req_command"
-GET_REQUIREMENTS = "RequirementCommand.get_requirements"
 WHEEL_CACHE_MODULE = "pip._internal.cache"
-GET_CACHE_ENTRY = "WheelCache.get_cache_entry"
+
+COMMAND_PARSE_ARGS = HookPoint(
+    "pip._internal.cli.base_command", "Command.parse_args", ("self", "args"), "the cache location and mode"
+)
+COMMAND_MAIN = HookPoint("pip._internal.cli.base_command", "Command._main", ("self", "args"), "the summary line")
+EVALUATE_LINKS = HookPoint(
+    FINDER_MODULE, "PackageFinder.evaluate_links", ("self", "link_evaluator", "links"), "storing downloads"
+)
+FIND_BEST_CANDIDATE = HookPoint(
+    FINDER_MODULE, "PackageFinder.find_best_candidate", ("self", "project_name", "specifier", "hashes"),
+    "serving pins from the cache",
+)
+PREPARE_LINKED = HookPoint(
+    "pip._internal.operations.prepare", "RequirementPreparer._prepare_linked_requirement", ("self", "req"),
+    "storing downloads",
+)
+BUILD_ONE = HookPoint("pip._internal.wheel_builder", "_build_one", ("req", "output_dir"), "storing built wheels")
+GET_CACHE_ENTRY = HookPoint(
+    WHEEL_CACHE_MODULE, "WheelCache.get_cache_entry", ("self", "link", "package_name", "supported_tags"),
+    "using wheels built earlier",
+)
+GET_REQUIREMENTS = HookPoint(
+    "pip._internal.cli.req_command", "RequirementCommand.get_requirements",
+    ("self", "args", "options", "finder", "session"), "the user's pins and offline mode", COMMAND_STARTS,
+)
+
+HOOK_POINTS = (
+    COMMAND_PARSE_ARGS,
+    COMMAND_MAIN,
+    EVALUATE_LINKS,
+    FIND_BEST_CANDIDATE,
+    PREPARE_LINKED,
+    BUILD_ONE,
+    GET_CACHE_ENTRY,
+    GET_REQUIREMENTS,
+)
 
 # pip --python: where get_runnable_pip lives (utils.misc from 23.x, build_env in 22.x),
 # and how pip marks the re-run process.
@@ -44,31 +159,7 @@ RERUN_MARKER = "_PIP_RUNNING_IN_SUBPROCESS"
 PYTHON_OPTION = "--python"
 PYTHON_VARIABLE = "PIP_PYTHON"
 
-HOOK_SIGNATURES = {
-    FIND_BEST_CANDIDATE: ("self", "project_name", "specifier", "hashes"),
-    EVALUATE_LINKS: ("self", "link_evaluator", "links"),
-    PREPARE_LINKED: ("self", "req"),
-    BUILD_ONE: ("req", "output_dir"),
-    COMMAND_MAIN: ("self", "args"),
-    COMMAND_PARSE_ARGS: ("self", "args"),
-    GET_REQUIREMENTS: ("self", "args", "options", "finder", "session"),
-    GET_CACHE_ENTRY: ("self", "link", "package_name", "supported_tags"),
-}
-
-VERBOSE = 15  # pip's own level between DEBUG and INFO, shown with -v
-
-
-def pip_version() -> Optional[str]:
-    pip = sys.modules.get("pip")
-    return getattr(pip, "__version__", None)
-
-
-def pip_version_supported() -> bool:
-    version = pip_version() or ""
-    try:
-        return int(version.split(".")[0]) in SUPPORTED_MAJOR_VERSIONS
-    except ValueError:
-        return False
+LOCK_COMMAND = "lock"  # pip lock (25.1+) writes URLs into a lock file: never cache paths
 
 
 def resolve(module: ModuleType, dotted: str) -> Any:
@@ -79,7 +170,7 @@ def resolve(module: ModuleType, dotted: str) -> Any:
     return target
 
 
-def check_signature(function: Any, dotted: str) -> None:
+def check_signature(function: Any, point: HookPoint) -> None:
     """Raise TypeError when a hook point no longer takes the arguments we bind."""
     for _ in range(3):  # our own wrapper, an lru_cache (pip < 25.1): look underneath
         if getattr(function, "__code__", None) is not None and not getattr(function, "_pipcachefirst_wrapper", False):
@@ -87,11 +178,71 @@ def check_signature(function: Any, dotted: str) -> None:
         function = getattr(function, "__wrapped__", None)
     code = getattr(function, "__code__", None)
     if code is None:
-        raise TypeError(f"{dotted} is not a Python function")
+        raise TypeError(f"{point.attribute} is not a Python function")
     names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-    expected = HOOK_SIGNATURES[dotted]
-    if tuple(names[: len(expected)]) != expected:
-        raise TypeError(f"{dotted} takes {names}, expected {expected} first")
+    if tuple(names[: len(point.parameters)]) != point.parameters:
+        raise TypeError(f"{point.attribute} takes {names}, expected {point.parameters} first")
+
+
+def hook_target(module: ModuleType, point: HookPoint) -> Tuple[Any, str]:
+    """``(owner, name)`` to wrap for ``point`` in the loaded ``module``, its signature checked."""
+    check_signature(resolve(module, point.attribute), point)
+    owner, _, name = point.attribute.rpartition(".")
+    return (resolve(module, owner) if owner else module), name
+
+
+def hook_points() -> Dict[str, str]:
+    """Each hook point in the installed pip: ``"ok"`` or what is wrong (imports pip: command line only)."""
+    report = {}
+    for point in HOOK_POINTS:
+        try:
+            hook_target(importlib.import_module(point.module), point)
+            report[point.attribute] = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            report[point.attribute] = f"{type(exc).__name__}: {exc} ({point.feature} is off)"
+    return report
+
+
+# -- what differs between pip versions ------------------------------------------
+
+
+class PipBehavior:
+    """What a pip version does by itself, named once; code and tests ask by these names."""
+
+    def __init__(self, version: str) -> None:
+        try:
+            numbers = tuple(int(part) for part in version.split(".")[:2])
+        except ValueError:
+            numbers = (0, 0)
+        self.version = numbers
+        self.supported = bool(numbers) and numbers[0] in SUPPORTED_MAJOR_VERSIONS
+        # pip's wheel cache hands out a wheel it built in hash-checking mode, checking
+        # the user's hash against the sdist it was built from (23.1)
+        self.built_wheels_in_hash_mode = numbers >= (23, 1)
+        # before 23.1 pip's wheel cache refuses --no-binary projects (it had a format control)
+        self.wheel_cache_refuses_no_binary = numbers < (23, 1)
+        # a project's extras identifier takes the base's requirements into account (23.3)
+        self.extras_merge_base = numbers >= (23, 3)
+        self.lock_command = numbers >= (25, 1)
+        self.uploaded_prior_to = numbers >= (26, 0)
+        # installing a pylock file puts its links into the finder (26.2)
+        self.pylock_locks_links = numbers >= (26, 2)
+        # installation polices late imports: a warning from 26.1, an error from 26.3
+        self.polices_late_imports = numbers >= (26, 1)
+
+
+def pip_version() -> Optional[str]:
+    pip = sys.modules.get("pip")
+    return getattr(pip, "__version__", None)
+
+
+def behavior() -> PipBehavior:
+    """The behaviour of the pip running in this process."""
+    return PipBehavior(pip_version() or "")
+
+
+def pip_version_supported() -> bool:
+    return behavior().supported
 
 
 def _loaded(name: str) -> ModuleType:
@@ -104,7 +255,7 @@ def _loaded(name: str) -> ModuleType:
 # -- links -----------------------------------------------------------------
 
 
-def make_link(path: str, requires_python: Optional[str], yanked_reason: Optional[str], sha256: Optional[str]) -> Any:
+def make_link(path: str, requires_python: Optional[str], yanked_reason: Optional[str], sha256: Optional[str]) -> Link:
     """A pip ``Link`` to a local file, as pip's find-links code would make it.
 
     The digest goes in the URL fragment, the one form every pip version
@@ -115,7 +266,8 @@ def make_link(path: str, requires_python: Optional[str], yanked_reason: Optional
     url = path_to_url(path)
     if sha256:
         url += "#sha256=" + sha256
-    return link_class(url, requires_python=requires_python, yanked_reason=yanked_reason)
+    link: Link = link_class(url, requires_python=requires_python, yanked_reason=yanked_reason)
+    return link
 
 
 class LinkFacts(NamedTuple):
@@ -130,12 +282,12 @@ class LinkFacts(NamedTuple):
     is_local: bool
 
 
-def link_facts(link: Any) -> LinkFacts:
+def link_facts(link: Link) -> LinkFacts:
     comes_from = getattr(link, "comes_from", None)
-    page_url = getattr(comes_from, "url", comes_from)  # an index page object before 23.x
+    page_url = getattr(comes_from, "url", comes_from)  # a URL, or the index page object listing it
     sha256 = None
     if getattr(link, "hash_name", None) == "sha256":
-        sha256 = link.hash
+        sha256 = getattr(link, "hash", None)
     return LinkFacts(
         filename=str(link.filename),
         url=str(link.url_without_fragment),
@@ -147,10 +299,18 @@ def link_facts(link: Any) -> LinkFacts:
     )
 
 
+def link_url(link: Link) -> str:
+    return str(link.url_without_fragment)
+
+
+def hash_allowed(link: Link, hashes: Any) -> bool:
+    return bool(link.is_hash_allowed(hashes))
+
+
 # -- the finder ------------------------------------------------------------
 
 
-def finder_locations(finder: Any) -> Tuple[List[str], List[str]]:
+def finder_locations(finder: Finder) -> Tuple[List[str], List[str]]:
     """The index URLs and find-links locations the finder uses right now.
 
     Read at call time: ``--index-url`` lines in requirement files change the
@@ -159,44 +319,40 @@ def finder_locations(finder: Any) -> Tuple[List[str], List[str]]:
     return list(finder.index_urls or ()), list(finder.find_links or ())
 
 
-def reason_to_step_aside(finder: Any, project_name: str, canonical_name: str) -> Optional[str]:
+def reason_to_step_aside(finder: Finder, project_name: str, canonical_name: str) -> Optional[str]:
     """Why pip's own answer must win for this name, if it must."""
-    if getattr(finder, "uploaded_prior_to", None):
+    if getattr(finder, "uploaded_prior_to", None):  # behavior().uploaded_prior_to
         return "--uploaded-prior-to is set"
-    locked = getattr(finder, "_locked_links", None) or {}
+    locked = getattr(finder, "_locked_links", None) or {}  # behavior().pylock_locks_links
     if project_name in locked or canonical_name in locked:
         return "locked by a pylock file"
     return None
 
 
-def evaluate(finder: Any, project_name: str, links: Sequence[Any]) -> List[Any]:
+def evaluate(finder: Finder, project_name: str, links: Sequence[Link]) -> List[Candidate]:
     """pip's own link evaluation: tags, target Python, --only/--no-binary, Requires-Python."""
     return list(finder.evaluate_links(finder.make_link_evaluator(project_name), links))
 
 
-def best_result(finder: Any, project_name: str, specifier: Any, hashes: Any, candidates: Sequence[Any]) -> Any:
+def best_result(finder: Finder, project_name: str, specifier: Any, hashes: Any, candidates: Sequence[Candidate]) -> Any:
     """pip's own choice among ``candidates``, as the ``BestCandidateResult`` pip expects."""
     evaluator = finder.make_candidate_evaluator(project_name=project_name, specifier=specifier, hashes=hashes)
     return evaluator.compute_best_candidate(list(candidates))
 
 
-def best_candidate(result: Any) -> Any:
+def best_candidate(result: Any) -> Optional[Candidate]:
     return getattr(result, "best_candidate", None)
 
 
-def candidate_link(candidate: Any) -> Any:
+def candidate_link(candidate: Candidate) -> Link:
     return candidate.link
-
-
-def hash_allowed(link: Any, hashes: Any) -> bool:
-    return bool(link.is_hash_allowed(hashes))
 
 
 def link_evaluator_project(link_evaluator: Any) -> Optional[str]:
     return getattr(link_evaluator, "project_name", None)
 
 
-def pinned_versions(specifier: Any) -> List[str]:
+def pinned_versions(specifier: Optional[Specifier]) -> List[str]:
     """Versions named by non-wildcard ``==`` or ``===`` clauses of a specifier set."""
     pins = []
     for clause in specifier or ():
@@ -206,6 +362,17 @@ def pinned_versions(specifier: Any) -> List[str]:
     return pins
 
 
+def allows_prereleases(specifier: Specifier) -> bool:
+    return bool(getattr(specifier, "prereleases", False))
+
+
+def search_no_index(finder: Finder) -> None:
+    """Make the finder look at local find-links only, as ``--no-index`` would."""
+    scope_class = _loaded("pip._internal.models.search_scope").SearchScope
+    local = [location for location in finder.find_links or () if "://" not in location or location.startswith("file:")]
+    finder.search_scope = scope_class.create(find_links=local, index_urls=[], no_index=True)  # type: ignore[attr-defined]
+
+
 # -- requirements being prepared and built ---------------------------------
 
 
@@ -213,7 +380,7 @@ class PreparedFile(NamedTuple):
     """A distribution file pip has in hand for a requirement."""
 
     project: str
-    link: Any
+    link: Link
     local_path: str
 
 
@@ -229,12 +396,26 @@ def prepared_file(req: Any) -> Optional[PreparedFile]:
     return PreparedFile(project=name, link=link, local_path=path)
 
 
-def preparer_finder(preparer: Any) -> Any:
-    return preparer.finder
+def built_source_url(req: Any) -> Optional[str]:
+    """The URL of the sdist pip built a wheel from for ``req``; None for editables and the like."""
+    link = getattr(req, "link", None)
+    if link is None or getattr(req, "editable", False):
+        return None
+    return link_url(link)
+
+
+def preparer_finder(preparer: Any) -> Finder:
+    finder: Finder = preparer.finder
+    return finder
 
 
 def command_name(command: Any) -> str:
     return str(getattr(command, "name", ""))
+
+
+def parsed_options(parse_args_result: Any) -> Any:
+    """The options object of what ``Command.parse_args`` returned (``(options, args)``)."""
+    return parse_args_result[0]
 
 
 def cache_dir_option(options: Any) -> Any:
@@ -258,7 +439,7 @@ class Wanted(NamedTuple):
 
 def wanted_requirements(ireqs: Sequence[Any]) -> List[Wanted]:
     """Named, user-given requirements with the constraints for their names merged in."""
-    constraints: dict = {}
+    constraints: Dict[str, Any] = {}
     for ireq in ireqs:
         if getattr(ireq, "constraint", False) and ireq.name and ireq.req is not None:
             key = ireq.name.lower()
@@ -276,20 +457,13 @@ def wanted_requirements(ireqs: Sequence[Any]) -> List[Wanted]:
     return wanted
 
 
-def requirements_finder(args: Sequence[Any], kwargs: Any) -> Any:
-    """The finder passed to ``RequirementCommand.get_requirements(args, options, finder, session)``."""
-    return args[2] if len(args) > 2 else kwargs["finder"]
-
-
 # -- pip's wheel cache -----------------------------------------------------
 
 
 def wheel_cache_allows_binary(wheel_cache: Any, project_name: str) -> bool:
-    """Whether pip's wheel cache may hand out a wheel for this project.
-
-    pip before 23.1 keeps ``--no-binary`` projects out of its wheel cache;
-    later pips use built wheels for them too and have no format control there.
-    """
+    """Whether pip's wheel cache may hand out a wheel for this project (see ``PipBehavior``)."""
+    if not behavior().wheel_cache_refuses_no_binary:
+        return True
     format_control = getattr(wheel_cache, "format_control", None)
     if format_control is None:
         return True
@@ -311,20 +485,10 @@ def wheel_cache_entry(path: str) -> Any:
     return _loaded(WHEEL_CACHE_MODULE).CacheEntry(make_link(path, None, None, None), persistent=True)
 
 
-def link_url(link: Any) -> str:
-    return str(link.url_without_fragment)
-
-
-def search_no_index(finder: Any) -> None:
-    """Make the finder look at local find-links only, as ``--no-index`` would."""
-    scope_class = _loaded("pip._internal.models.search_scope").SearchScope
-    local = [location for location in finder.find_links or () if "://" not in location or location.startswith("file:")]
-    finder.search_scope = scope_class.create(find_links=local, index_urls=[], no_index=True)
-
-
 def installation_error(message: str) -> Exception:
     """The error pip reports as one clean message, without a traceback."""
-    return _loaded("pip._internal.exceptions").InstallationError(message)
+    error: Exception = _loaded("pip._internal.exceptions").InstallationError(message)
+    return error
 
 
 # -- the command line (pipcachefirst status / why): pip's own option parsing --
@@ -332,21 +496,17 @@ def installation_error(message: str) -> Exception:
 
 def configured_options(args: Sequence[str] = ()) -> Tuple[Any, Any, List[str]]:
     """pip's install command and its options as pip would parse ``args`` (config files and PIP_* too)."""
-    import importlib
-
     commands = importlib.import_module("pip._internal.commands")
     command = commands.create_command("install", isolated=False)
     options, rest = command.parse_args(list(args))
     return command, options, rest
 
 
-def finder_and_requirements(args: Sequence[str]) -> Tuple[Any, List[Wanted]]:
+def finder_and_requirements(args: Sequence[str]) -> Tuple[Finder, List[Wanted]]:
     """The finder and the user's requirements ``pip install ARGS`` would start from; no network.
 
     Requirement files given by URL are fetched, as pip would.
     """
-    import importlib
-
     command, options, rest = configured_options(args)
     cmdoptions = importlib.import_module("pip._internal.cli.cmdoptions")
     temp_dir = importlib.import_module("pip._internal.utils.temp_dir")
@@ -362,29 +522,6 @@ def finder_and_requirements(args: Sequence[str]) -> Tuple[Any, List[Wanted]]:
         )
         ireqs = command.get_requirements(rest, options, finder, session)
         return finder, wanted_requirements(ireqs)
-
-
-def hook_points() -> dict:
-    """Each hook point pipcachefirst uses in the installed pip: ``"ok"`` or what is wrong."""
-    import importlib
-
-    report = {}
-    for module_name, dotted in (
-        (FINDER_MODULE, FIND_BEST_CANDIDATE),
-        (FINDER_MODULE, EVALUATE_LINKS),
-        (PREPARER_MODULE, PREPARE_LINKED),
-        (WHEEL_BUILDER_MODULE, BUILD_ONE),
-        (COMMAND_MODULE, COMMAND_MAIN),
-        (COMMAND_MODULE, COMMAND_PARSE_ARGS),
-        (REQ_COMMAND_MODULE, GET_REQUIREMENTS),
-        (WHEEL_CACHE_MODULE, GET_CACHE_ENTRY),
-    ):
-        try:
-            check_signature(resolve(importlib.import_module(module_name), dotted), dotted)
-            report[dotted] = "ok"
-        except Exception as exc:  # noqa: BLE001 - reported, not raised
-            report[dotted] = f"{type(exc).__name__}: {exc}"
-    return report
 
 
 def interpreter_tag() -> str:

@@ -16,6 +16,8 @@ import importlib.util
 import os
 import sysconfig
 
+from pipcachefirst._atomic import write_atomically
+
 MODULE = "_pipcachefirst_seed"
 PTH = MODULE + ".pth"
 CARRIED = ("pipcachefirst",)
@@ -71,10 +73,9 @@ def write_seed(site_packages, paths=None):
     if not paths:
         return False
     os.makedirs(site_packages, exist_ok=True)
-    with open(os.path.join(site_packages, MODULE + ".py"), "w", encoding="utf-8") as out:
-        out.write(_TEMPLATE.format(paths=list(paths), pth=PTH))
-    with open(os.path.join(site_packages, PTH), "w", encoding="utf-8") as out:
-        out.write("import " + MODULE + "\n")
+    # the module first: a .pth naming a module not there yet would fail at every start
+    write_atomically(os.path.join(site_packages, MODULE + ".py"), _TEMPLATE.format(paths=list(paths), pth=PTH))
+    write_atomically(os.path.join(site_packages, PTH), "import " + MODULE + "\n")
     return True
 
 

@@ -2,11 +2,12 @@
 
 pip asks ``PackageFinder.find_best_candidate(name, specifier, hashes)`` with
 the intersection of every specifier and constraint it knows for ``name``.
-When that pins one version, the cached files of that version from the
-indexes this command uses are turned into local links and handed to pip's
+When that pins one version, the records the cache holds for that version
+from the indexes this command uses are turned into links and handed to pip's
 own evaluators, so tags, target Python, ``--only-binary``/``--no-binary``,
 Requires-Python, pre-release rules, ``--prefer-binary`` and ``--hash`` mean
-exactly what they mean to pip.
+exactly what they mean to pip.  The choice is made on records alone; only the
+winner's file is fetched (and verified) from the tier, then offered to pip.
 
 The files the index listed next to a cached one (its *siblings*) take part in
 that choice as well.  If pip would pick one of them -- say a wheel for this
@@ -21,16 +22,21 @@ earlier from it is handed to pip through pip's own wheel-cache lookup
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+import posixpath
+from typing import Any, Callable, Dict, Hashable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
+from pipcachefirst import pipcompat
 from pipcachefirst._packaging import InvalidVersion, Version, canonicalize_name
-
-from pipcachefirst import pipcompat, session
+from pipcachefirst.catalog import KIND_BUILT, KIND_DOWNLOAD, CacheTier, Entry, Record, StoreError, parse_filename, version_key
+from pipcachefirst.decisions import Decision, Reason
 from pipcachefirst.settings import EXACT
-from pipcachefirst.session import Decision
-from pipcachefirst.store import KIND_BUILT, KIND_DOWNLOAD, Entry, Record, Store, StoreError, parse_filename, version_key
 
 _MAX_DAMAGED = 3
+# Links are chosen before any file is fetched: they point here, at no real file.
+_UNFETCHED = "/pipcachefirst-unfetched"
+
+Pick = Union[Reason, Tuple[Entry, pipcompat.Candidate]]
+Picks = Dict[Hashable, Pick]
 
 
 class Answer(NamedTuple):
@@ -45,16 +51,16 @@ PASS = Answer(None, None)
 
 
 def answer(
-    store: Store,
-    finder: Any,
+    cache: CacheTier,
+    finder: pipcompat.Finder,
     project_name: str,
-    specifier: Any,
+    specifier: Optional[pipcompat.Specifier],
     hashes: Any,
     origins: Sequence[str],
-    picks: Optional[Dict[Any, Any]] = None,
+    picks: Optional[Picks] = None,
     mode: str = EXACT,
 ) -> Answer:
-    """Serve the requirement from ``store`` or say why not; ``PASS`` when it is not ours to answer.
+    """Serve the requirement from ``cache`` or say why not; ``PASS`` when it is not ours to answer.
 
     ``origins`` are the normalized index and find-links locations the command
     uses.  In ``exact`` mode only pins are answered; in the other modes any
@@ -69,39 +75,39 @@ def answer(
         return PASS
     canonical = canonicalize_name(project_name)
 
-    def refuse(detail: str) -> Answer:
-        return Answer(None, Decision(canonical, str(specifier), False, detail))
+    def refuse(detail: Union[Reason, str]) -> Answer:
+        return Answer(None, Decision(canonical, str(specifier), False, str(detail)))
 
     step_aside = pipcompat.reason_to_step_aside(finder, project_name, canonical)
     if step_aside:
         return refuse(step_aside)
     origins = tuple(sorted(origins))
     if not origins:
-        return refuse(session.NO_INDEX)
+        return refuse(Reason.NO_INDEX)
     picks = {} if picks is None else picks
-    reason = session.NOT_CACHED
-    for version in pins[:1] or _cached_versions(store, canonical, specifier):
+    reason = Reason.NOT_CACHED
+    for version in pins[:1] or _cached_versions(cache, canonical, specifier):
         key = (canonical, version_key(version), origins, hashes)
         if key not in picks:
-            picks[key] = _pick(store, finder, project_name, canonical, version, specifier, hashes, origins)
+            picks[key] = _pick(cache, finder, project_name, canonical, version, specifier, hashes, origins)
         pick = picks[key]
-        if isinstance(pick, str):
+        if isinstance(pick, Reason):
             reason = pick
             continue
         entry, candidate = pick
         result = pipcompat.best_result(finder, project_name, specifier, hashes, [candidate])
         if pipcompat.best_candidate(result) is None:
-            reason = session.NO_COMPATIBLE_FILE
+            reason = Reason.NO_COMPATIBLE_FILE
             continue
         return Answer(result, Decision(canonical, str(specifier), True, entry.record.filename), entry)
-    return refuse(reason if pins else session.NO_CACHED_VERSION)
+    return refuse(reason if pins else Reason.NO_CACHED_VERSION)
 
 
-def _cached_versions(store: Store, canonical: str, specifier: Any) -> List[str]:
+def _cached_versions(cache: CacheTier, canonical: str, specifier: pipcompat.Specifier) -> List[str]:
     """Cached versions that satisfy ``specifier``, newest first; pre-releases only if it names one."""
-    allow_pre = bool(getattr(specifier, "prereleases", False))
+    allow_pre = pipcompat.allows_prereleases(specifier)
     versions = []
-    for name in store.versions(canonical):
+    for name in cache.versions(canonical):
         try:
             version = Version(name)
         except InvalidVersion:
@@ -112,80 +118,95 @@ def _cached_versions(store: Store, canonical: str, specifier: Any) -> List[str]:
 
 
 def _pick(
-    store: Store,
-    finder: Any,
+    cache: CacheTier,
+    finder: pipcompat.Finder,
     project_name: str,
     canonical: str,
     pin: str,
-    specifier: Any,
+    specifier: pipcompat.Specifier,
     hashes: Any,
     origins: Tuple[str, ...],
-) -> Union[str, Tuple[Entry, Any]]:
-    """The intact cached file pip would choose for this pin, or why there is none."""
-    entries = store.entries(canonical, pin, origins)
-    if not entries:
-        return session.OTHER_INDEX if store.has_other_origins(canonical, pin, origins) else session.NOT_CACHED
+) -> Pick:
+    """The verified cached file pip would choose for this pin, as pip's candidate; or why there is none."""
+    records = [r for r in cache.records(canonical, pin, origins) if r.kind == KIND_DOWNLOAD]
+    if not records:
+        return Reason.OTHER_INDEX if cache.has_other_origins(canonical, pin, origins) else Reason.NOT_CACHED
     damaged = False
     for _ in range(_MAX_DAMAGED):
-        choice = _choose(finder, project_name, specifier, hashes, entries)
-        if isinstance(choice, str):
-            return session.DAMAGED if damaged else choice
-        entry, candidate = choice
-        if store.is_intact(entry):
-            if not store.trusted(entry):
-                return session.UNTRUSTED
-            return entry, candidate
-        store.quarantine(entry)
-        entries = [e for e in entries if e != entry]
+        chosen = _choose(finder, project_name, specifier, hashes, records)
+        if isinstance(chosen, Reason):
+            return Reason.DAMAGED if damaged else chosen
+        fetched = cache.fetch(chosen)
+        if isinstance(fetched, Entry):
+            return _as_candidate(finder, project_name, fetched, bool(hashes))
+        if fetched is not Reason.DAMAGED:
+            return fetched
+        records = [r for r in records if r != chosen]
         damaged = True
-    return session.DAMAGED
+    return Reason.DAMAGED
 
 
 def _choose(
-    finder: Any, project_name: str, specifier: Any, hashes: Any, entries: List[Entry]
-) -> Union[str, Tuple[Entry, Any]]:
-    """pip's pick among cached downloads and their siblings; a reason if not a cached one."""
-    downloads = [e for e in entries if e.record.kind == KIND_DOWNLOAD]
+    finder: pipcompat.Finder, project_name: str, specifier: pipcompat.Specifier, hashes: Any, records: List[Record]
+) -> Union[Reason, Record]:
+    """pip's pick among cached downloads and their siblings: the record, or why not a cached one."""
     with_digest = bool(hashes)
-    cached: Dict[Any, Entry] = {}
-    for entry in downloads:
-        record = entry.record
-        link = pipcompat.make_link(
-            str(entry.path), record.requires_python, record.yanked_reason, record.sha256 if with_digest else None
-        )
-        cached[link] = entry
+    cached: Dict[Any, Record] = {}
+    for record in records:
+        link = _unfetched_link(record.filename, record.sha256, record.requires_python, record.yanked_reason, with_digest)
+        cached[link] = record
     if with_digest and not any(pipcompat.hash_allowed(link, hashes) for link in cached):
-        return session.HASH_MISMATCH
-    candidates = pipcompat.evaluate(finder, project_name, list(cached) + _sibling_links(downloads, with_digest))
+        return Reason.HASH_MISMATCH
+    candidates = pipcompat.evaluate(finder, project_name, list(cached) + _sibling_links(records, with_digest))
     if not any(pipcompat.candidate_link(c) in cached for c in candidates):
-        return session.BETTER_FILE_ON_INDEX if candidates else session.NO_COMPATIBLE_FILE
+        return Reason.BETTER_FILE_ON_INDEX if candidates else Reason.NO_COMPATIBLE_FILE
     best = pipcompat.best_candidate(pipcompat.best_result(finder, project_name, specifier, hashes, candidates))
     if best is None:
-        return session.NO_COMPATIBLE_FILE
+        return Reason.NO_COMPATIBLE_FILE
     link = pipcompat.candidate_link(best)
     if link not in cached:
-        return session.BETTER_FILE_ON_INDEX
+        return Reason.BETTER_FILE_ON_INDEX
     if with_digest and not pipcompat.hash_allowed(link, hashes):
-        return session.HASH_MISMATCH
-    return cached[link], best
+        return Reason.HASH_MISMATCH
+    return cached[link]
 
 
-def _sibling_links(downloads: List[Entry], with_digest: bool) -> List[Any]:
-    """Links standing for files the index listed beside the cached ones but we do not hold."""
-    held = {e.record.filename for e in downloads}
+def _unfetched_link(
+    filename: str, sha256: Optional[str], requires_python: Optional[str], yanked_reason: Optional[str], with_digest: bool
+) -> pipcompat.Link:
+    """A link for pip's evaluators to judge a file by its name and record, before it is fetched."""
+    folder = (sha256 or "sibling")[:16]
+    return pipcompat.make_link(
+        posixpath.join(_UNFETCHED, folder, filename), requires_python, yanked_reason, sha256 if with_digest else None
+    )
+
+
+def _sibling_links(records: List[Record], with_digest: bool) -> List[pipcompat.Link]:
+    """Links standing for files the index listed beside the cached ones but the cache does not hold."""
+    held = {r.filename for r in records}
     links = []
-    for entry in downloads:
-        for sibling in entry.record.siblings:
+    for record in records:
+        for sibling in record.siblings:
             if sibling.filename in held:
                 continue
             held.add(sibling.filename)
-            placeholder = str(entry.path.parent.parent / "not-cached" / sibling.filename)
-            digest = sibling.sha256 if with_digest else None
-            links.append(pipcompat.make_link(placeholder, sibling.requires_python, None, digest))
+            links.append(_unfetched_link(sibling.filename, sibling.sha256, sibling.requires_python, None, with_digest))
     return links
 
 
-def built_wheel(store: Store, sdist: Record, supported: Optional[Callable[[str], bool]] = None) -> Optional[Entry]:
+def _as_candidate(finder: pipcompat.Finder, project_name: str, entry: Entry, with_digest: bool) -> Pick:
+    """pip's candidate for the fetched file: the same evaluation, now on the real local path."""
+    record = entry.record
+    link = pipcompat.make_link(
+        str(entry.path), record.requires_python, record.yanked_reason, record.sha256 if with_digest else None
+    )
+    candidates = pipcompat.evaluate(finder, project_name, [link])
+    if not candidates:
+        return Reason.NO_COMPATIBLE_FILE
+    return entry, candidates[0]
+
+
+def built_wheel(cache: CacheTier, sdist: Record, supported: Optional[Callable[[str], bool]] = None) -> Optional[Entry]:
     """An intact wheel this interpreter built earlier from the sdist ``sdist`` describes.
 
     ``supported`` says whether a wheel file name fits the target, as pip's
@@ -196,13 +217,12 @@ def built_wheel(store: Store, sdist: Record, supported: Optional[Callable[[str],
     except StoreError:
         return None
     interpreter = pipcompat.interpreter_tag()
-    for built in store.entries(project, version, [sdist.origin]):
-        record = built.record
+    for record in cache.records(project, version, [sdist.origin]):
         if record.kind != KIND_BUILT or record.built_from != sdist.sha256 or record.built_by != interpreter:
             continue
         if supported is not None and not supported(record.filename):
             continue
-        if store.is_intact(built) and store.trusted(built):
-            return built
-        store.quarantine(built)
+        fetched = cache.fetch(record)
+        if isinstance(fetched, Entry):
+            return fetched
     return None

@@ -9,40 +9,17 @@ the end.  Nothing here knows how pip is patched.
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, NamedTuple, Optional
+from typing import Dict, List, Optional
 
-from pipcachefirst.pipcompat import VERBOSE
+from pipcachefirst.catalog import Record
+from pipcachefirst.decisions import Decision
+from pipcachefirst.pipcompat import LOCK_COMMAND, VERBOSE
 from pipcachefirst.settings import EXACT, CacheLocation
-from pipcachefirst.store import Record, Store
+from pipcachefirst.store import Store
 
 logger = logging.getLogger("pipcachefirst")
 
-# Why a pin was not served, in the words the -v line uses.
-NOT_CACHED = "not cached"
-NO_COMPATIBLE_FILE = "no compatible file in the cache"
-BETTER_FILE_ON_INDEX = "a better file for this target is on the index, not cached"
-OTHER_INDEX = "cached only from another index"
-HASH_MISMATCH = "hash mismatch"
-DAMAGED = "cached file was damaged and moved aside"
-UNTRUSTED = "cached file can be changed by other users"
-NO_INDEX = "no index in use"
-NO_CACHED_VERSION = "no cached version satisfies it"
-
 _MAX_PROBLEM_LINES = 5
-
-
-class Decision(NamedTuple):
-    """Whether one pinned requirement came from the cache, and why (not)."""
-
-    project: str
-    pin: str
-    served: bool
-    detail: str
-
-    def line(self) -> str:
-        if self.served:
-            return f"pipcachefirst: {self.project}{self.pin} from cache ({self.detail})"
-        return f"pipcachefirst: {self.project}{self.pin} not from cache: {self.detail}"
 
 
 class Session:
@@ -89,7 +66,7 @@ class Session:
             logger.warning("pipcachefirst: %s", line)
 
     def serving_off_reason(self) -> Optional[str]:
-        if self.command == "lock":
+        if self.command == LOCK_COMMAND:
             return "pip lock records index URLs, not cache paths"
         return self.off_reason
 

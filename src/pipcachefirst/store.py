@@ -1,12 +1,20 @@
-"""The cache on disk: distribution files with a record each, found by name and version.
+"""The cache on the local disk: buckets of entries, each a file and its record.
 
-This module knows nothing of pip.  It stores files, says what is stored for a
-project version from given origins, checks a file against its record and moves
-bad entries aside.
+This module knows nothing of pip.  It is the first :class:`~pipcachefirst.catalog.CacheTier`:
+it says what is stored for a project version from given origins (records
+only), hands out a verified file for one record, stores new files, and moves
+aside what contradicts its own record.
 
-Layout (one *bucket* per kind of entry, versioned on its own so a later format
-or a new kind -- unpacked trees, compiled files -- joins beside it without
-touching this one)::
+The cache root holds one folder per *bucket*, named ``<kind>-v<version>`` as
+uv names its cache buckets.  A bucket's format never changes in place: a new
+format is a new bucket beside the old one (``files-v2``), and a new kind of
+entry (installed trees, say) is a new bucket too.  A version of pipcachefirst
+reads and writes only the buckets in its :data:`BUCKETS` and leaves every
+other folder alone, so versions sharing one cache never destroy each other's
+entries.  Within a bucket, records written by a newer version are skipped,
+not moved aside (see ``catalog``).
+
+The files bucket::
 
     <root>/files-v1/<project>/<version>/<origin key>/<sha256[:16]>/<file name>
     <root>/files-v1/<project>/<version>/<origin key>/<sha256[:16]>.json
@@ -18,128 +26,48 @@ directory listing, never a scan of the cache.  ``origin key`` is a digest of the
 normalized index or find-links location the file was listed on: two indexes
 never share an entry.  Files live under their own digest, so writers of
 different bytes never collide, and the record is written last: a record always
-describes a complete file.  Every write is a temporary file in the target
-folder plus ``os.replace``, which is atomic on POSIX and on NFS alike; no locks.
+describes a complete file.  Every write goes through ``_atomic``; no locks.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
-import tempfile
 import time
 from pathlib import Path
-from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
-from pipcachefirst._packaging import (
-    InvalidSdistFilename,
-    InvalidVersion,
-    InvalidWheelFilename,
-    Version,
-    canonicalize_name,
-    canonicalize_version,
-    parse_sdist_filename,
-    parse_wheel_filename,
+from pipcachefirst._atomic import (
+    TEMPORARY_PREFIX,
+    can_create_in,
+    copy_to_temporary,
+    remove_stale_temporaries,
+    sha256_of,
+    unlink_quietly,
+    write_atomically,
 )
+from pipcachefirst._packaging import canonicalize_name
+from pipcachefirst.catalog import Entry, FutureRecord, Record, StoreError, parse_filename, version_key
+from pipcachefirst.decisions import Reason
 from pipcachefirst.provenance import origin_key
 
-FILES_BUCKET = "files-v1"
+
+class Bucket(NamedTuple):
+    """One kind of entry in one format: a folder of the cache root."""
+
+    kind: str
+    version: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}-v{self.version}"
+
+
+FILES = Bucket("files", 1)
+BUCKETS = (FILES,)  # what this version reads and writes; any other folder is left alone
 QUARANTINE = "quarantine"
-RECORD_SCHEMA = 1
-KIND_DOWNLOAD = "download"
-KIND_BUILT = "built"
-_CHUNK = 1024 * 1024
-_STALE_TEMP_SECONDS = 3600
-
-
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_FILE_MODE = 0o666 & ~_current_umask()
-
-
-class StoreError(Exception):
-    """A file that cannot be stored (bad name, unreadable source)."""
-
-
-class Sibling(NamedTuple):
-    """Another file the origin listed for the same version when a file was stored."""
-
-    filename: str
-    requires_python: Optional[str] = None
-    sha256: Optional[str] = None
-
-
-class Record(NamedTuple):
-    """What is known about one stored file."""
-
-    filename: str
-    sha256: str
-    size: int
-    url: str
-    origin: str
-    requires_python: Optional[str] = None
-    yanked_reason: Optional[str] = None
-    stored_at: float = 0.0
-    kind: str = KIND_DOWNLOAD
-    built_from: Optional[str] = None
-    built_by: Optional[str] = None
-    siblings: Tuple[Sibling, ...] = ()
-    stamp: Optional[Tuple[int, ...]] = None
-
-    def to_json(self) -> str:
-        data = self._asdict()
-        data["siblings"] = [sibling._asdict() for sibling in self.siblings]
-        data["schema"] = RECORD_SCHEMA
-        return json.dumps(data, indent=1, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> "Record":
-        data = json.loads(text)
-        if not isinstance(data, dict) or data.pop("schema", None) != RECORD_SCHEMA:
-            raise ValueError("not a pipcachefirst record")
-        siblings = tuple(Sibling(**s) for s in data.pop("siblings", ()))
-        stamp = data.pop("stamp", None)
-        record = cls(**data, siblings=siblings, stamp=tuple(stamp) if stamp else None)
-        if not isinstance(record.size, int) or not isinstance(record.sha256, str):
-            raise ValueError("record has no size or digest")
-        return record
-
-
-class Entry(NamedTuple):
-    """A record and the path of the file it describes."""
-
-    record: Record
-    path: Path
-
-
-def version_key(version: str) -> str:
-    """The directory name for a version: canonical, public part, no trailing zeros."""
-    try:
-        return canonicalize_version(Version(version).public)
-    except InvalidVersion:
-        return version.strip().lower()
-
-
-def parse_filename(filename: str) -> Tuple[str, str]:
-    """``(canonical project, version)`` of a wheel or sdist file name, or raise StoreError."""
-    try:
-        if filename.endswith(".whl"):
-            name, version, _, _ = parse_wheel_filename(filename)
-        else:
-            name, version = parse_sdist_filename(filename)
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion) as exc:
-        raise StoreError(f"not a wheel or sdist file name: {filename}") from exc
-    return canonicalize_name(name), str(version)
-
-
-def _safe_name(name: str) -> bool:
-    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name and "\0" not in name
+_RECORD_SUFFIX = ".json"
 
 
 class Access(NamedTuple):
@@ -166,6 +94,10 @@ def writable_by_others(path: Path) -> bool:
         return False
 
 
+def _safe_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name and "\0" not in name
+
+
 class Store:
     """A pipcachefirst cache rooted at ``root``.
 
@@ -173,8 +105,9 @@ class Store:
     record, an entry others may write); the store goes on without that entry.
     """
 
-    def __init__(self, root: os.PathLike[str] | str, report: Optional[Callable[[str], None]] = None) -> None:
+    def __init__(self, root: Union[str, "os.PathLike[str]"], report: Optional[Callable[[str], None]] = None) -> None:
         self.root = Path(root)
+        self.files = self.root / FILES.name
         self._report = report or (lambda line: None)
         self._intact: Dict[Path, Tuple[int, ...]] = {}
         self._real_root = os.path.realpath(self.root)
@@ -192,39 +125,56 @@ class Store:
         if not root.is_dir():
             return Access(False, False, f"cache directory {root} is not a directory; running without the cache")
         serve, problem = True, None
-        for folder in (root, root / FILES_BUCKET):
+        for folder in (root, *(root / bucket.name for bucket in BUCKETS)):
             if writable_by_others(folder):
                 serve = False
                 problem = (f"not serving from {folder}: other users can write to it "
                            f"(fix: chmod o-w {folder})")
                 break
-        if not os.access(root, os.W_OK | os.X_OK) or not _can_create_in(root):
+        if not os.access(root, os.W_OK | os.X_OK) or not can_create_in(root):
             return Access(serve, False, problem or f"cache directory {root} is read-only; serving from it, "
                           "storing nothing")
         return Access(serve, True, problem)
 
+    # -- layout ------------------------------------------------------------
+
     def _version_dir(self, project: str, version: str) -> Path:
-        return self.root / FILES_BUCKET / canonicalize_name(project) / version_key(version)
+        return self.files / canonicalize_name(project) / version_key(version)
 
-    # -- reading ---------------------------------------------------------
+    def _folder_of(self, record: Record) -> Path:
+        """``<project>/<version>/<origin key>`` of the files bucket, from the record alone."""
+        project, version = parse_filename(record.filename)
+        return self._version_dir(project, version) / origin_key(record.origin)
 
-    def entries(self, project: str, version: str, origins: Iterable[str]) -> List[Entry]:
-        """Stored files of ``project`` at ``version`` (any spelling) listed on ``origins``."""
+    def path_of(self, record: Record) -> Path:
+        """Where the file a record describes lives (or would live) in this cache."""
+        return self._folder_of(record) / record.sha256[:16] / record.filename
+
+    @staticmethod
+    def _record_path(entry: Entry) -> Path:
+        return entry.path.parent.with_suffix(_RECORD_SUFFIX)
+
+    # -- the catalog -------------------------------------------------------
+
+    def records(self, project: str, version: str, origins: Iterable[str]) -> List[Record]:
+        """Readable records of ``project`` at ``version`` (any spelling) listed on ``origins``."""
         version_dir = self._version_dir(project, version)
-        found: List[Entry] = []
+        found: List[Record] = []
         for origin in origins:
-            found.extend(self._entries_in(version_dir / origin_key(origin), origin))
+            found.extend(self._records_in(version_dir / origin_key(origin), origin))
         return found
 
     def has_other_origins(self, project: str, version: str, origins: Iterable[str]) -> bool:
-        """Whether files of this version are stored from locations other than ``origins``."""
         try:
             stored = set(os.listdir(self._version_dir(project, version)))
         except OSError:
             return False
         return bool(stored - {origin_key(o) for o in origins})
 
-    def _entries_in(self, folder: Path, origin: str) -> List[Entry]:
+    def versions(self, project: str) -> List[str]:
+        return _names(self.files / canonicalize_name(project))
+
+    def _records_in(self, folder: Path, origin: str) -> List[Record]:
         try:
             names = sorted(os.listdir(folder))
         except OSError:
@@ -234,15 +184,15 @@ class Store:
             return []
         found = []
         for name in names:
-            if not name.endswith(".json") or name.startswith("."):
-                continue
-            entry = self._read_entry(folder, name[: -len(".json")], origin)
-            if entry is not None:
-                found.append(entry)
+            if name.endswith(_RECORD_SUFFIX) and not name.startswith("."):
+                record = self._read_record(folder, name[: -len(_RECORD_SUFFIX)], origin)
+                if record is not None:
+                    found.append(record)
         return found
 
-    def _read_entry(self, folder: Path, digest_prefix: str, origin: str) -> Optional[Entry]:
-        record_path = folder / (digest_prefix + ".json")
+    def _read_record(self, folder: Path, digest_prefix: str, origin: str) -> Optional[Record]:
+        """The record at ``folder/<digest_prefix>.json``; None if absent, from the future or moved aside."""
+        record_path = folder / (digest_prefix + _RECORD_SUFFIX)
         try:
             text = record_path.read_text("utf-8")
         except FileNotFoundError:
@@ -250,21 +200,23 @@ class Store:
         except (OSError, UnicodeDecodeError) as exc:
             self._report(f"ignoring unreadable record {record_path} ({exc})")
             return None
-        problem = None
         try:
             record = Record.from_json(text)
+        except FutureRecord:
+            return None  # a newer pipcachefirst's: not ours to serve, move or overwrite
         except (ValueError, TypeError) as exc:
-            problem = f"record {record_path} is not a valid pipcachefirst record ({exc})"
+            problem: Optional[str] = f"record {record_path} is not a valid pipcachefirst record ({exc})"
         else:
-            problem = self._record_problem(record, folder, digest_prefix, origin)
+            problem = self._misplaced(record, folder, digest_prefix, origin)
         if problem:
             self._report(problem + "; moved aside")
             self._move_aside(record_path)
             return None
-        return Entry(record, folder / digest_prefix / record.filename)
+        return record
 
-    def _record_problem(self, record: Record, folder: Path, digest_prefix: str, origin: str) -> Optional[str]:
-        where = folder / (digest_prefix + ".json")
+    def _misplaced(self, record: Record, folder: Path, digest_prefix: str, origin: str) -> Optional[str]:
+        """What in the record contradicts where it is stored, if anything."""
+        where = folder / (digest_prefix + _RECORD_SUFFIX)
         if record.origin != origin or record.sha256[:16] != digest_prefix:
             return f"record {where} does not belong where it is"
         if not _safe_name(record.filename):
@@ -276,6 +228,18 @@ class Store:
         if folder.parent.parent.name != name or folder.parent.name != version_key(version):
             return f"record {where} names {record.filename}, a file of another project or version"
         return None
+
+    # -- the blobs ---------------------------------------------------------
+
+    def fetch(self, record: Record) -> Union[Entry, Reason]:
+        """The cached file of ``record``, checked; a damaged one is moved aside."""
+        entry = Entry(record, self.path_of(record))
+        if not self.is_intact(entry):
+            self.quarantine(entry)
+            return Reason.DAMAGED
+        if not self.trusted(entry):
+            return Reason.UNTRUSTED
+        return entry
 
     def trusted(self, entry: Entry) -> bool:
         """Whether only its owner can change the entry: no folder on its path is writable by others."""
@@ -306,77 +270,76 @@ class Store:
             return True
         try:
             with open(entry.path, "rb") as handle:
-                digest = _sha256_of(handle)
+                digest = sha256_of(handle)
         except OSError:
             return False
         if digest != entry.record.sha256:
             return False
         self._intact[entry.path] = stamp
         try:
-            _write_text_atomically(entry.path.parent.with_suffix(".json"), entry.record._replace(stamp=stamp).to_json())
+            write_atomically(self._record_path(entry), entry.record._replace(stamp=stamp).to_json())
         except OSError:
             pass  # a read-only cache: hashed again next time
         return True
 
-    # -- writing ---------------------------------------------------------
+    # -- writing -----------------------------------------------------------
 
-    def put(self, source: os.PathLike[str] | str, project: str, record: Record) -> Entry:
+    def put(self, source: Union[str, "os.PathLike[str]"], record: Record) -> Optional[Entry]:
         """Store a copy of ``source`` under ``record`` (its digest and size are filled in).
 
-        Returns the existing entry when the same bytes are already stored.
+        Returns the existing entry when the same bytes are already stored, and
+        None when a newer pipcachefirst's record is there (it is left as it is).
         """
-        name, version = parse_filename(record.filename)
-        if name != canonicalize_name(project):
-            raise StoreError(f"{record.filename} is not a file of {project}")
-        folder = self._version_dir(name, version) / origin_key(record.origin)
+        folder = self._folder_of(record)
         folder.mkdir(parents=True, exist_ok=True)
-        _remove_stale_temporaries(folder)
+        remove_stale_temporaries(folder)
         with open(source, "rb") as handle:
-            digest, size, temporary = _copy_to_temporary(handle, folder)
+            digest, size, temporary = copy_to_temporary(handle, folder)
         try:
             record = record._replace(sha256=digest, size=size, stored_at=record.stored_at or time.time())
-            existing = self._read_entry(folder, digest[:16], record.origin)
-            if existing is not None and self.is_intact(existing):
-                return existing
-            data_dir = folder / digest[:16]
-            data_dir.mkdir(exist_ok=True)
-            final = data_dir / record.filename
+            record_path = folder / (digest[:16] + _RECORD_SUFFIX)
+            if _is_future(record_path):
+                return None
+            existing = self._read_record(folder, digest[:16], record.origin)
+            if existing is not None:
+                entry = Entry(existing, self.path_of(existing))
+                if self.is_intact(entry):
+                    return entry
+            final = self.path_of(record)
+            final.parent.mkdir(exist_ok=True)
             os.replace(temporary, final)
             temporary = None
             record = record._replace(stamp=_stamp(final.lstat()))
-            _write_text_atomically(folder / (digest[:16] + ".json"), record.to_json())
+            write_atomically(record_path, record.to_json())
             return Entry(record, final)
         finally:
             if temporary is not None:
-                _unlink_quietly(temporary)
+                unlink_quietly(temporary)
 
     # -- looking after the cache -------------------------------------------
 
     def projects(self) -> List[str]:
-        return _names(self.root / FILES_BUCKET)
-
-    def versions(self, project: str) -> List[str]:
-        return _names(self.root / FILES_BUCKET / canonicalize_name(project))
+        return _names(self.files)
 
     def walk(self, project: Optional[str] = None) -> Iterator[Entry]:
-        """Every readable entry (of ``project``, or of all projects)."""
+        """Every readable entry this version understands (of ``project``, or of all projects)."""
         for name in [canonicalize_name(project)] if project else self.projects():
             for version in self.versions(name):
-                version_dir = self.root / FILES_BUCKET / name / version
+                version_dir = self.files / name / version
                 for key in _names(version_dir):
                     for record_name in _names(version_dir / key):
-                        if not record_name.endswith(".json"):
+                        if not record_name.endswith(_RECORD_SUFFIX):
                             continue
                         origin = _origin_of_record(version_dir / key / record_name)
                         if origin is not None and origin_key(origin) == key:
-                            entry = self._read_entry(version_dir / key, record_name[: -len(".json")], origin)
-                            if entry is not None:
-                                yield entry
+                            record = self._read_record(version_dir / key, record_name[: -len(_RECORD_SUFFIX)], origin)
+                            if record is not None:
+                                yield Entry(record, self.path_of(record))
 
     def usage(self) -> Tuple[int, int]:
-        """``(entries, bytes)`` of the whole cache, from directory listings and stat alone."""
+        """``(entries, bytes)`` of this version's buckets, from directory listings and stat alone."""
         count = size = 0
-        folders = [str(self.root / FILES_BUCKET)]
+        folders = [str(self.root / bucket.name) for bucket in BUCKETS]
         while folders:
             try:
                 listing = os.scandir(folders.pop())
@@ -386,9 +349,9 @@ class Store:
                 for item in listing:
                     if item.is_dir(follow_symlinks=False):
                         folders.append(item.path)
-                    elif item.name.endswith(".json"):
+                    elif item.name.endswith(_RECORD_SUFFIX):
                         count += 1
-                    elif not item.name.startswith(".tmp-"):
+                    elif not item.name.startswith(TEMPORARY_PREFIX):
                         try:
                             size += item.stat(follow_symlinks=False).st_size
                         except OSError:
@@ -398,21 +361,21 @@ class Store:
     def mark_served(self, entry: Entry) -> None:
         """Remember when an entry was last served (its record's mtime), for pruning."""
         try:
-            os.utime(entry.path.parent.with_suffix(".json"))
+            os.utime(self._record_path(entry))
         except OSError:
             pass
 
     def last_served(self, entry: Entry) -> float:
         """When the entry was last served, or stored if never: its record's mtime."""
         try:
-            return entry.path.parent.with_suffix(".json").stat().st_mtime
+            return self._record_path(entry).stat().st_mtime
         except OSError:
             return entry.record.stored_at
 
     def remove(self, entry: Entry) -> None:
         """Delete an entry: its record first, so it is never served without its file."""
-        _unlink_quietly(str(entry.path.parent.with_suffix(".json")))
-        _unlink_quietly(str(entry.path))
+        unlink_quietly(self._record_path(entry))
+        unlink_quietly(entry.path)
         try:
             entry.path.parent.rmdir()
         except OSError:
@@ -421,7 +384,7 @@ class Store:
 
     def quarantine(self, entry: Entry) -> Optional[Path]:
         """Move a bad entry out of the way (kept for inspection, never served again)."""
-        self._move_aside(entry.path.parent.with_suffix(".json"))
+        self._move_aside(self._record_path(entry))
         self._intact.pop(entry.path, None)
         return self._move_aside(entry.path)
 
@@ -435,72 +398,14 @@ class Store:
         return target
 
 
-def _sha256_of(handle: BinaryIO) -> str:
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: handle.read(_CHUNK), b""):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _copy_to_temporary(source: BinaryIO, folder: Path) -> Tuple[str, int, str]:
-    fd, temporary = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    digest = hashlib.sha256()
-    size = 0
+def _is_future(record_path: Path) -> bool:
     try:
-        with os.fdopen(fd, "wb") as out:
-            for chunk in iter(lambda: source.read(_CHUNK), b""):
-                digest.update(chunk)
-                size += len(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, _FILE_MODE)
-    except BaseException:
-        _unlink_quietly(temporary)
-        raise
-    return digest.hexdigest(), size, temporary
-
-
-def _write_text_atomically(path: Path, text: str) -> None:
-    fd, temporary = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, _FILE_MODE)
-        os.replace(temporary, path)
-    except BaseException:
-        _unlink_quietly(temporary)
-        raise
-
-
-def _can_create_in(folder: Path) -> bool:
-    """Whether a file can really be created there (a read-only mount says no even to root)."""
-    try:
-        fd, temporary = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    except OSError:
+        Record.from_json(record_path.read_text("utf-8"))
+    except FutureRecord:
+        return True
+    except (OSError, ValueError, TypeError, UnicodeDecodeError):
         return False
-    os.close(fd)
-    _unlink_quietly(temporary)
-    return True
-
-
-def _remove_stale_temporaries(folder: Path) -> None:
-    """Temporary files older than an hour were left by a killed writer."""
-    cutoff = time.time() - _STALE_TEMP_SECONDS
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for name in names:
-        if name.startswith(".tmp-"):
-            path = folder / name
-            try:
-                if path.lstat().st_mtime < cutoff:
-                    path.unlink()
-            except OSError:
-                pass
+    return False
 
 
 def _names(folder: Path) -> List[str]:
@@ -516,10 +421,3 @@ def _origin_of_record(path: Path) -> Optional[str]:
     except (OSError, ValueError, AttributeError):
         return None
     return origin if isinstance(origin, str) else None
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

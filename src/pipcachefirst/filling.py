@@ -12,12 +12,14 @@ import os
 from typing import Any, Iterable, Optional
 
 from pipcachefirst import pipcompat
+from pipcachefirst._packaging import canonicalize_name
+from pipcachefirst.catalog import KIND_BUILT, Entry, Record, Sibling, StoreError, parse_filename, version_key
 from pipcachefirst.provenance import normalized_set, origin_of_page, redact
-from pipcachefirst.store import KIND_BUILT, Entry, Record, Sibling, Store, StoreError, parse_filename, version_key
+from pipcachefirst.store import Store
 
 
 def record_download(
-    store: Store, finder: Any, prepared: pipcompat.PreparedFile, page_links: Iterable[pipcompat.LinkFacts]
+    store: Store, finder: pipcompat.Finder, prepared: pipcompat.PreparedFile, page_links: Iterable[pipcompat.LinkFacts]
 ) -> Optional[Entry]:
     """Store a file pip downloaded from an index or remote find-links page.
 
@@ -32,9 +34,11 @@ def record_download(
     if origin is None:
         return None
     try:
-        _, version = parse_filename(facts.filename)
+        project, version = parse_filename(facts.filename)
     except StoreError:
         return None
+    if project != canonicalize_name(prepared.project):
+        raise StoreError(f"{facts.filename} is not a file of {prepared.project}")
     record = Record(
         filename=facts.filename,
         sha256="",
@@ -45,7 +49,7 @@ def record_download(
         yanked_reason=facts.yanked_reason,
         siblings=tuple(_siblings(facts.filename, version, origin, page_links)),
     )
-    return store.put(prepared.local_path, prepared.project, record)
+    return store.put(prepared.local_path, record)
 
 
 def _siblings(filename: str, version: str, origin: str, page_links: Iterable[pipcompat.LinkFacts]) -> Iterable[Sibling]:
@@ -65,8 +69,10 @@ def _siblings(filename: str, version: str, origin: str, page_links: Iterable[pip
             yield Sibling(link.filename, link.requires_python, link.sha256)
 
 
-def record_built(store: Store, project: str, source: Record, wheel_path: str) -> Optional[Entry]:
+def record_built(store: Store, source: Record, wheel_path: str) -> Optional[Entry]:
     """Store a wheel pip built from the sdist ``source`` describes."""
+    if parse_filename(os.path.basename(wheel_path))[0] != source.project:
+        raise StoreError(f"{os.path.basename(wheel_path)} was not built from {source.filename}")
     record = Record(
         filename=os.path.basename(wheel_path),
         sha256="",
@@ -78,4 +84,4 @@ def record_built(store: Store, project: str, source: Record, wheel_path: str) ->
         built_from=source.sha256,
         built_by=pipcompat.interpreter_tag(),
     )
-    return store.put(wheel_path, project, record)
+    return store.put(wheel_path, record)
