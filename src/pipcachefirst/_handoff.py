@@ -55,5 +55,5 @@ def install():
         os.environ[PATHS_VARIABLE] = os.pathsep.join(paths)
         return os.path.join(os.path.dirname(os.path.abspath(__file__)), "_pip_runner.py")
 
-    get_runnable_pip._pipcachefirst = True
+    setattr(get_runnable_pip, "_pipcachefirst", True)
     setattr(module, pipcompat.RUNNABLE_PIP, get_runnable_pip)

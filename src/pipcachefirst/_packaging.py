@@ -12,12 +12,12 @@ offers is used here.
 
 from __future__ import annotations
 
-from pip._vendor.packaging.utils import (  # noqa: F401 - re-exported
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    canonicalize_version,
-    parse_sdist_filename,
-    parse_wheel_filename,
+from pip._vendor.packaging.utils import (
+    InvalidSdistFilename as InvalidSdistFilename,
+    InvalidWheelFilename as InvalidWheelFilename,
+    canonicalize_name as canonicalize_name,
+    canonicalize_version as canonicalize_version,
+    parse_sdist_filename as parse_sdist_filename,
+    parse_wheel_filename as parse_wheel_filename,
 )
-from pip._vendor.packaging.version import InvalidVersion, Version  # noqa: F401 - re-exported
+from pip._vendor.packaging.version import InvalidVersion as InvalidVersion, Version as Version

@@ -76,14 +76,14 @@ class _PostImportFinder:
             self._searching.discard(fullname)
         loader = getattr(spec, "loader", None)
         exec_module = getattr(loader, "exec_module", None)
-        if exec_module is None:
+        if loader is None or exec_module is None:
             return None  # imported the ordinary way; hooks wait for a later import
 
         def exec_then_hooks(module: Any) -> None:
             exec_module(module)
             _run_hooks(fullname, module)
 
-        loader.exec_module = exec_then_hooks  # type: ignore[union-attr] - this spec's own loader
+        loader.exec_module = exec_then_hooks  # this spec's own loader
         return spec
 
     def invalidate_caches(self) -> None:

@@ -25,10 +25,10 @@ OFF_VALUES = ("0", "false", "off", "no")
 ON_VALUES = ("", "1", "true", "on", "yes")
 
 _activated = False
-_library_paths: list = []
+_library_paths: "list[str]" = []
 
 
-def add_library_paths(paths: list) -> None:
+def add_library_paths(paths: "list[str]") -> None:
     """Folders to load pipcachefirst from while its hooks load (seed files of every version call this)."""
     _library_paths.extend(p for p in paths if p not in _library_paths)
 
@@ -56,7 +56,7 @@ def activate() -> None:
     if TRIGGER_MODULE in sys.modules:
         _install_hooks()
     else:
-        sys.meta_path.insert(0, _PipTrigger())
+        sys.meta_path.insert(0, _PipTrigger())  # type: ignore[arg-type]
 
 
 def _install_hooks() -> None:
@@ -148,7 +148,7 @@ class _PipTrigger:
         elif fullname == HANDOFF_MODULE:
             _prepare_handoff()
         elif fullname == VENV_MODULE:
-            return _venv_spec(fullname, path)  # type: ignore[return-value]
+            return _venv_spec(fullname, path)
         return None
 
     def invalidate_caches(self) -> None:

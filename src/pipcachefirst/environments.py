@@ -18,7 +18,7 @@ import sysconfig
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 from pipcachefirst import seed
 from pipcachefirst._atomic import write_atomically
@@ -46,9 +46,9 @@ def virtualenv_config_file() -> Path:
 
 def seeder_registered() -> bool:
     try:
-        group = metadata.entry_points(group="virtualenv.seed")  # type: ignore[call-arg]
+        group: Any = metadata.entry_points(group="virtualenv.seed")
     except TypeError:  # Python 3.9
-        group = metadata.entry_points().get("virtualenv.seed", [])  # type: ignore[attr-defined]
+        group = metadata.entry_points().get("virtualenv.seed", [])  # type: ignore[attr-defined, unused-ignore]
     return any(ep.name == SEEDER for ep in group)
 
 

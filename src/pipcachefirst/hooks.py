@@ -150,7 +150,7 @@ def _get_requirements(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> An
 def _pins_by_project(wanted: List[pipcompat.Wanted]) -> Dict[str, pipcompat.Wanted]:
     """The user's pins, one per project; a project pinned to two versions is left to pip."""
     pins: Dict[str, pipcompat.Wanted] = {}
-    versions: Dict[str, set] = {}
+    versions: Dict[str, Set[Optional[str]]] = {}
     for requirement in wanted:
         canonical = canonicalize_name(requirement.name)
         versions.setdefault(canonical, set()).update(pipcompat.pinned_versions(requirement.specifier) or [None])
@@ -214,9 +214,9 @@ def _answer(finder: Any, project_name: str, specifier: Any = None, hashes: Any =
         SESSION.decide(answer.decision)
     if answer.entry is not None and SESSION.store is not None:
         SESSION.store.mark_served(answer.entry)
-    if answer.entry is not None and not answer.entry.record.filename.endswith(".whl"):
-        link = pipcompat.candidate_link(pipcompat.best_candidate(answer.result))
-        SESSION.remember_source(pipcompat.link_facts(link).url, answer.entry.record)
+    candidate = pipcompat.best_candidate(answer.result)
+    if answer.entry is not None and candidate is not None and not answer.entry.record.filename.endswith(".whl"):
+        SESSION.remember_source(pipcompat.link_url(pipcompat.candidate_link(candidate)), answer.entry.record)
     return answer
 
 

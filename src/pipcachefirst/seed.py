@@ -12,9 +12,12 @@ metadata is written, so ``pip list`` and ``pip freeze`` show nothing new.
 Standard library only: it runs in ``python -m venv`` and virtualenv.
 """
 
+from __future__ import annotations
+
 import importlib.util
 import os
 import sysconfig
+from typing import List, Optional
 
 from pipcachefirst._atomic import write_atomically
 
@@ -49,7 +52,7 @@ except Exception:
 '''
 
 
-def carried_paths():
+def carried_paths() -> List[str]:
     """The folders holding pipcachefirst and its dependencies in this interpreter, or []."""
     paths = []
     for name in CARRIED:
@@ -62,12 +65,12 @@ def carried_paths():
     return paths
 
 
-def purelib_of(env_dir):
+def purelib_of(env_dir: str) -> str:
     """site-packages of an environment made by this interpreter's version."""
     return sysconfig.get_path("purelib", vars={"base": env_dir, "platbase": env_dir})
 
 
-def write_seed(site_packages, paths=None):
+def write_seed(site_packages: str, paths: Optional[List[str]] = None) -> bool:
     """Put the two seed files into ``site_packages``; False when there is nothing to carry."""
     paths = carried_paths() if paths is None else paths
     if not paths:
@@ -83,7 +86,7 @@ def patch_venv(module):
     """Make ``venv.EnvBuilder`` seed every environment it creates (after pip is set up)."""
     builder = getattr(module, "EnvBuilder", None)
     original = getattr(builder, "post_setup", None)
-    if original is None or getattr(original, "_pipcachefirst", False):
+    if builder is None or original is None or getattr(original, "_pipcachefirst", False):
         return
 
     def post_setup(self, context):
@@ -93,5 +96,5 @@ def patch_venv(module):
         except Exception:  # a new venv without the hook is still a good venv
             pass
 
-    post_setup._pipcachefirst = True
+    setattr(post_setup, "_pipcachefirst", True)
     builder.post_setup = post_setup

@@ -139,7 +139,7 @@ class Store:
     # -- layout ------------------------------------------------------------
 
     def _version_dir(self, project: str, version: str) -> Path:
-        return self.files / canonicalize_name(project) / version_key(version)
+        return self.files / str(canonicalize_name(project)) / version_key(version)
 
     def _folder_of(self, record: Record) -> Path:
         """``<project>/<version>/<origin key>`` of the files bucket, from the record alone."""
@@ -294,7 +294,8 @@ class Store:
         folder.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(folder)
         with open(source, "rb") as handle:
-            digest, size, temporary = copy_to_temporary(handle, folder)
+            digest, size, copied = copy_to_temporary(handle, folder)
+        temporary: Optional[str] = copied
         try:
             record = record._replace(sha256=digest, size=size, stored_at=record.stored_at or time.time())
             record_path = folder / (digest[:16] + _RECORD_SUFFIX)
@@ -307,7 +308,7 @@ class Store:
                     return entry
             final = self.path_of(record)
             final.parent.mkdir(exist_ok=True)
-            os.replace(temporary, final)
+            os.replace(copied, final)
             temporary = None
             record = record._replace(stamp=_stamp(final.lstat()))
             write_atomically(record_path, record.to_json())

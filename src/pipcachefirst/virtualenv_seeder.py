@@ -20,7 +20,7 @@ from pipcachefirst import seed
 from pipcachefirst._startup import switch_state
 
 
-class PipCacheFirstSeeder(FromAppData):
+class PipCacheFirstSeeder(FromAppData):  # type: ignore[misc]  # virtualenv has no type information
     """``--seeder pipcachefirst``: the app-data seeder, then the hook."""
 
     def run(self, creator: Any) -> None:
