@@ -19,9 +19,10 @@ from tests.support.envs import PRODUCT_DISTS, Venv, create_venv
 from tests.support.indexserver import IndexServer
 from tests.support.packages import make_sdist, make_wheel
 
-PIP_VERSION = tuple(int(p) for p in metadata.version("pip").split(".")[:2])
-# What the pip under test does by itself, named once (coverage.py's PYBEHAVIOR is the model).
-PIP_USES_BUILT_WHEELS_IN_HASH_MODE = PIP_VERSION >= (23, 1)
+from pipcachefirst.pipcompat import PipBehavior
+
+# What the pip under test does by itself, named once in pipcompat (coverage.py's PYBEHAVIOR is the model).
+PIPBEHAVIOR = PipBehavior(metadata.version("pip"))
 
 
 @dataclass

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from importlib import metadata
-
 import pytest
 
-from tests.conftest import World
-
-PIP_VERSION = tuple(int(p) for p in metadata.version("pip").split(".")[:2])
+from tests.conftest import PIPBEHAVIOR, World
 
 
 def test_python_start_up_imports_nothing_heavy(world: World) -> None:
@@ -104,7 +100,7 @@ def test_pips_cache_dir_option_moves_the_cache_with_it(world: World) -> None:
     assert world.install("--cache-dir", str(other_cache), "alpha==1.0").requests == []
 
 
-@pytest.mark.skipif(PIP_VERSION < (25, 1), reason="pip lock arrived in pip 25.1")
+@pytest.mark.skipif(not PIPBEHAVIOR.lock_command, reason="pip lock arrived in pip 25.1")
 def test_pip_lock_is_left_to_pip(world: World) -> None:
     world.publish_wheel("alpha", "1.0")
     world.install("alpha==1.0")
@@ -117,7 +113,7 @@ def test_pip_lock_is_left_to_pip(world: World) -> None:
     assert world.server.url in lock_file.read_text()
 
 
-@pytest.mark.skipif(PIP_VERSION < (26, 0), reason="--uploaded-prior-to arrived in pip 26.0")
+@pytest.mark.skipif(not PIPBEHAVIOR.uploaded_prior_to, reason="--uploaded-prior-to arrived in pip 26.0")
 def test_uploaded_prior_to_is_left_to_pip(world: World) -> None:
     world.publish_wheel("alpha", "1.0")
     world.install("alpha==1.0")
@@ -127,7 +123,7 @@ def test_uploaded_prior_to_is_left_to_pip(world: World) -> None:
     assert "pipcachefirst: alpha==1.0 not from cache: --uploaded-prior-to is set" in run.stdout
 
 
-@pytest.mark.skipif(PIP_VERSION < (26, 2), reason="pylock installs lock links in the finder from pip 26.2")
+@pytest.mark.skipif(not PIPBEHAVIOR.pylock_locks_links, reason="pylock installs lock links in the finder from pip 26.2")
 def test_names_locked_by_a_pylock_file_are_left_to_pip(world: World) -> None:
     wheel = world.publish_wheel("alpha", "1.0")
     world.install("alpha==1.0")

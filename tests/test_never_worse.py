@@ -12,7 +12,7 @@ from typing import List
 
 import pytest
 
-from tests.conftest import PIP_USES_BUILT_WHEELS_IN_HASH_MODE, World, index_pages, sha256_of
+from tests.conftest import PIPBEHAVIOR, World, index_pages, sha256_of
 
 
 def _hashed(lines: List[str]) -> str:
@@ -104,7 +104,7 @@ def test_a_hashed_sdist_lock_is_built_once(world: World) -> None:
 
     second = world.install("-r", str(lock))
     assert second.requests == []
-    if PIP_USES_BUILT_WHEELS_IN_HASH_MODE:  # as plain pip does from 23.1
+    if PIPBEHAVIOR.built_wheels_in_hash_mode:  # as plain pip does from 23.1
         assert "Building wheel" not in second.output
     third = world.install("-r", str(lock))
     assert third.requests == []

@@ -1,0 +1,55 @@
+"""The one table of pip hook points, checked against the pip installed here."""
+
+from __future__ import annotations
+
+import importlib
+from importlib import metadata
+
+import pytest
+
+from pipcachefirst import pipcompat
+from pipcachefirst.pipcompat import HOOK_POINTS, HookPoint, PipBehavior
+
+
+def test_every_hook_point_is_in_this_pip_with_the_parameters_we_bind() -> None:
+    assert pipcompat.hook_points() == {point.attribute: "ok" for point in HOOK_POINTS}
+
+
+def test_a_hook_point_whose_parameters_changed_is_reported_with_the_feature_it_turns_off() -> None:
+    point = pipcompat.FIND_BEST_CANDIDATE._replace(parameters=("self", "name", "specifier", "hashes"))
+    module = importlib.import_module(point.module)
+    with pytest.raises(TypeError, match="expected"):
+        pipcompat.hook_target(module, point)
+
+
+def test_arguments_are_found_by_name_wherever_pip_passes_them() -> None:
+    point = HookPoint("m", "f", ("self", "project_name", "specifier", "hashes"), "serving")
+    assert point.argument("specifier", ("alpha", ">=1"), {}) == ">=1"
+    assert point.argument("specifier", ("alpha",), {"specifier": "==1"}) == "==1"
+    assert point.argument("hashes", ("alpha",), {}, None) is None
+    with pytest.raises(KeyError):
+        point.argument("hashes", ("alpha",), {})
+
+
+def test_every_feature_has_its_hook_points_named_once() -> None:
+    attributes = [(point.module, point.attribute) for point in HOOK_POINTS]
+    assert len(attributes) == len(set(attributes))
+    assert all(point.feature for point in HOOK_POINTS)
+
+
+@pytest.mark.parametrize(
+    "version, hash_mode, lock",
+    [("22.3.1", False, False), ("23.1", True, False), ("25.1", True, True), ("26.3", True, True)],
+)
+def test_what_differs_between_pips_is_named(version: str, hash_mode: bool, lock: bool) -> None:
+    behavior = PipBehavior(version)
+    assert behavior.supported
+    assert behavior.built_wheels_in_hash_mode is hash_mode
+    assert behavior.wheel_cache_refuses_no_binary is not hash_mode
+    assert behavior.lock_command is lock
+
+
+def test_an_unknown_pip_is_not_supported() -> None:
+    assert not PipBehavior("27.0").supported
+    assert not PipBehavior("not-a-version").supported
+    assert PipBehavior(metadata.version("pip")).supported
