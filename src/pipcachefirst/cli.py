@@ -202,11 +202,16 @@ def _status(args: argparse.Namespace) -> int:
         f"pipcachefirst {__version__}: {'on' if enabled else 'off (' + str(reason) + ')'}, mode {mode}",
         f"cache: {location.root or '-'} ({location.reason}): {entries} entries, {_human(size)}",
         f"pip {data['pip']} under {sys.executable} (Python {data['python']})",
-    ] + [f"  {name}: {result}" for name, result in hooks.items()]
+    ] + [f"  {name}: {result}{_feature_of(name, result)}" for name, result in hooks.items()]
     if mode_problem:
         text.append(mode_problem)
     _emit(args, data, text)
     return 0
+
+
+def _feature_of(attribute: str, result: str) -> str:
+    features = [point.feature for point in pipcompat.HOOK_POINTS if point.attribute == attribute]
+    return f" ({features[0]})" if features and result == "ok" else ""
 
 
 def _entry_row(store: Store, entry: Entry) -> Dict[str, Any]:
