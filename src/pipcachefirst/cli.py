@@ -394,7 +394,7 @@ def _venv(args: argparse.Namespace) -> int:
 
 
 def _size(text: str) -> int:
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", text.upper())
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)I?B?\s*", text.upper())
     if not match:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 500M or 2G)")
     return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])

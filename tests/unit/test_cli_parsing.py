@@ -97,11 +97,6 @@ def test_a_size_that_is_not_one_is_refused_with_an_example(text):
         _size(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_size upper-cases the text, then its pattern expects a lower-case 'i': "
-    "'2GiB' and '1.5 GiB' (the units list and status print) are refused",
-)
 @pytest.mark.parametrize("text, size", [("2GiB", 2 * 1024**3), ("1.5 KiB", 1536)])
 def test_a_size_copied_from_pipcachefirsts_own_output_is_accepted(text, size):
     assert _size(text) == size
