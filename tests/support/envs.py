@@ -6,11 +6,19 @@ here runs pip with ``PIP_CONFIG_FILE=os.devnull`` and none of the caller's
 ``PIP_*`` or ``PIPCACHEFIRST*`` variables, so a run means the same everywhere.
 
 New environments are made with ``python -m venv --without-pip`` and then get
-pip, pipcachefirst and its two dependencies copied in, file by file, from the
-distributions installed next to the running interpreter (their RECORD lists the
-files).  That is what installing those wheels would put there, in a tenth of
-the time, and it needs no index: tox installs the pip version under test and
-the freshly built pipcachefirst into the runner's environment.
+pip and pipcachefirst copied in, file by file, from the distributions installed
+next to the running interpreter (their RECORD lists the files).  That is what
+installing those wheels would put there, in a tenth of the time, and it needs
+no index: tox installs the pip version under test and the freshly built
+pipcachefirst into the runner's environment.
+
+The byte code pip compiled at that install (the ``__pycache__/*.pyc`` its
+RECORD lists) is copied too.  ``shutil.copy2`` keeps each source's mtime and
+size, which is what a pyc is checked against, and Python corrects a loaded
+code object's file name to where it was found, so the copies are valid where
+they land.  Without them every pip a test runs would compile pip from source
+(``PYTHONDONTWRITEBYTECODE`` below keeps it from writing pycs): ``pip list``
+took 0.7-0.9 s instead of 0.4 s.
 """
 
 from __future__ import annotations
@@ -100,8 +108,8 @@ def copy_distribution(name: str, site_packages: Path) -> None:
     dist = metadata.distribution(name)
     files = dist.files or []
     for relative in files:
-        if relative.parts[0] == ".." or relative.suffix == ".pyc":
-            continue  # console scripts and byte code: not needed, not relocatable
+        if relative.parts[0] == "..":
+            continue  # console scripts: not needed, not relocatable
         source = Path(str(dist.locate_file(relative)))
         if not source.is_file():
             continue
