@@ -28,10 +28,17 @@ def test_second_install_of_a_pinned_file_asks_no_index_and_installs_the_same(wor
 
 def test_a_range_still_asks_the_index(world: World) -> None:
     world.publish_wheel("alpha", "1.0")
-    world.install("alpha==1.0")
+    world.publish_wheel("beta", "1.0")
+    world.install("alpha==1.0", "beta==1.0")
+    world.publish_wheel("beta", "1.1")
 
-    run = world.install("alpha>=1.0")
-    assert "GET /main/simple/alpha/" in run.requests
+    run = world.install("alpha==1.0", "beta>=1.0", "-v")
+    assert run.requests == ["GET /main/simple/beta/", "GET /main/beta/beta-1.1-py3-none-any.whl"], (
+        "the pin asks nothing; the range asks the index, which has a newer beta than the cache"
+    )
+    assert "pipcachefirst: alpha==1.0 from cache (alpha-1.0-py3-none-any.whl)" in run.stdout
+    assert "pipcachefirst: 1 of 1 pinned requirement from cache" in run.stdout
+    assert "Successfully installed alpha-1.0 beta-1.1" in run.stdout
 
 
 def test_a_pin_from_a_constraints_file_is_served(world: World) -> None:
