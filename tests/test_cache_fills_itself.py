@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 
 from tests.conftest import World, sha256_of
@@ -55,13 +57,18 @@ def test_an_sdist_pin_is_served_and_its_built_wheel_reused_without_a_build(world
 
 def test_a_built_wheel_is_tied_to_its_sdist(world: World) -> None:
     world.publish_sdist("alpha", "1.0")
-    world.install("alpha==1.0")
+    venv = world.new_venv()
+    world.install("alpha==1.0", venv=venv)
     [sdist] = [r for r in world.records() if r["kind"] == "download"]
     [built] = [r for r in world.records() if r["kind"] == "built"]
 
     assert built["built_from"] == sdist["sha256"]
     assert built["origin"] == sdist["origin"]
-    assert built["built_by"].count("-") == 1
+    building_python = venv.run(
+        ["-c", "import sys; print(f'{sys.implementation.name}-{sys.version_info[0]}.{sys.version_info[1]}')"],
+        check=True,
+    ).stdout.strip()
+    assert built["built_by"] == building_python, "the interpreter that built it, as pip's wheel cache keys it"
 
 
 def test_a_truncated_cached_file_is_never_installed_and_the_entry_heals(world: World) -> None:
@@ -81,16 +88,25 @@ def test_a_truncated_cached_file_is_never_installed_and_the_entry_heals(world: W
 
 
 def test_a_same_size_corruption_is_caught_too(world: World) -> None:
-    wheel = world.publish_wheel("alpha", "1.0")
-    world.install("alpha==1.0")
+    payload = os.urandom(100_000)
+    wheel = world.publish_wheel("alpha", "1.0", payload=payload)
+    world.publish_wheel("beta", "1.0", payload=os.urandom(100_000))  # alpha's twin, left untouched
+    world.install("alpha==1.0", "beta==1.0")
     cached = world.cached_file(wheel.name)
-    data = bytearray(cached.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    cached.write_bytes(bytes(data))
+    damaged = bytearray(cached.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF  # a byte of the payload flipped: same size, other bytes
+    cached.write_bytes(bytes(damaged))
 
-    run = world.install("alpha==1.0")
-    assert f"GET /main/alpha/{wheel.name}" in run.requests
-    assert world.cached_file(wheel.name).read_bytes() == wheel.read_bytes()
+    venv = world.new_venv()
+    run = world.install("alpha==1.0", "beta==1.0", "-v", venv=venv)
+    assert [r for r in run.requests if "beta" in r] == [], "the untouched twin is served in the same run"
+    assert "pipcachefirst: beta==1.0 from cache (beta-1.0-py3-none-any.whl)" in run.stdout
+    assert "pipcachefirst: alpha==1.0 not from cache: cached file was damaged and moved aside" in run.stdout
+    assert run.requests.count(f"GET /main/alpha/{wheel.name}") == 1, "pip downloads alpha again, once"
+    quarantined = [sha256_of(p) for p in (world.cache_root / "quarantine").glob("*")]
+    assert hashlib.sha256(damaged).hexdigest() in quarantined, "the damaged file is kept aside"
+    assert (venv.site_packages / "alpha_payload.bin").read_bytes() == payload, "the good bytes are installed"
+    assert world.cached_file(wheel.name).read_bytes() == wheel.read_bytes(), "the entry healed"
 
 
 def test_pip_download_fills_the_cache_for_a_later_install(world: World) -> None:
