@@ -9,8 +9,9 @@ import random
 import signal
 import subprocess
 import time
+import zipfile
 from pathlib import Path
-from typing import List
+from typing import List, Set
 
 from tests.conftest import World
 from tests.support.envs import Venv, isolated_environ
@@ -83,6 +84,31 @@ def test_eight_pips_at_once_share_one_cold_cache(world: World) -> None:
         assert len(list((cache / "files-v1").rglob("*.json"))) == len(wanted)
 
 
+def half_written(cache: Path) -> Set[str]:
+    """What a writer leaves behind while it writes: temporaries, and files whose record is not there yet."""
+    found = set()
+    for folder, _, names in os.walk(cache / "files-v1"):
+        for name in names:
+            path = Path(folder) / name
+            if name.startswith(".tmp-"):
+                found.add(str(path))
+            elif not name.endswith(".json") and not path.parent.with_suffix(".json").exists():
+                found.add(str(path))
+    return found
+
+
+def kill_at_write(proc: "subprocess.Popen[bytes]", cache: Path, nth: int) -> None:
+    """SIGKILL pip when the ``nth`` half-written thing appears in the cache, if pip gets that far."""
+    seen = half_written(cache)
+    before = len(seen)
+    while proc.poll() is None:
+        seen |= half_written(cache)
+        if len(seen) - before >= nth:
+            proc.send_signal(signal.SIGKILL)
+            return
+        time.sleep(0.001)
+
+
 def test_pip_killed_at_random_moments_never_leaves_a_lying_record(world: World) -> None:
     publish_many(world)
     requirements = world.write("requirements.txt", "".join(f"{p}==1.0\n" for p in PROJECTS))
@@ -94,18 +120,33 @@ def test_pip_killed_at_random_moments_never_leaves_a_lying_record(world: World) 
     duration = time.monotonic() - started
 
     cache = world.tmp / "killed-cache"
+    torn = []  # trials whose kill landed mid-write: it left a temporary or a file without its record
     for trial in range(20):
-        if trial % 5 == 0 and cache.exists():
-            cache.rename(world.tmp / f"killed-cache-{trial}")  # cold again: kills keep landing mid-write
+        at_a_write = trial % 2 == 1
+        if at_a_write and cache.exists():
+            cache.rename(world.tmp / f"killed-cache-{trial}")  # cold again: there is writing to interrupt
+        before = half_written(cache)
         proc = start_install(world, world.new_venv(), requirements, cache)
-        time.sleep(rng.uniform(0.2, duration))
-        proc.send_signal(signal.SIGKILL)
+        if at_a_write:
+            kill_at_write(proc, cache, nth=rng.randint(1, len(PROJECTS)))
+        else:
+            time.sleep(rng.uniform(0.2, duration))
+            proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
+        if half_written(cache) - before:
+            torn.append(trial)
         assert records_that_lie(cache) == [], f"trial {trial}"
+    assert torn, "no kill landed while pip was writing the cache"
 
     world.server.take_requests()
     assert wait_all([start_install(world, world.new_venv(), requirements, cache)]) == [0]
     assert records_that_lie(cache) == []
+    venv = world.new_venv()
     world.server.take_requests()
-    assert wait_all([start_install(world, world.new_venv(), requirements, cache)]) == [0]
+    assert wait_all([start_install(world, venv, requirements, cache)]) == [0]
     assert world.server.take_requests() == [], "healed: everything served"
+    for wheel in sorted((world.index_root / "main").rglob("*.whl")):
+        with zipfile.ZipFile(wheel) as archive:
+            for member in archive.namelist():
+                if ".dist-info/" not in member:
+                    assert (venv.site_packages / member).read_bytes() == archive.read(member), member
