@@ -13,24 +13,30 @@ no index: tox installs the pip version under test and the freshly built
 pipcachefirst into the runner's environment.
 
 The byte code pip compiled at that install (the ``__pycache__/*.pyc`` its
-RECORD lists) is copied too.  ``shutil.copy2`` keeps each source's mtime and
-size, which is what a pyc is checked against, and Python corrects a loaded
-code object's file name to where it was found, so the copies are valid where
-they land.  Without them every pip a test runs would compile pip from source
+RECORD lists) is copied too.  Each copy keeps its source's mtime and size,
+which is what a pyc is checked against, and Python corrects a loaded code
+object's file name to where it was found, so the copies are valid where they
+land.  Without them every pip a test runs would compile pip from source
 (``PYTHONDONTWRITEBYTECODE`` below keeps it from writing pycs): ``pip list``
 took 0.7-0.9 s instead of 0.4 s.
+
+A story suite makes some 200 venvs of about 1,000 files each, so the copy is
+lean: the RECORD is read once per process, and each file is one read, one
+write, its permission bits and its times (what ``shutil.copy2`` keeps, in a
+third of the time: 0.1 s a venv instead of 0.3 s).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
+import stat
 import subprocess
 import sys
 import sysconfig
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 PRODUCT_DISTS = ("pip", "pipcachefirst")
 
@@ -105,14 +111,42 @@ def create_venv(path: Path, dists: Iterable[str] = PRODUCT_DISTS, python: str = 
 
 def copy_distribution(name: str, site_packages: Path) -> None:
     """Copy an installed distribution's files (per its RECORD) into ``site_packages``."""
-    dist = metadata.distribution(name)
-    files = dist.files or []
-    for relative in files:
-        if relative.parts[0] == "..":
-            continue  # console scripts: not needed, not relocatable
-        source = Path(str(dist.locate_file(relative)))
-        if not source.is_file():
+    made = set()
+    for source, relative in _recorded_files(name):
+        try:
+            status = os.stat(source)
+        except FileNotFoundError:
             continue
-        target = site_packages / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
+        if not stat.S_ISREG(status.st_mode):
+            continue
+        target = os.path.join(site_packages, relative)
+        parent = os.path.dirname(target)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        _copy_file(source, target, status)
+
+
+@lru_cache(maxsize=None)
+def _recorded_files(name: str) -> Tuple[Tuple[str, str], ...]:
+    """(source path, path relative to site-packages) of each file in the installed ``name``'s RECORD."""
+    dist = metadata.distribution(name)
+    return tuple(
+        (str(dist.locate_file(relative)), str(relative))
+        for relative in dist.files or []
+        if relative.parts[0] != ".."  # console scripts: not needed, not relocatable
+    )
+
+
+def _copy_file(source: str, target: str, status: os.stat_result) -> None:
+    """What ``shutil.copy2`` keeps of a regular file: its bytes, permission bits, access and modification times."""
+    with open(source, "rb") as f:
+        data = memoryview(f.read())
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+        os.fchmod(fd, stat.S_IMODE(status.st_mode))
+        os.utime(fd, ns=(status.st_atime_ns, status.st_mtime_ns))
+    finally:
+        os.close(fd)
