@@ -24,6 +24,16 @@ from pipcachefirst.pipcompat import PipBehavior
 # What the pip under test does by itself, named once in pipcompat (coverage.py's PYBEHAVIOR is the model).
 PIPBEHAVIOR = PipBehavior(metadata.version("pip"))
 
+# The longest story tests (a minute and more; --durations), started first.  In
+# collection order they came last, and with ``-n 2`` one worker ran them alone
+# while the other had nothing left to do.  A name here that no longer matches
+# only costs that time again.
+LONGEST_FIRST = (
+    "test_under_load.py::test_pip_killed_at_random_moments_never_leaves_a_lying_record",
+    "test_under_load.py::",
+    "test_new_environments.py::test_pip_sync_keeps_a_seeded_environment_cache_first",
+)
+
 
 @dataclass
 class PipRun:
@@ -107,6 +117,14 @@ class World:
         matches = [p for p in self.cache_root.rglob(filename) if "quarantine" not in p.parts]
         assert len(matches) == 1, matches
         return matches[0]
+
+
+def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        where = f"{item.path.name}::{item.name}"
+        return next((i for i, name in enumerate(LONGEST_FIRST) if where.startswith(name)), len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: every other test keeps its place
 
 
 @pytest.fixture
