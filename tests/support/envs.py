@@ -12,13 +12,15 @@ installing those wheels would put there, in a tenth of the time, and it needs
 no index: tox installs the pip version under test and the freshly built
 pipcachefirst into the runner's environment.
 
-The byte code pip compiled at that install (the ``__pycache__/*.pyc`` its
-RECORD lists) is copied too.  Each copy keeps its source's mtime and size,
-which is what a pyc is checked against, and Python corrects a loaded code
-object's file name to where it was found, so the copies are valid where they
-land.  Without them every pip a test runs would compile pip from source
-(``PYTHONDONTWRITEBYTECODE`` below keeps it from writing pycs): ``pip list``
-took 0.7-0.9 s instead of 0.4 s.
+The byte code compiled at that install (each module's ``__pycache__`` pyc
+for this interpreter) is copied too, found next to its source as Python finds
+it: virtualenv's seeder, which put pip 26.3 into tox's environment, lists the
+pycs in the RECORD without their ``__pycache__`` folder.  Each copy keeps its
+source's mtime and size, which is what a pyc is checked against, and Python
+corrects a loaded code object's file name to where it was found, so the copies
+are valid where they land.  Without them every pip a test runs would compile
+pip from source (``PYTHONDONTWRITEBYTECODE`` below keeps it from writing
+pycs): ``pip list`` took 0.7-0.9 s instead of 0.4 s.
 
 A story suite makes some 200 venvs of about 1,000 files each, so the copy is
 lean: the RECORD is read once per process, and each file is one read, one
@@ -28,6 +30,7 @@ third of the time: 0.1 s a venv instead of 0.3 s).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import stat
 import subprocess
@@ -129,13 +132,17 @@ def copy_distribution(name: str, site_packages: Path) -> None:
 
 @lru_cache(maxsize=None)
 def _recorded_files(name: str) -> Tuple[Tuple[str, str], ...]:
-    """(source path, path relative to site-packages) of each file in the installed ``name``'s RECORD."""
+    """(source path, path relative to site-packages) of the installed ``name``'s files: its RECORD, and the pycs."""
     dist = metadata.distribution(name)
-    return tuple(
-        (str(dist.locate_file(relative)), str(relative))
-        for relative in dist.files or []
-        if relative.parts[0] != ".."  # console scripts: not needed, not relocatable
-    )
+    files = []
+    for relative in dist.files or []:
+        if relative.parts[0] == ".." or relative.suffix == ".pyc":
+            continue  # console scripts: not needed, not relocatable; byte code: below
+        source = str(dist.locate_file(relative))
+        files.append((source, str(relative)))
+        if relative.suffix == ".py" and sys.pycache_prefix is None:
+            files.append((importlib.util.cache_from_source(source), importlib.util.cache_from_source(str(relative))))
+    return tuple(files)
 
 
 def _copy_file(source: str, target: str, status: os.stat_result) -> None:
