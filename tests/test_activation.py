@@ -7,6 +7,7 @@ import pytest
 from tests.conftest import PIPBEHAVIOR, World
 
 
+@pytest.mark.same_on_every_pip
 def test_python_start_up_imports_nothing_heavy(world: World) -> None:
     venv = world.new_venv()
     code = "import sys; print(sorted(m for m in sys.modules if m.split('.')[0] in ('wrapt', 'pipcachefirst', 'packaging')))"
@@ -35,12 +36,14 @@ def test_inside_pip_it_loads_no_module_of_the_standard_library_that_pip_does_not
     assert venv.run(["-c", loaded], check=True).stdout.strip() == pip_alone
 
 
+@pytest.mark.same_on_every_pip
 def test_turned_off_it_does_not_even_load(world: World) -> None:
     venv = world.new_venv()
     code = "import sys, pip._internal.index.package_finder; print('pipcachefirst.hooks' in sys.modules)"
     assert venv.run(["-c", code], env={"PIPCACHEFIRST": "off"}, check=True).stdout.strip() == "False"
 
 
+@pytest.mark.same_on_every_pip
 def test_an_unknown_switch_value_gets_one_clear_line_and_plain_pip(world: World) -> None:
     world.publish_wheel("alpha", "1.0")
     world.install("alpha==1.0")

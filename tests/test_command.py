@@ -49,6 +49,7 @@ def test_status_says_on_where_the_cache_is_and_that_this_pip_fits(warm_world: Wo
     assert off["enabled"] is False and "PIPCACHEFIRST" in off["reason"]
 
 
+@pytest.mark.same_on_every_pip
 def test_list_shows_what_is_cached(warm_world: World) -> None:
     venv = warm_world.new_venv()
     rows = json.loads(pcf(warm_world, venv, "list", "--json").stdout)
@@ -103,6 +104,7 @@ def test_warm_for_another_platform(world: World) -> None:
     assert [r["tags"] for r in rows] == ["cp38-cp38-win_amd64"]
 
 
+@pytest.mark.same_on_every_pip
 def test_prune_removes_what_was_not_served_recently(warm_world: World) -> None:
     venv = warm_world.new_venv()
     age_everything(warm_world, days=40)
@@ -113,6 +115,7 @@ def test_prune_removes_what_was_not_served_recently(warm_world: World) -> None:
     assert [r["project"] for r in json.loads(pcf(warm_world, venv, "list", "--json").stdout)] == ["alpha"]
 
 
+@pytest.mark.same_on_every_pip
 def test_prune_to_a_size_removes_the_least_recently_served_first(warm_world: World) -> None:
     venv = warm_world.new_venv()
     age_everything(warm_world, days=1)
@@ -124,6 +127,7 @@ def test_prune_to_a_size_removes_the_least_recently_served_first(warm_world: Wor
     assert [r["project"] for r in json.loads(pcf(warm_world, venv, "list", "--json").stdout)] == ["alpha"]
 
 
+@pytest.mark.same_on_every_pip
 def test_prune_spares_what_was_just_served_and_clear_empties_the_rest(warm_world: World) -> None:
     venv = warm_world.new_venv()
     assert json.loads(pcf(warm_world, venv, "prune", "--older-than", "0", "--json").stdout)["removed"] == 0
@@ -132,6 +136,7 @@ def test_prune_spares_what_was_just_served_and_clear_empties_the_rest(warm_world
     assert "GET /main/simple/alpha/" in warm_world.install("alpha==1.0").requests
 
 
+@pytest.mark.same_on_every_pip
 def test_verify_moves_aside_what_does_not_match(warm_world: World) -> None:
     venv = warm_world.new_venv()
     cached = warm_world.cached_file("alpha-1.0-py3-none-any.whl")
@@ -145,6 +150,7 @@ def test_verify_moves_aside_what_does_not_match(warm_world: World) -> None:
     assert report == {"checked": 3, "moved_aside": ["alpha-1.0-py3-none-any.whl"]}
 
 
+@pytest.mark.same_on_every_pip
 def test_usage_errors_exit_2_and_every_subcommand_has_help(world: World) -> None:
     venv = world.new_venv()
     assert pcf(world, venv, "prune").returncode == 2

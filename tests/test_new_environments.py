@@ -17,6 +17,9 @@ import pytest
 from tests.conftest import PipRun, World
 from tests.support.envs import Venv, isolated_environ
 
+# New environments get the pip their maker brings (ensurepip's, virtualenv's), not the pip under test.
+pytestmark = pytest.mark.same_on_every_pip
+
 
 def runner(world: World, *args: str, env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None) -> PipRun:
     """Run ``python ARGS`` with the test runner's interpreter, as the user's base Python."""

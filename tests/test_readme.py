@@ -9,12 +9,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
 from report import included  # noqa: E402
 
 README = (REPO / "README.md").read_text()
+
+# No pip runs here.
+pytestmark = pytest.mark.same_on_every_pip
 
 
 def test_readme_shows_each_committed_result_file_as_it_is() -> None:

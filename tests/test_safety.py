@@ -29,6 +29,7 @@ def the_record(world: World, filename: str) -> Path:
 # -- bad records and files in the cache ---------------------------------------
 
 
+@pytest.mark.same_on_every_pip
 def test_a_record_that_is_not_json_costs_one_line_and_is_moved_aside(world: World) -> None:
     wheel = world.publish_wheel("alpha", "1.0")
     world.install("alpha==1.0")
@@ -41,6 +42,7 @@ def test_a_record_that_is_not_json_costs_one_line_and_is_moved_aside(world: Worl
     assert world.install("alpha==1.0").requests == [], "the entry healed"
 
 
+@pytest.mark.same_on_every_pip
 @pytest.mark.parametrize("bad_name", ["../../../../evil-1.0-py3-none-any.whl", "/etc/passwd", "alpha-1.0.exe"])
 def test_a_record_naming_a_strange_file_is_refused(world: World, bad_name: str) -> None:
     wheel = world.publish_wheel("alpha", "1.0")
@@ -56,6 +58,7 @@ def test_a_record_naming_a_strange_file_is_refused(world: World, bad_name: str) 
     assert "GET /main/simple/alpha/" in run.requests
 
 
+@pytest.mark.same_on_every_pip
 def test_a_cached_file_replaced_by_a_symlink_pointing_out_is_not_served(world: World) -> None:
     wheel = world.publish_wheel("alpha", "1.0")
     world.install("alpha==1.0")
@@ -70,6 +73,7 @@ def test_a_cached_file_replaced_by_a_symlink_pointing_out_is_not_served(world: W
     assert world.cached_file(wheel.name).is_symlink() is False
 
 
+@pytest.mark.same_on_every_pip
 def test_a_version_folder_that_leads_outside_the_cache_is_ignored(world: World) -> None:
     wheel = world.publish_wheel("alpha", "1.0")
     world.install("alpha==1.0")
@@ -86,6 +90,7 @@ def test_a_version_folder_that_leads_outside_the_cache_is_ignored(world: World) 
 # -- bad cache directories -----------------------------------------------------
 
 
+@pytest.mark.same_on_every_pip
 def test_a_cache_directory_that_cannot_be_created_costs_one_line(world: World) -> None:
     world.publish_wheel("alpha", "1.0")
     a_file = world.write("a-file", "")
@@ -108,6 +113,7 @@ def mounted_tmpfs(where: Path, options: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(where)], capture_output=True)
 
 
+@pytest.mark.same_on_every_pip
 def test_a_read_only_cache_serves_and_stores_nothing(world: World) -> None:
     world.publish_wheel("alpha", "1.0")
     world.publish_wheel("beta", "1.0")
@@ -124,6 +130,7 @@ def test_a_read_only_cache_serves_and_stores_nothing(world: World) -> None:
         assert not list(cache.rglob("beta*"))
 
 
+@pytest.mark.same_on_every_pip
 def test_a_full_disk_mid_write_costs_one_line_and_leaves_no_partial_file(world: World) -> None:
     world.publish_wheel("alpha", "1.0", payload=os.urandom(600_000))
     with mounted_tmpfs(world.tmp / "small", "size=256k") as cache:
@@ -137,6 +144,7 @@ def test_a_full_disk_mid_write_costs_one_line_and_leaves_no_partial_file(world: 
 # -- who may write the cache ---------------------------------------------------
 
 
+@pytest.mark.same_on_every_pip
 def test_entries_are_created_with_the_users_umask(world: World) -> None:
     wheel = world.publish_wheel("alpha", "1.0")
     venv = world.new_venv()
@@ -152,6 +160,7 @@ def test_entries_are_created_with_the_users_umask(world: World) -> None:
     assert stat.S_IMODE(the_record(world, wheel.name).stat().st_mode) == 0o640
 
 
+@pytest.mark.same_on_every_pip
 def test_a_cache_others_can_write_to_is_not_served(world: World) -> None:
     world.publish_wheel("alpha", "1.0")
     world.install("alpha==1.0")
@@ -163,6 +172,7 @@ def test_a_cache_others_can_write_to_is_not_served(world: World) -> None:
     assert "GET /main/simple/alpha/" in run.requests
 
 
+@pytest.mark.same_on_every_pip
 def test_an_entry_others_can_write_to_is_not_served(world: World) -> None:
     wheel = world.publish_wheel("alpha", "1.0")
     world.install("alpha==1.0")
@@ -202,6 +212,7 @@ def test_index_urls_are_compared_in_normalized_form(world: World) -> None:
     assert world.install("alpha==1.0").requests == []
 
 
+@pytest.mark.same_on_every_pip
 def test_location_normal_form() -> None:
     assert normalize_location("HTTPS://User:Token@PyPI.org:443/simple/") == "https://pypi.org/simple"
     assert normalize_location("http://host:80/a/") == normalize_location("http://HOST/a")

@@ -13,8 +13,13 @@ import zipfile
 from pathlib import Path
 from typing import List, Set
 
+import pytest
+
 from tests.conftest import World
 from tests.support.envs import Venv, isolated_environ
+
+# What these show is the store's (atomic writes, records last), whichever pip writes through it.
+pytestmark = pytest.mark.same_on_every_pip
 
 PROJECTS = [f"pkg{i:02d}" for i in range(12)]
 
