@@ -20,7 +20,7 @@ import weakref
 from types import ModuleType
 from typing import Any, Callable, Dict, List, MutableMapping, Optional, Set, Tuple
 
-from pipcachefirst import _patching, filling, pipcompat, serve, settings
+from pipcachefirst import _patching, filling, installing, pipcompat, serve, settings
 from pipcachefirst._packaging import canonicalize_name
 from pipcachefirst.catalog import StoreError
 from pipcachefirst.decisions import Decision
@@ -87,6 +87,9 @@ def _parse_args(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             options = pipcompat.parsed_options(parsed)
             SESSION.use_cache(settings.cache_location(pipcompat.cache_dir_option(options)))
             SESSION.mode, problem = settings.mode()
+            if problem:
+                sys.stderr.write(problem + "\n")
+            SESSION.trees, problem = settings.trees()
             if problem:
                 sys.stderr.write(problem + "\n")
             if SESSION.mode == settings.OFFLINE:
@@ -377,4 +380,5 @@ _WRAPPERS: Dict[HookPoint, Callable[[Any, Any, Any, Any], Any]] = {
     pipcompat.BUILD_ONE: _storing(pipcompat.BUILD_ONE, "a built wheel", _store_built),
     pipcompat.GET_CACHE_ENTRY: _get_cache_entry,
     pipcompat.GET_REQUIREMENTS: _get_requirements,
+    pipcompat.INSTALL_WHEEL: installing.install_wheel,
 }

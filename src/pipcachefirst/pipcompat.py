@@ -140,6 +140,13 @@ GET_REQUIREMENTS = HookPoint(
     ("self", "args", "options", "finder", "session"), "the user's pins and offline mode", COMMAND_STARTS,
 )
 
+# Called with keywords by install_wheel in every pip 22.3-26.3; 26.2 adds script_executable after these.
+INSTALL_WHEEL = HookPoint(
+    "pip._internal.operations.install.wheel", "_install_wheel",
+    ("name", "wheel_zip", "wheel_path", "scheme", "pycompile", "warn_script_location", "direct_url", "requested"),
+    "installed trees",
+)
+
 HOOK_POINTS = (
     COMMAND_PARSE_ARGS,
     COMMAND_MAIN,
@@ -149,6 +156,7 @@ HOOK_POINTS = (
     BUILD_ONE,
     GET_CACHE_ENTRY,
     GET_REQUIREMENTS,
+    INSTALL_WHEEL,
 )
 
 # pip --python: where get_runnable_pip lives (utils.misc from 23.x, build_env in 22.x),
@@ -187,6 +195,8 @@ def check_signature(function: Any, point: HookPoint) -> None:
 def hook_target(module: ModuleType, point: HookPoint) -> Tuple[Any, str]:
     """``(owner, name)`` to wrap for ``point`` in the loaded ``module``, its signature checked."""
     check_signature(resolve(module, point.attribute), point)
+    if point == INSTALL_WHEEL:
+        install_step(module)  # the names it looks up while it runs are there too
     owner, _, name = point.attribute.rpartition(".")
     return (resolve(module, owner) if owner else module), name
 
@@ -201,6 +211,44 @@ def hook_points() -> Dict[str, str]:
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             report[point.attribute] = f"{type(exc).__name__}: {exc} ({point.feature} is off)"
     return report
+
+
+# -- the install step: what a tree stands in for -----------------------------------
+
+
+class InstallStep(NamedTuple):
+    """The names ``_install_wheel`` looks up in its module while it runs (the same in pip 22.3-26.3).
+
+    ``file_class`` unpacks one wheel member (``ZipBackedFile(src_record_path,
+    dest_path, zip_file)``, ``.save()``); ``compileall`` is the module whose
+    ``compile_file(path, force=True, quiet=True)`` compiles each installed
+    ``.py``; ``is_executable(zipinfo)`` is pip's rule for the executable bits.
+    """
+
+    module: Any  # pip's wheel module: its names are set back and forth
+    file_class: type
+    compileall: ModuleType
+    is_executable: Any
+
+
+def install_step(module: ModuleType) -> InstallStep:
+    """The install step's names in pip's loaded wheel module; AttributeError/TypeError when one changed."""
+    file_class = module.ZipBackedFile
+    compileall = module.compileall
+    if not isinstance(file_class, type) or not callable(getattr(file_class, "save", None)):
+        raise TypeError("ZipBackedFile is not the class it was")
+    if not callable(getattr(compileall, "compile_file", None)):
+        raise TypeError("compileall is not the module it was")
+    return InstallStep(module, file_class, compileall, module.zip_item_is_executable)
+
+
+def from_local_directory(direct_url: Any) -> bool:
+    """Whether pip is installing a wheel it just built from a local folder (``pip install .``, editables).
+
+    Such a wheel is new bytes every time: keeping a tree of it would only fill the cache.
+    """
+    info = getattr(direct_url, "info", None)
+    return type(info).__name__ == "DirInfo"
 
 
 # -- what differs between pip versions ------------------------------------------

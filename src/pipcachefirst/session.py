@@ -36,6 +36,8 @@ class Session:
         self.warned = False
         self.offline_reported = False
         self.problems: List[str] = []
+        self.trees = False  # place installed trees (PIPCACHEFIRST_TREES)
+        self.trees_placed = 0
 
     def use_cache(self, location: CacheLocation) -> None:
         """Open the cache pip's options and the environment point at, and say what is wrong with it."""

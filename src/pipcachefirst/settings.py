@@ -77,3 +77,27 @@ def cache_location(
 
 def _absolute(path: str) -> str:
     return os.path.abspath(os.path.expanduser(path))
+
+
+TREES_VARIABLE = "PIPCACHEFIRST_TREES"
+LINK_MODE_VARIABLE = "PIPCACHEFIRST_LINK_MODE"
+LINK_MODES = ("clone", "copy", "hardlink")  # uv's --link-mode names; "clone" falls back to "copy"
+
+
+def trees(environ: Mapping[str, str] = os.environ) -> Tuple[bool, Optional[str]]:
+    """Whether installs place trees from the cache (on unless ``PIPCACHEFIRST_TREES`` says off), and a line for a value we do not know."""
+    value = environ.get(TREES_VARIABLE, "")
+    state = switch_state(value)
+    if state == "invalid":
+        return False, (f"pipcachefirst: ignoring {TREES_VARIABLE}={value!r}, installing without trees; "
+                       f"accepted values: 1 (on) or 0 (off)")
+    return state != "off", None
+
+
+def link_mode(environ: Mapping[str, str] = os.environ) -> Tuple[str, Optional[str]]:
+    """How tree files are placed: ``clone`` unless ``PIPCACHEFIRST_LINK_MODE`` says ``copy`` or ``hardlink``."""
+    value = environ.get(LINK_MODE_VARIABLE, "").strip().lower() or LINK_MODES[0]
+    if value in LINK_MODES:
+        return value, None
+    return LINK_MODES[0], (f"pipcachefirst: ignoring {LINK_MODE_VARIABLE}={value!r}; "
+                           f"accepted values: {', '.join(LINK_MODES)}; using {LINK_MODES[0]}")

@@ -65,7 +65,8 @@ class Bucket(NamedTuple):
 
 
 FILES = Bucket("files", 1)
-BUCKETS = (FILES,)  # what this version reads and writes; any other folder is left alone
+TREES = Bucket("trees", 1)  # installed trees: see ``trees``
+BUCKETS = (FILES, TREES)  # what this version reads and writes; any other folder is left alone
 QUARANTINE = "quarantine"
 _RECORD_SUFFIX = ".json"
 
@@ -338,9 +339,9 @@ class Store:
                                 yield Entry(record, self.path_of(record))
 
     def usage(self) -> Tuple[int, int]:
-        """``(entries, bytes)`` of this version's buckets, from directory listings and stat alone."""
+        """``(entries, bytes)`` of the files bucket, from directory listings and stat alone."""
         count = size = 0
-        folders = [str(self.root / bucket.name) for bucket in BUCKETS]
+        folders = [str(self.files)]
         while folders:
             try:
                 listing = os.scandir(folders.pop())
