@@ -25,14 +25,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence
 
-from pipcachefirst import __version__, environments, pipcompat, settings
+from pipcachefirst import __version__, environments, pipcompat, settings, trees
 from pipcachefirst._startup import SWITCH, switch_state
+from pipcachefirst._packaging import canonicalize_name
 from pipcachefirst.provenance import normalized_set
 from pipcachefirst.catalog import Entry, parse_filename
-from pipcachefirst.store import QUARANTINE, Store
+from pipcachefirst.store import QUARANTINE, TREES, Store
 
 GRACE_SECONDS = 600
 _SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
@@ -103,7 +105,8 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     command("status", _status, "Say whether pipcachefirst is on, where its cache is, and whether this pip fits.")
-    listing = command("list", _list, "List cached files: version, tags, origin index, size, last served.")
+    listing = command("list", _list, "List cached files (version, tags, origin index, size, last served) "
+                      "and installed trees.")
     listing.add_argument("name", nargs="?", help="only this project")
     why = command("why", _why, "Say, for each requirement, whether `pip install ARGS` would take it from the cache.")
     why.add_argument("ARGS", nargs="*", help="what you would give pip install: NAME==VERSION, -r FILE, options")
@@ -116,8 +119,10 @@ def _parser() -> argparse.ArgumentParser:
     prune = command("prune", _prune, "Remove entries not served recently, least recently served first.")
     prune.add_argument("--older-than", type=float, metavar="DAYS", help="remove entries not served for DAYS days")
     prune.add_argument("--max-size", type=_size, metavar="SIZE", help="then shrink to SIZE (e.g. 500M, 2G)")
-    command("verify", _verify, "Re-hash every cached file and move aside what does not match its record.")
-    command("clear", _clear, "Remove every entry (except those served in the last ten minutes) and the quarantine.")
+    command("verify", _verify, "Re-hash every cached file and move aside what does not match its record; "
+            "remove installed trees that changed.")
+    command("clear", _clear, "Remove every entry and installed tree (except those used in the last ten minutes) "
+            "and the quarantine.")
     for name, run, verb in (("enable", _enable, "Make"), ("disable", _disable, "Stop making")):
         toggle = command(name, run, f"{verb} new environments cache-first.", json_output=False)
         toggle.add_argument("--virtualenv", action="store_true",
@@ -154,6 +159,11 @@ def _store() -> Store:
     return Store(location.root, report=lambda line: print(f"pipcachefirst: {line}", file=sys.stderr))
 
 
+def _shelf(store: Store) -> trees.Trees:
+    """Every interpreter's installed trees in ``store`` (walks and usage see all interpreter keys)."""
+    return trees.Trees(store.root / TREES.name, trees.interpreter_key() or "-", report=store._report)
+
+
 def _emit(args: argparse.Namespace, data: Any, text: Iterable[str]) -> None:
     if getattr(args, "json", False):
         print(json.dumps(data, indent=2, sort_keys=True))
@@ -169,9 +179,15 @@ def _status(args: argparse.Namespace) -> int:
     state = switch_state()
     mode, mode_problem = settings.mode()
     location = _location()
-    entries = size = 0
+    entries = size = tree_count = tree_bytes = 0
+    trees_on, trees_problem = settings.trees()
+    link_mode, link_problem = settings.link_mode()
+    link_in_use, link_fallback = link_mode, None
     if location.root and os.path.isdir(location.root):
-        entries, size = Store(location.root).usage()
+        store = Store(location.root)
+        entries, size = store.usage()
+        tree_count, tree_bytes = _shelf(store).usage()
+        link_in_use, link_fallback = trees.link_mode_here(location.root, link_mode)
     hooks: Dict[str, str] = {}
     try:
         hooks = pipcompat.hook_points()
@@ -194,6 +210,14 @@ def _status(args: argparse.Namespace) -> int:
         "bytes": size,
         "pip": pipcompat.pip_version(),
         "hook_points": hooks,
+        "trees": {
+            "enabled": trees_on,
+            "link_mode": link_mode,
+            "link_mode_in_use": link_in_use,
+            "link_mode_fallback": link_fallback,
+            "count": tree_count,
+            "bytes": tree_bytes,
+        },
         "interpreter": sys.executable,
         "python": sys.version.split()[0],
         "version": __version__,
@@ -201,10 +225,12 @@ def _status(args: argparse.Namespace) -> int:
     text = [
         f"pipcachefirst {__version__}: {'on' if enabled else 'off (' + str(reason) + ')'}, mode {mode}",
         f"cache: {location.root or '-'} ({location.reason}): {entries} entries, {_human(size)}",
+        f"installed trees: {'on' if trees_on else 'off (' + settings.TREES_VARIABLE + ')'}, link mode {link_mode}"
+        + (f" -> {link_in_use} here ({link_fallback})" if link_fallback else "")
+        + f": {tree_count} trees, {_human(tree_bytes)}",
         f"pip {data['pip']} under {sys.executable} (Python {data['python']})",
     ] + [f"  {name}: {result}{_feature_of(name, result)}" for name, result in hooks.items()]
-    if mode_problem:
-        text.append(mode_problem)
+    text += [problem for problem in (mode_problem, trees_problem, link_problem) if problem]
     _emit(args, data, text)
     return 0
 
@@ -233,12 +259,50 @@ def _entry_row(store: Store, entry: Entry) -> Dict[str, Any]:
     }
 
 
+def _tree_rows(store: Store, project: Optional[str]) -> List[Dict[str, Any]]:
+    rows = []
+    for folder, tree in _shelf(store).walk():
+        try:
+            name, version = parse_filename(tree.wheel) if tree else ("?", "?")
+        except Exception:  # noqa: BLE001 - a tree of a wheel with an odd name is still listed
+            name, version = (tree.wheel if tree else "") or "?", "?"
+        if project and canonicalize_name(name) != canonicalize_name(project):
+            continue
+        rows.append({
+            "project": name,
+            "version": version,
+            "file": tree.wheel if tree else "",
+            "kind": "tree",
+            "interpreter": folder.parent.name,
+            "files": len(tree.files) + len(tree.compiled) if tree else 0,
+            "size": _tree_size(folder),
+            "sha256": folder.name,
+            "last_served": trees.Trees.last_used(folder),
+            "path": str(folder),
+        })
+    return rows
+
+
+def _tree_size(folder: Path) -> int:
+    size = 0
+    for path, _, names in os.walk(folder):
+        for name in names:
+            try:
+                size += os.lstat(os.path.join(path, name)).st_blocks * 512
+            except OSError:
+                pass
+    return size
+
+
 def _list(args: argparse.Namespace) -> int:
     store = _store()
-    rows = [_entry_row(store, e) for e in store.walk(args.name)]
+    rows = [_entry_row(store, e) for e in store.walk(args.name)] + _tree_rows(store, args.name)
     text = [
         f"{r['project']:<24} {r['version']:<12} {r['tags']:<34} {_human(r['size']):>9}  "
         f"{_date(r['last_served'])}  {r['origin']}"
+        if r["kind"] != "tree" else
+        f"{r['project']:<24} {r['version']:<12} {'tree ' + r['interpreter']:<34} {_human(r['size']):>9}  "
+        f"{_date(r['last_served'])}  {r['files']} files placed instead of unzipped"
         for r in rows
     ]
     _emit(args, rows, text or ["(nothing cached)"])
@@ -296,52 +360,75 @@ def _warm(args: argparse.Namespace) -> int:
 # -- prune, verify, clear -----------------------------------------------------------
 
 
+class _Removable(NamedTuple):
+    """A cached file or an installed tree, as prune and clear see it."""
+
+    last_used: float
+    size: int
+    remove: Callable[[], None]
+    is_tree: bool
+
+
+def _removables(store: Store) -> List[_Removable]:
+    """Everything prune and clear may remove, least recently used first."""
+    items = [_Removable(store.last_served(e), e.record.size, partial(store.remove, e), False) for e in store.walk()]
+    shelf = _shelf(store)
+    items += [_Removable(shelf.last_used(folder), _tree_size(folder), partial(shelf.remove, folder), True)
+              for folder, _ in shelf.walk()]
+    return sorted(items, key=lambda item: item.last_used)
+
+
 def _prune(args: argparse.Namespace) -> int:
     if args.older_than is None and args.max_size is None:
         raise UsageError("say what to prune: --older-than DAYS and/or --max-size SIZE")
     store = _store()
     now = time.time()
-    entries = sorted(store.walk(), key=store.last_served)
-    removed: List[Entry] = []
+    items = _removables(store)
+    removed: List[_Removable] = []
     if args.older_than is not None:
         cutoff = now - args.older_than * 86400
-        removed += _remove(store, [e for e in entries if store.last_served(e) < cutoff], now)
+        removed += _remove([item for item in items if item.last_used < cutoff], now)
     if args.max_size is not None:
-        remaining = [e for e in entries if e not in removed]
-        total = sum(e.record.size for e in remaining)
+        remaining = [item for item in items if item not in removed]
+        total = sum(item.size for item in remaining)
         over = []
-        for entry in remaining:
+        for item in remaining:
             if total <= args.max_size:
                 break
-            over.append(entry)
-            total -= entry.record.size
-        removed += _remove(store, over, now)
+            over.append(item)
+            total -= item.size
+        removed += _remove(over, now)
     return _report_removed(args, store, removed)
 
 
 def _clear(args: argparse.Namespace) -> int:
     store = _store()
-    removed = _remove(store, list(store.walk()), time.time())
+    removed = _remove(_removables(store), time.time())
     shutil.rmtree(store.root / QUARANTINE, ignore_errors=True)
     return _report_removed(args, store, removed)
 
 
-def _remove(store: Store, entries: Sequence[Entry], now: float) -> List[Entry]:
-    """Remove entries, except those served so recently that a pip may be installing them now."""
+def _remove(items: Sequence[_Removable], now: float) -> List[_Removable]:
+    """Remove items, except those used so recently that a pip may be installing them now."""
     removed = []
-    for entry in entries:
-        if now - store.last_served(entry) < GRACE_SECONDS:
+    for item in items:
+        if now - item.last_used < GRACE_SECONDS:
             continue
-        store.remove(entry)
-        removed.append(entry)
+        item.remove()
+        removed.append(item)
     return removed
 
 
-def _report_removed(args: argparse.Namespace, store: Store, removed: Sequence[Entry]) -> int:
-    freed = sum(e.record.size for e in removed)
+def _report_removed(args: argparse.Namespace, store: Store, removed: Sequence[_Removable]) -> int:
+    files = [item for item in removed if not item.is_tree]
+    removed_trees = [item for item in removed if item.is_tree]
+    freed = sum(item.size for item in removed)
     entries, size = store.usage()
-    data = {"removed": len(removed), "freed_bytes": freed, "entries": entries, "bytes": size}
-    _emit(args, data, [f"removed {len(removed)} entries ({_human(freed)}); {entries} entries ({_human(size)}) remain"])
+    tree_count, tree_bytes = _shelf(store).usage()
+    data = {"removed": len(files), "removed_trees": len(removed_trees), "freed_bytes": freed,
+            "entries": entries, "bytes": size, "trees": tree_count, "tree_bytes": tree_bytes}
+    _emit(args, data, [f"removed {len(files)} entries and {len(removed_trees)} installed trees ({_human(freed)}); "
+                       f"{entries} entries ({_human(size)}) and {tree_count} trees ({_human(tree_bytes)}) remain"])
     return 0
 
 
@@ -353,8 +440,17 @@ def _verify(args: argparse.Namespace) -> int:
         if not store.is_intact(entry, rehash=True):
             store.quarantine(entry)
             bad.append(entry.record.filename)
-    data = {"checked": checked, "moved_aside": bad}
-    _emit(args, data, [f"checked {checked} files; moved aside {len(bad)}"] + [f"  {name}" for name in bad])
+    shelf = _shelf(store)
+    trees_checked, changed = 0, []
+    for folder, tree in shelf.walk():
+        trees_checked += 1
+        if tree is None or shelf.first_change(tree) is not None:
+            shelf.remove(folder)
+            changed.append(str(folder))
+    data = {"checked": checked, "moved_aside": bad, "trees_checked": trees_checked, "trees_removed": changed}
+    _emit(args, data, [f"checked {checked} files; moved aside {len(bad)}"] + [f"  {name}" for name in bad]
+          + [f"checked {trees_checked} installed trees; removed {len(changed)} that changed since they were built"]
+          + [f"  {folder}" for folder in changed])
     return 0
 
 

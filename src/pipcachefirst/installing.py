@@ -79,7 +79,8 @@ def _plan(args: Any, kwargs: Any) -> Optional[Tuple[InstallStep, trees.Tree, str
     tree = shelf.find(sha256)
     if tree is None and SESSION.storing:
         try:
-            tree = shelf.build(sha256, INSTALL_WHEEL.argument("wheel_zip", args, kwargs), step.is_executable)
+            tree = shelf.build(sha256, INSTALL_WHEEL.argument("wheel_zip", args, kwargs), step.is_executable,
+                               os.path.basename(wheel_path))
         except trees.TreeError as exc:
             logger.log(VERBOSE, "pipcachefirst: no installed tree for %s: %s", name, exc)
             return None

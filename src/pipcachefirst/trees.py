@@ -111,6 +111,7 @@ class Tree(NamedTuple):
     files: Dict[str, Stamp]  # member -> stamp of its unpacked file
     compiled: Dict[str, Stamp]  # .py member -> stamp of its .pyc
     not_compiled: FrozenSet[str]  # .py members that did not compile (pip records no .pyc for them)
+    wheel: str = ""  # the wheel's file name, for people reading the cache
 
     def source(self, member: str) -> str:
         return os.path.join(self.folder, FILES_FOLDER, member)
@@ -122,6 +123,7 @@ class Tree(NamedTuple):
         return json.dumps({
             "schema": TREE_SCHEMA,
             "sha256": self.sha256,
+            "wheel": self.wheel,
             "files": {m: list(s) for m, s in sorted(self.files.items())},
             "compiled": {m: list(s) for m, s in sorted(self.compiled.items())},
             "not_compiled": sorted(self.not_compiled),
@@ -138,7 +140,8 @@ class Tree(NamedTuple):
         compiled = {str(m): (int(s[0]), int(s[1])) for m, s in data["compiled"].items()}
         if not all(safe_member(m) for m in files) or not set(compiled) <= set(files):
             raise TreeError("names a file outside the tree")
-        return cls(folder, str(data["sha256"]), files, compiled, frozenset(map(str, data["not_compiled"])))
+        return cls(folder, str(data["sha256"]), files, compiled, frozenset(map(str, data["not_compiled"])),
+                   str(data.get("wheel", "")))
 
 
 class FutureTree(TreeError):
@@ -231,7 +234,8 @@ class Trees:
 
     # -- building ----------------------------------------------------------
 
-    def build(self, sha256: str, wheel: ZipFile, executable: Callable[[ZipInfo], bool]) -> Optional[Tree]:
+    def build(self, sha256: str, wheel: ZipFile, executable: Callable[[ZipInfo], bool],
+              wheel_name: str = "") -> Optional[Tree]:
         """Unpack and compile the wheel with this sha256 into a new tree; the published tree, or None.
 
         ``executable`` says which members get the executable bits (pip's rule).
@@ -242,7 +246,7 @@ class Trees:
         remove_stale_builds(self.folder)
         building = Path(tempfile.mkdtemp(prefix=TEMPORARY_PREFIX, dir=self.folder))
         try:
-            tree = _unpack_and_compile(building, sha256, wheel, executable)
+            tree = _unpack_and_compile(building, sha256, wheel, executable)._replace(wheel=wheel_name)
             write_atomically(building / TREE_FILE, tree.to_json(), durable=False)
             os.chmod(building, 0o777 & ~current_umask())
             final = self.folder / sha256
@@ -425,6 +429,22 @@ def _copy(fd_in: int, fd_out: int, size: int) -> None:
             return
         while chunk:
             chunk = chunk[os.write(fd_out, chunk):]
+
+
+def link_mode_here(folder: Union[str, "os.PathLike[str]"], requested: str) -> Tuple[str, Optional[str]]:
+    """The link mode a ``requested`` one becomes for trees in ``folder`` (tried with two scratch files), and why."""
+    if requested != CLONE:
+        return requested, None
+    placer = Placer(CLONE)
+    try:
+        with tempfile.TemporaryDirectory(prefix=TEMPORARY_PREFIX, dir=folder) as scratch:
+            source = os.path.join(scratch, "a")
+            with open(source, "wb") as out:
+                out.write(b"probe")
+            placer.place(source, os.path.join(scratch, "b"), 0o600, (5, time.time_ns()))
+    except OSError as exc:
+        return COPY, f"cannot try here: {exc.strerror or exc}"
+    return placer.mode, placer.fallback
 
 
 def pyc_mode(source_mode: int, umask: int) -> int:
