@@ -170,4 +170,6 @@ def test_prune_as_the_readme_shows_it_on_an_empty_cache(own_cache, capsys):
     own_cache.mkdir()
 
     assert main(["prune", "--older-than", "30", "--max-size", "2G"]) == 0
-    assert capsys.readouterr().out.strip() == "removed 0 entries (0 B); 0 entries (0 B) remain"
+    assert capsys.readouterr().out.strip() == (
+        "removed 0 entries and 0 installed trees (0 B); 0 entries (0 B) and 0 trees (0 B) remain"
+    )
