@@ -1,12 +1,15 @@
-"""The performance report: warm re-installs over index delay, pip version and workload.
+"""The performance reports: warm re-installs over index delay, pip version and workload; installed trees.
 
-For every workload, index delay and pip version (a *cell*), each run installs
-the workload into a fresh venv three ways, all with warm caches, against a
-loopback index that adds the delay to every request:
+**The grid** (``report.json``).  For every workload, index delay and pip
+version (a *cell*), each run installs the workload into a fresh venv three
+ways, all with warm caches, against a loopback index that adds the delay to
+every request:
 
 - **plain pip**: pipcachefirst off (``PIPCACHEFIRST=0``); pip's HTTP and wheel
   caches warm, so it only revalidates pages;
-- **pipcachefirst**: the same command with its cache warm;
+- **pipcachefirst**: the same command with its cache warm, installed trees off
+  (``PIPCACHEFIRST_TREES=0``), so that it does the install work the bound
+  does and the ratio between them is what pipcachefirst itself costs;
 - **bound**: ``pip install --no-index --find-links <the same files>``, plain
   pip with no index at all: the lower bound;
 
@@ -18,17 +21,28 @@ Index pages are stale (``max-age=0``, like a private index, or PyPI's pages
 after ten minutes); one more row has fresh pages (``max-age=600``, as PyPI
 sends them) for pip 26.3, which then asks the index nothing by itself.
 
+**Installed trees** (``--trees``, ``trees.json``): at 100 ms, stale pages,
+five pip ways per pip version and two uv ways, all in the same runs:
+
+- **plain pip** and **bound** as above;
+- **first install**: pipcachefirst with its files cached but no installed
+  trees yet (its ``trees-v1`` bucket removed before each run), so it builds them;
+- **trees off**: pipcachefirst with ``PIPCACHEFIRST_TREES=0``, as it was before trees;
+- **pipcachefirst**: as installed, trees on: each wheel's tree placed;
+- **uv --compile-bytecode** and **uv** (no byte code: the floor).
+
 All installs of one workload at one delay are interleaved, run after run:
 the pip versions (and uv) take turns going first, and within a pip version
-pipcachefirst runs in the middle, right after plain pip or the bound by
-turns, so that each comparison is between two installs made back to back
-(this machine has slow and fast phases of a few seconds).  A short workload
-gets more runs, so that every cell is measured for about as long.  A first
-run per workload and page freshness warms the caches and is not counted.
-The raw timings and request counts go to ``report.json``; ``report.py``
-renders them.
+the ways take turns too (in the grid pipcachefirst runs in the middle, right
+after plain pip or the bound by turns), so that each comparison is between
+installs made close together (this machine has slow and fast phases of a few
+seconds).  A short workload gets more runs, so that every cell is measured
+for about as long.  A first run per workload and page freshness warms the
+caches and is not counted.  The raw timings and request counts go to
+``report.json`` (``trees.json``); ``report.py`` renders them.
 
-    python3 bench/bench.py                  # the full report into bench/results/ and README (about an hour)
+    python3 bench/bench.py                  # the grid into bench/results/ and README (about an hour)
+    python3 bench/bench.py --trees          # installed trees into bench/results/ and README (about 25 minutes)
     python3 bench/bench.py --quick          # pip 26.3 at 100 ms, one run: the demo
     python3 bench/bench.py --smoke --output-dir DIR    # what CI runs: two pins, pip 26.3, one delay, one run
     python3 bench/bench.py --workload bench/workloads/sdist-only.txt --delay 300 --pip 24.3.1 --runs 9 --output-dir DIR
@@ -43,7 +57,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
@@ -53,8 +67,14 @@ import harness  # noqa: E402
 import report  # noqa: E402
 from tests.support.indexserver import IndexServer  # noqa: E402
 
-PIP_WAYS = ("plain pip", "pipcachefirst", "bound")
-UV = "uv"
+PLAIN, OURS, TREES_OFF, BOUND, FIRST = "plain pip", "pipcachefirst", "trees off", "bound", "first install"
+UV, UV_COMPILE = "uv", "uv --compile-bytecode"
+GRID_PIP_WAYS = (PLAIN, OURS, BOUND)
+# In this order on the first counted run, then turned by one each run: each way follows each other.
+TREES_PIP_WAYS = (PLAIN, FIRST, TREES_OFF, BOUND, OURS)
+TREES_UV_WAYS = (UV_COMPILE, UV)
+# Where pipcachefirst keeps installed trees under pip's cache dir (settings.SUBDIRECTORY, store.TREES).
+TREES_BUCKET = Path("cachefirst", "trees-v1")
 PIPS = ("23.2.1", "24.3.1", "26.3")  # Python 3.11's ensurepip, one from 2024, the newest
 DELAYS_MS = (0, 50, 100, 300)
 FRESH_PAGES_PIP = "26.3"  # the first pip that uses fresh pages without asking (26.2+)
@@ -65,10 +85,19 @@ WORKLOADS = (harness.WORKLOADS / "flask-celery.txt", harness.WORKLOADS / "sdist-
 # one sdist and one wheel, with the newest pip.  Each pip and way builds the
 # sdists in its warm-up; sdist-only.txt with every pip made that 45 builds.
 SMOKE_WORKLOAD = harness.WORKLOADS / "smoke.txt"
+# The grid's ways and the trees way: the first install's only difference is a folder removed before it.
+SMOKE_PIP_WAYS = (PLAIN, TREES_OFF, BOUND, OURS)
 # Counted runs per cell: an sdist-only install takes a third of a flask-celery
 # one and varies as much in absolute terms, so it gets more runs.
 RUNS = {"flask-celery.txt": 9, "sdist-only.txt": 21}
 DEFAULT_RUNS = 9
+# Installed trees: the issue's workload and a large one, where trees matter most.
+TREES_WORKLOADS = (harness.WORKLOADS / "flask-celery.txt", harness.WORKLOADS / "data-science.txt")
+TREES_DELAY_MS = 100
+TREES_RUNS = 5
+# A data-science run is about two minutes per pip version (five ways of 10-35 s
+# each); with all three pips the report would take over half an hour more.
+TREES_ONLY_PIPS = (("data-science.txt", ("26.3",)),)
 
 
 @dataclass(frozen=True)
@@ -100,31 +129,69 @@ class Plan:
     workloads: Tuple[Path, ...] = WORKLOADS
     delays_ms: Tuple[int, ...] = DELAYS_MS
     pips: Tuple[str, ...] = PIPS
-    runs: Optional[int] = None  # None: RUNS
+    runs: Optional[int] = None  # None: RUNS (TREES_RUNS for trees)
     with_uv: bool = True
     with_fresh_pages: bool = True
+    trees: bool = False  # the installed-trees ways (else the grid's, pipcachefirst with trees off)
+    only_pips: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()  # (workload name, its pips) where not all of ``pips``
+    only_ways: Tuple[str, ...] = ()  # some of the trees report's pip ways, in their order; () for all
+
+    @property
+    def kind(self) -> str:
+        return "trees" if self.trees else "grid"
 
     def runs_for(self, workload: Path) -> int:
-        return self.runs if self.runs is not None else RUNS.get(workload.name, DEFAULT_RUNS)
+        if self.runs is not None:
+            return self.runs
+        return TREES_RUNS if self.trees else RUNS.get(workload.name, DEFAULT_RUNS)
+
+    def pips_for(self, workload: Path) -> Tuple[str, ...]:
+        limited = dict(self.only_pips).get(workload.name)
+        return tuple(pip for pip in self.pips if limited is None or pip in limited)
+
+    def pip_ways(self) -> Tuple[str, ...]:
+        if not self.trees:
+            return GRID_PIP_WAYS
+        return tuple(way for way in TREES_PIP_WAYS if not self.only_ways or way in self.only_ways)
+
+    def uv_ways(self) -> Tuple[str, ...]:
+        return () if not self.with_uv else TREES_UV_WAYS if self.trees else (UV,)
 
     def is_full_report(self) -> bool:
-        return self == Plan(runs=self.runs) and (self.runs is None or self.runs >= 5)
+        full = TREES_PLAN if self.trees else Plan()
+        return self == replace(full, runs=self.runs) and (self.runs is None or self.runs >= 5)
 
     def conditions(self) -> Iterator[Conditions]:
         for workload in self.workloads:
             for delay in self.delays_ms:
                 yield Conditions(workload, delay)
-            if self.with_fresh_pages and FRESH_PAGES_PIP in self.pips:
+            if self.with_fresh_pages and FRESH_PAGES_PIP in self.pips_for(workload):
                 yield Conditions(workload, FRESH_PAGES_DELAY_MS, fresh_pages=True)
 
     def order(self, conditions: Conditions, run: int) -> List[Tuple[Optional[str], str]]:
         """The installs of one run, as (pip, way) with pip None for uv, in the order they run."""
-        pips = (FRESH_PAGES_PIP,) if conditions.fresh_pages else self.pips
-        groups = [[(pip, way) for way in (PIP_WAYS if run % 2 else PIP_WAYS[::-1])] for pip in pips]
-        if self.with_uv:
-            groups.append([(None, UV)])
+        pips = (FRESH_PAGES_PIP,) if conditions.fresh_pages else self.pips_for(conditions.workload)
+        ways = self.pip_ways()
+        if self.trees:
+            turn = run % len(ways)
+            ways = ways[turn:] + ways[:turn]
+        elif not run % 2:
+            ways = ways[::-1]
+        groups = [[(pip, way) for way in ways] for pip in pips]
+        uv_ways = self.uv_ways()
+        if uv_ways:
+            groups.append([(None, way) for way in (uv_ways if run % 2 else uv_ways[::-1])])
         turn = run % len(groups)
         return [way for group in groups[turn:] + groups[:turn] for way in group]
+
+
+TREES_PLAN = Plan(TREES_WORKLOADS, (TREES_DELAY_MS,), PIPS, None, with_fresh_pages=False, trees=True,
+                  only_pips=TREES_ONLY_PIPS)
+
+
+def slug(way: str) -> str:
+    """A way's name as a folder name."""
+    return "-".join("".join(c if c.isalnum() else " " for c in way).split())
 
 
 class Bench:
@@ -182,22 +249,40 @@ class Bench:
         index = ["--index-url", self.server.index_url()]
         if pip is None:
             python = harness.venv_without_pip(self.target)
-            env = harness.environ({"UV_CACHE_DIR": str(self.caches / "uv")})
+            env = harness.environ({"UV_CACHE_DIR": str(self.caches / slug(way))})
             command = [str(self.uv / "uv"), "pip", "install", "-q", "--python", str(python), "-r", str(workload)]
+            if way == UV_COMPILE:
+                command.append("--compile-bytecode")
             command += index
         else:
             python = harness.fresh_target(self.templates[pip], self.target)
-            env = harness.environ({"PIP_CACHE_DIR": str(self.caches / pip / way)})
-            if way != "pipcachefirst":
+            cache = self.pip_cache(pip, way)
+            env = harness.environ({"PIP_CACHE_DIR": str(cache)})
+            if way in (PLAIN, BOUND):
                 env["PIPCACHEFIRST"] = "0"
+            elif way == TREES_OFF or (way == OURS and not self.plan.trees):
+                env["PIPCACHEFIRST_TREES"] = "0"
+            if way == FIRST:  # its files stay cached; the trees it built last time go
+                shutil.rmtree(cache / TREES_BUCKET, ignore_errors=True)
             command = [str(python), "-m", "pip", "install", "-q", "-r", str(workload)]
-            if way == "bound":
+            if way == BOUND:
                 command += ["--no-index", "--find-links", str(self.files[workload])]
             else:  # --trusted-host: pip caches files from a plain-http host only then
                 command += [*index, "--trusted-host", "127.0.0.1"]
         self.server.take_requests()
         seconds = harness.timed(command, env)
         return seconds, len(self.server.take_requests())
+
+    def pip_cache(self, pip: str, way: str) -> Path:
+        return self.caches / pip / slug(way)
+
+    def trees_built(self) -> Dict[str, Dict[str, int]]:
+        """Installed trees in each trees way's cache at the end, per pip: proof that trees were used at all."""
+        if not self.plan.trees:
+            return {}
+        return {pip: {way: len(list((self.pip_cache(pip, way) / TREES_BUCKET).glob("*/*/tree.json")))
+                      for way in (OURS, FIRST) if way in self.plan.pip_ways()} for pip in self.plan.pips
+                if any(pip in self.plan.pips_for(w) for w in self.plan.workloads)}
 
     def versions(self) -> Dict[str, str]:
         versions = {"pipcachefirst": harness.tool_version(next(iter(self.tools.values())), "pipcachefirst")}
@@ -229,14 +314,20 @@ def request_problems(cells: Sequence[Cell]) -> List[str]:
     for cell in cells:
         who = f"pip {cell.pip} {cell.way}" if cell.pip else cell.way
         where = f"{cell.workload}, {cell.delay_ms} ms, {cell.pages} pages, {who}"
-        if cell.way in ("pipcachefirst", "bound") and any(cell.requests):
+        if cell.way in (OURS, TREES_OFF, FIRST, BOUND) and any(cell.requests):
             problems.append(f"{where}: {max(cell.requests)} index requests, expected none")
-        if cell.way == "plain pip" and cell.pages == "stale" and not all(cell.requests):
+        if cell.way == PLAIN and cell.pages == "stale" and not all(cell.requests):
             problems.append(f"{where}: an install without index requests, expected one per pin")
-        if cell.way == "plain pip" and cell.pages == "fresh" and any(cell.requests):
+        if cell.way == PLAIN and cell.pages == "fresh" and any(cell.requests):
             problems.append(f"{where}: {max(cell.requests)} index requests on fresh pages, expected none "
                             f"(pages gone stale during the runs?)")
     return problems
+
+
+def tree_problems(built: Dict[str, Dict[str, int]]) -> List[str]:
+    """Trees ways whose cache holds no installed tree: they measured pip without trees."""
+    return [f"pip {pip} {way}: no installed tree in its cache, so trees were never placed"
+            for pip, ways in built.items() for way, count in ways.items() if not count]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -245,29 +336,37 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--delay", type=int, action="append", help="ms added to every index request (repeatable)")
     parser.add_argument("--pip", action="append", help="pip version (repeatable)")
     parser.add_argument("--runs", type=int, help="counted runs per cell (default: 9 for flask-celery, 21 for "
-                        "sdist-only)")
+                        "sdist-only; 5 with --trees)")
+    parser.add_argument("--trees", action="store_true", help="installed trees: flask-celery and data-science at "
+                        "100 ms, the five pip ways and uv with and without byte code")
     parser.add_argument("--no-uv", action="store_true", help="leave out uv")
     parser.add_argument("--no-fresh-pages", action="store_true", help="leave out the fresh-pages row")
-    parser.add_argument("--quick", action="store_true", help="pip 26.3, flask-celery, 100 ms, one run: the demo")
+    parser.add_argument("--quick", action="store_true", help="pip 26.3, flask-celery, 100 ms, one run, the five "
+                        "pip ways of --trees: the demo")
     parser.add_argument("--smoke", action="store_true", help="smoke.txt (one sdist, one wheel), pip 26.3, 100 ms, "
-                        "one run, every way: what CI runs")
+                        "one run, the ways of --trees but the first install: what CI runs")
     parser.add_argument("--workdir", type=Path, default=harness.DEFAULT_WORKDIR)
-    parser.add_argument("--output-dir", type=Path, help="where report.json/.md/.png go (default: bench/results "
-                        "for the full report, which also updates README.md; nowhere for --quick)")
+    parser.add_argument("--output-dir", type=Path, help="where report.json/.md (trees.json/.md with --trees, "
+                        "--smoke, --quick) and report.png go (default: bench/results for the full reports, which "
+                        "also updates README.md; nowhere for --quick)")
     args = parser.parse_args(argv)
 
     if args.quick:
-        plan = Plan((WORKLOADS[0],), (100,), ("26.3",), 1, with_uv=False, with_fresh_pages=False)
+        plan = Plan((WORKLOADS[0],), (100,), ("26.3",), 1, with_uv=False, with_fresh_pages=False, trees=True)
     elif args.smoke:
-        plan = Plan((SMOKE_WORKLOAD,), (100,), (PIPS[-1],), 1, with_fresh_pages=False)
+        plan = Plan((SMOKE_WORKLOAD,), (100,), (PIPS[-1],), 1, with_fresh_pages=False, trees=True,
+                    only_ways=SMOKE_PIP_WAYS)
     else:
-        plan = Plan(
-            tuple(w.resolve() for w in args.workload or WORKLOADS),
-            tuple(args.delay or DELAYS_MS),
-            tuple(args.pip or PIPS),
-            args.runs,
+        base = TREES_PLAN if args.trees else Plan()
+        plan = replace(
+            base,
+            workloads=tuple(w.resolve() for w in args.workload) if args.workload else base.workloads,
+            delays_ms=tuple(args.delay) if args.delay else base.delays_ms,
+            pips=tuple(args.pip) if args.pip else base.pips,
+            only_pips=() if args.pip else base.only_pips,
+            runs=args.runs,
             with_uv=not args.no_uv,
-            with_fresh_pages=not args.no_fresh_pages,
+            with_fresh_pages=base.with_fresh_pages and not args.no_fresh_pages,
         )
     if plan.runs is not None and plan.runs < 1:
         parser.error("--runs must be at least 1")
@@ -293,11 +392,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "minutes": round((time.monotonic() - started) / 60),
         "cells": [asdict(cell) for cell in cells],
     }
+    if plan.trees:
+        data["kind"] = "trees"
+        data["settings"] = {"goals": report.TREES_GOALS_JSON, "link_mode": harness.link_mode(bench.caches)}
+        data["pips"] = {workload.name: list(plan.pips_for(workload)) for workload in plan.workloads}
+        data["trees_built"] = bench.trees_built()
+    else:
+        data["settings"]["trees"] = "off"  # pipcachefirst's installed trees: the grid measures index work
     print()
     print(report.markdown(data))
     if output is not None:
         report.write(data, output, work)
-    problems = request_problems(cells)
+    problems = request_problems(cells) + tree_problems(bench.trees_built())
     for problem in problems:
         print(f"bench: {problem}", file=sys.stderr)
     return 1 if problems else 0

@@ -203,6 +203,22 @@ def venv_without_pip(path: Path) -> Path:
 
 
 
+def link_mode(folder: Path) -> str:
+    """What pipcachefirst's default link mode (``clone``) gives for trees in ``folder``: a reflink, or a copy."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as scratch:
+        source, target = Path(scratch, "a"), Path(scratch, "b")
+        source.write_bytes(b"probe")
+        with open(source, "rb") as fd_in, open(target, "wb") as fd_out:
+            try:
+                fcntl.ioctl(fd_out.fileno(), getattr(fcntl, "FICLONE", 0x40049409), fd_in.fileno())
+            except OSError as exc:
+                return f"copy (clone asked; this file system cannot clone: {exc.strerror})"
+    return "clone"
+
+
 def machine() -> Dict[str, object]:
     """What the figures were measured on."""
     cpu = platform.processor() or platform.machine()

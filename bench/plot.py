@@ -1,12 +1,15 @@
-"""Plot a benchmark report: one panel per workload, seconds per install against index delay.
+"""Plot the benchmark reports: a row of panels per report, one panel per workload.
 
 Runs in a venv holding matplotlib (``report.plot`` makes it), so it imports
 nothing from the project:
 
-    python plot.py report.json report.png
+    python plot.py report.png report.json [trees.json]
 
-Colour tells the way of installing, line style the pip version; the fresh
-pages row is drawn as stars just right of its delay.
+The grid (``report.json``): seconds per install against index delay; colour
+tells the way of installing, line style the pip version; the fresh pages row
+is drawn as stars just right of its delay.  Installed trees (``trees.json``):
+a bar per way and pip version, uv's bars on their own, and the goals drawn
+as lines: uv with byte code for pipcachefirst, 0.4 × the bound.
 """
 
 from __future__ import annotations
@@ -14,26 +17,31 @@ from __future__ import annotations
 import json
 import statistics
 import sys
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 COLOURS = {"plain pip": "#d62728", "pipcachefirst": "#1f77b4", "bound": "#7f7f7f", "uv": "#2ca02c"}
+TREES_COLOURS = {"plain pip": "#d62728", "first install": "#ff7f0e", "trees off": "#9ecae1", "bound": "#7f7f7f",
+                 "pipcachefirst": "#1f77b4", "uv --compile-bytecode": "#98df8a", "uv": "#2ca02c"}
 STYLES = ["dotted", "dashed", "solid"]
 
 
-def main(data_path: str, png_path: str) -> None:
-    with open(data_path) as f:
-        data = json.load(f)
+def _version_key(version: str) -> List[int]:
+    return [int(p) for p in version.split(".")]
+
+
+def grid(subfigure: "matplotlib.figure.SubFigure", data: dict) -> None:
     cells = data["cells"]
     workloads = list(data["workloads"])
-    pips = sorted({c["pip"] for c in cells if c["pip"]}, key=lambda v: [int(p) for p in v.split(".")])
+    pips = sorted({c["pip"] for c in cells if c["pip"]}, key=_version_key)
     style = {pip: STYLES[-len(pips):][i] if len(pips) <= len(STYLES) else "solid" for i, pip in enumerate(pips)}
-    figure, axes = plt.subplots(1, len(workloads), figsize=(6.5 * len(workloads), 4.8), squeeze=False)
+    axes = subfigure.subplots(1, len(workloads), squeeze=False)
     for ax, workload in zip(axes[0], workloads):
         mine = [c for c in cells if c["workload"] == workload]
         delays = sorted({c["delay_ms"] for c in mine})
@@ -50,9 +58,7 @@ def main(data_path: str, png_path: str) -> None:
             points.sort()
             ax.plot([p[0] for p in points], [p[1] for p in points], color=COLOURS[way],
                     linestyle=style.get(pip, "solid"), marker="o", markersize=4, linewidth=1.6)
-        facts = data["workloads"][workload]
-        kinds = ", ".join(f"{n} {kind}" for kind, n in (("wheels", facts["wheels"]), ("sdists", facts["sdists"])) if n)
-        ax.set_title(f"{workload} ({kinds})")
+        ax.set_title(f"{workload} ({_kinds(data, workload)})")
         ax.set_xlabel("index delay per request (ms)")
         ax.set_ylabel("seconds per install (median)")
         ax.set_xticks(delays)
@@ -65,12 +71,73 @@ def main(data_path: str, png_path: str) -> None:
     if fresh:
         handles.append(Line2D([], [], color="black", marker="*", markersize=11, linestyle="none",
                               label=f"pip {', '.join(fresh)}, fresh pages"))
-    figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4 * len(workloads)), frameon=False)
+    subfigure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4 * len(workloads)),
+                     frameon=False)
     runs = ", ".join(f"{name}: {n} runs" for name, n in data["runs"].items())
-    figure.suptitle(f"Warm re-install into a fresh venv, medians ({runs}), {data['date']}")
-    figure.tight_layout(rect=(0, 0.14 if len(handles) > 4 * len(workloads) else 0.08, 1, 1))
+    subfigure.suptitle(f"Warm re-install into a fresh venv, medians ({runs}), {data['date']}")
+
+
+def trees(subfigure: "matplotlib.figure.SubFigure", data: dict) -> None:
+    cells = data["cells"]
+    workloads = list(data["workloads"])
+    ways = [w for w in TREES_COLOURS if any(c["way"] == w for c in cells)]
+    axes = subfigure.subplots(1, len(workloads), squeeze=False)
+    for ax, workload in zip(axes[0], workloads):
+        mine = [c for c in cells if c["workload"] == workload and c["pages"] == "stale"]
+        delay = min(c["delay_ms"] for c in mine)
+        mine = [c for c in mine if c["delay_ms"] == delay]
+        pips = sorted({c["pip"] for c in mine if c["pip"]}, key=_version_key)
+        groups: List[Tuple[str, Dict[str, float]]] = [
+            (f"pip {pip}", {c["way"]: statistics.median(c["seconds"]) for c in mine if c["pip"] == pip}) for pip in pips]
+        uv = {c["way"]: statistics.median(c["seconds"]) for c in mine if not c["pip"]}
+        if uv:
+            groups.append(("uv", uv))
+        width = 0.8 / max(len(ways), 1)
+        for x, (_, medians) in enumerate(groups):
+            present = [w for w in ways if w in medians]
+            for i, way in enumerate(present):
+                left = x - 0.4 + width * (i + (len(ways) - len(present)) / 2)
+                ax.bar(left + width / 2, medians[way], width * 0.92, color=TREES_COLOURS[way])
+                if way in ("pipcachefirst", "uv --compile-bytecode", "uv"):
+                    ax.annotate(f"{medians[way]:.2f}", (left + width / 2, medians[way]), ha="center",
+                                va="bottom", fontsize=7)
+            if "bound" in medians and "pipcachefirst" in medians:
+                ax.hlines(0.4 * medians["bound"], x - 0.42, x + 0.42, colors="black", linestyles="dotted",
+                          linewidth=1)
+        if "uv --compile-bytecode" in uv:
+            ax.axhline(uv["uv --compile-bytecode"], color=TREES_COLOURS["uv --compile-bytecode"], linestyle="dashed",
+                       linewidth=1.2, zorder=0)
+        ax.set_xticks(range(len(groups)), [name for name, _ in groups])
+        ax.set_title(f"{workload} ({_kinds(data, workload)}), {delay} ms, stale pages")
+        ax.set_ylabel("seconds per install (median)")
+        ax.set_ylim(bottom=0)
+        ax.grid(True, axis="y", alpha=0.3)
+    handles = [Patch(color=TREES_COLOURS[way], label=way) for way in ways]
+    handles += [Line2D([], [], color=TREES_COLOURS["uv --compile-bytecode"], linestyle="dashed",
+                       label="goal: pipcachefirst ≤ uv --compile-bytecode"),
+                Line2D([], [], color="black", linestyle="dotted", label="goal: pipcachefirst ≤ 0.4 × bound")]
+    subfigure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5), frameon=False)
+    runs = ", ".join(f"{name}: {n} runs" for name, n in data["runs"].items())
+    subfigure.suptitle(f"Installed trees: warm install into a fresh venv, medians ({runs}), {data['date']}")
+
+
+def _kinds(data: dict, workload: str) -> str:
+    facts = data["workloads"][workload]
+    return ", ".join(f"{n} {kind}" for kind, n in (("wheels", facts["wheels"]), ("sdists", facts["sdists"])) if n)
+
+
+def main(png_path: str, *data_paths: str) -> None:
+    reports = []
+    for path in data_paths:
+        with open(path) as f:
+            reports.append(json.load(f))
+    columns = max(len(data["workloads"]) for data in reports)
+    figure = plt.figure(figsize=(6.5 * columns, 5.6 * len(reports)), layout="constrained")
+    subfigures = figure.subfigures(len(reports), 1, squeeze=False)[:, 0]
+    for subfigure, data in zip(subfigures, reports):
+        (trees if data.get("kind") == "trees" else grid)(subfigure, data)
     figure.savefig(png_path, dpi=110, metadata={"Software": None})
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:])

@@ -1,12 +1,18 @@
-"""Re-create an environment end to end: creation plus install, three ways, warm caches.
+"""Re-create an environment end to end: creation plus install, five ways, warm caches.
 
 - ``python -m venv X`` then ``X/bin/pip install -r W`` (pip as Python ships it, plain);
-- ``pipcachefirst venv X -r W`` (virtualenv with the pipcachefirst seeder, then pip);
-- ``uv venv X`` then ``uv pip install --python X -r W`` (the outside reference).
+- ``pipcachefirst venv X -r W`` (virtualenv with the pipcachefirst seeder, then
+  pip), as installed: each wheel's installed tree placed;
+- the same with ``PIPCACHEFIRST_TREES=0`` (unzip and compile, as before trees);
+- ``uv venv X`` then ``uv pip install --compile-bytecode --python X -r W``
+  (the outside reference that leaves byte code, as pip does);
+- ``uv venv X`` then ``uv pip install --python X -r W`` (no byte code: the floor).
 
 Against the same delayed loopback index as ``bench.py`` (stale pages), each
-with its own warm cache, interleaved, median of several runs; the clock runs
-from "nothing there" to "installed".
+with its own warm cache, interleaved (each run starts one way later), median
+of several runs; the clock runs from "nothing there" to "installed".  Ratios
+are medians of per-run ratios.  Goal: ``pipcachefirst venv`` at most 1.2× uv
+with byte code.
 
     python3 bench/recreate.py [--runs 5] [--delay 0.1]
 """
@@ -26,7 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
 from tests.support.indexserver import IndexServer  # noqa: E402
 
-WAYS = ("venv + pip", "pipcachefirst venv", "uv venv + uv pip")
+PLAIN, OURS, TREES_OFF = "venv + pip", "pipcachefirst venv", "pipcachefirst venv, trees off"
+UV_COMPILE, UV = "uv venv + uv pip --compile-bytecode", "uv venv + uv pip"
+WAYS = (PLAIN, OURS, TREES_OFF, UV_COMPILE, UV)
+# (numerator, denominator, goal or None): medians of per-run ratios
+RATIOS = ((OURS, UV_COMPILE, 1.2), (OURS, PLAIN, None), (OURS, TREES_OFF, None))
 DEFAULT_WORKLOAD = harness.WORKLOADS / "flask-celery.txt"
 
 
@@ -38,14 +48,30 @@ def tool_env(work: Path, wheel: Path) -> Path:
 def commands(way: str, tools: Path, target: Path, workload: Path, index: str) -> List[List[str]]:
     index_args = ["--index-url", index]
     pip_args = ["-q", "--disable-pip-version-check", "-r", str(workload), *index_args, "--trusted-host", "127.0.0.1"]
-    if way == "venv + pip":
+    if way == PLAIN:
         return [[str(tools / "python"), "-m", "venv", str(target)],
                 [str(target / "bin" / "python"), "-m", "pip", "install", *pip_args]]
-    if way == "pipcachefirst venv":
+    if way in (OURS, TREES_OFF):
         return [[str(tools / "python"), "-m", "pipcachefirst", "venv", str(target), *pip_args]]
+    compile_bytecode = ["--compile-bytecode"] if way == UV_COMPILE else []
     return [[str(tools / "uv"), "venv", "-q", str(target)],
-            [str(tools / "uv"), "pip", "install", "-q", "--python", str(target / "bin" / "python"), "-r",
-             str(workload), *index_args]]
+            [str(tools / "uv"), "pip", "install", "-q", *compile_bytecode, "--python", str(target / "bin" / "python"),
+             "-r", str(workload), *index_args]]
+
+
+def slug(way: str) -> str:
+    return "-".join("".join(c if c.isalnum() else " " for c in way).split())
+
+
+def paired(times: Dict[str, List[float]], ours: str, other: str) -> List[float]:
+    return [a / b for a, b in zip(times[ours], times[other])]
+
+
+def middle_half(values: List[float]) -> str:
+    if len(values) < 4:
+        return ""
+    low, _, high = statistics.quantiles(values, n=4)
+    return f" ({low:.2f}–{high:.2f})"
 
 
 def main() -> None:
@@ -68,16 +94,19 @@ def main() -> None:
     shutil.rmtree(caches, ignore_errors=True)
     try:
         for run in range(-1, args.runs):  # run -1 warms every cache
-            for way in WAYS[run % 3:] + WAYS[: run % 3]:
+            turn = run % len(WAYS)
+            for way in WAYS[turn:] + WAYS[:turn]:
                 target = work / "recreate-target"
                 shutil.rmtree(target, ignore_errors=True)
                 env = harness.environ({
-                    "PIP_CACHE_DIR": str(caches / way / "pip"),
-                    "UV_CACHE_DIR": str(caches / way / "uv"),
-                    "VIRTUALENV_OVERRIDE_APP_DATA": str(caches / way / "virtualenv"),
+                    "PIP_CACHE_DIR": str(caches / slug(way) / "pip"),
+                    "UV_CACHE_DIR": str(caches / slug(way) / "uv"),
+                    "VIRTUALENV_OVERRIDE_APP_DATA": str(caches / slug(way) / "virtualenv"),
                     "VIRTUALENV_NO_PERIODIC_UPDATE": "1",
-                    "PIPCACHEFIRST": "1" if way == "pipcachefirst venv" else "0",
+                    "PIPCACHEFIRST": "1" if way in (OURS, TREES_OFF) else "0",
                 })
+                if way == TREES_OFF:
+                    env["PIPCACHEFIRST_TREES"] = "0"
                 server.take_requests()
                 seconds = sum(harness.timed(command, env)
                               for command in commands(way, tools, target, workload, server.index_url()))
@@ -91,7 +120,8 @@ def main() -> None:
         harness.measured_on(shlex.join(["python3", "bench/recreate.py", *sys.argv[1:]])),
         "",
         f"Re-create a venv from `{workload.name}` end to end (creation plus install), warm caches, "
-        f"{args.delay * 1000:.0f} ms per index request, median of {args.runs} interleaved runs.",
+        f"{args.delay * 1000:.0f} ms per index request (stale pages), median of {args.runs} interleaved runs; "
+        f"pipcachefirst's link mode {harness.link_mode(caches)}.",
         "",
         "| way | median s | min s | index requests |",
         "|---|---:|---:|---:|",
@@ -99,6 +129,13 @@ def main() -> None:
     for way in WAYS:
         lines.append(f"| {way} | {statistics.median(times[way]):.2f} | {min(times[way]):.2f} | "
                      f"{statistics.median(requests[way]):g} |")
+    lines += ["", "| ratio | median of per-run ratios (middle half) |", "|---|---:|"]
+    for ours, other, goal in RATIOS:
+        ratios = paired(times, ours, other)
+        ratio = round(statistics.median(ratios), 2)
+        figure = f"**{ratio:.2f}**" if goal is not None and ratio > goal else f"{ratio:.2f}"
+        name = f"{ours} ÷ {other}" + (f" (goal ≤ {goal})" if goal is not None else "")
+        lines.append(f"| {name} | {figure}{middle_half(ratios)} |")
     table = "\n".join(lines) + "\n"
     print("\n" + table)
     if args.output:

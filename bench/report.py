@@ -1,9 +1,10 @@
-"""Turn the benchmark's raw measurements into the report: Markdown, a plot, README.
+"""Turn the benchmark's raw measurements into the reports: Markdown, a plot, README.
 
 ``bench.py`` measures and calls ``write``; run this file on its own to render
-a saved ``report.json`` again without measuring:
+the saved ``report.json`` (the grid) and ``trees.json`` (installed trees)
+again without measuring:
 
-    python3 bench/report.py [bench/results/report.json]
+    python3 bench/report.py [bench/results/report.json ...]
 
 README.md shows result files between ``<!-- begin include PATH -->`` and
 ``<!-- end include PATH -->``; ``include_results`` copies each file there, so
@@ -25,6 +26,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
 
 TARGET = 1.05  # pipcachefirst within 5 % of the bound
+# Installed trees: (numerator way, denominator way, goal or None for a figure shown without one).
+TREES_RATIOS: Tuple[Tuple[str, str, Optional[float]], ...] = (
+    ("pipcachefirst", "uv --compile-bytecode", 1.0),
+    ("pipcachefirst", "bound", 0.4),
+    ("first install", "plain pip", 1.15),
+    ("first install", "trees off", None),  # what building the trees costs
+    ("pipcachefirst", "trees off", None),  # what placing them saves
+    ("pipcachefirst", "uv", None),  # how far from uv without byte code, the floor
+)
+TREES_GOALS_JSON = [list(ratio) for ratio in TREES_RATIOS]
+TREES_WAYS = ("plain pip", "first install", "trees off", "bound", "pipcachefirst", "uv --compile-bytecode", "uv")
+NAMES = ("report", "trees")  # the grid's files and installed trees' files in a results folder
 PLOT_REQUIREMENTS = ["matplotlib>=3.8"]
 README = harness.REPO / "README.md"
 RESULTS = harness.REPO / "bench" / "results"  # the committed report, which README shows
@@ -174,8 +187,173 @@ def _verdict(data: dict) -> str:
     return verdict + "."
 
 
+def _grid_trees(data: dict) -> str:
+    if data["settings"].get("trees") == "off":
+        return ("**pipcachefirst** runs with its installed trees off (`PIPCACHEFIRST_TREES=0`), so that it does the "
+                "install work the bound does and the ratio between them is what pipcachefirst itself costs; trees are "
+                "measured in a report of their own.")
+    return ("**pipcachefirst** here predates installed trees, so it did the install work the bound does; trees are "
+            "measured in a report of their own.")
+
+
+# -- installed trees -------------------------------------------------------------
+
+
+def _ratio_cell(ours: Cell, other: Cell, goal: Optional[float]) -> str:
+    ratios = paired(ours, other)
+    if not ratios:
+        return ""
+    ratio = _median_ratio(ratios)
+    text = f"**{ratio:.2f}**" if goal is not None and ratio > goal else f"{ratio:.2f}"
+    middle = _middle_half(ratios)
+    return text + (f" ({middle})" if middle else "")
+
+
+def _ratio_name(ratio: Sequence[object]) -> str:
+    ours, other, goal = ratio
+    return f"{ours} ÷ {other}" + (f" (goal ≤ {goal})" if goal is not None else "")
+
+
+@dataclass
+class TreesRow:
+    """One pip version under one set of conditions in the installed-trees report: every way's cell."""
+
+    workload: str
+    delay_ms: int
+    pages: str
+    pip: str
+    cells: Dict[str, Cell]  # way -> cell, uv's included (the same for every row of these conditions)
+
+    def ratio(self, ours: str, other: str) -> Optional[Tuple[Cell, Cell]]:
+        if ours in self.cells and other in self.cells:
+            return self.cells[ours], self.cells[other]
+        return None
+
+
+def trees_rows(data: dict, workload: str) -> List[TreesRow]:
+    cells = [c for c in data["cells"] if c["workload"] == workload]
+    found = []
+    for delay, pages in dict.fromkeys((c["delay_ms"], c["pages"]) for c in cells):
+        here = [c for c in cells if c["delay_ms"] == delay and c["pages"] == pages]
+        uv = {c["way"]: c for c in here if not c["pip"]}
+        for pip in dict.fromkeys(c["pip"] for c in here if c["pip"]):
+            ways = {c["way"]: c for c in here if c["pip"] == pip}
+            found.append(TreesRow(workload, delay, pages, pip, {**ways, **uv}))
+    return found
+
+
+def _trees_tables(data: dict, workload: str) -> List[str]:
+    facts = data["workloads"][workload]
+    kinds = " and ".join(f"{n} {kind}" for kind, n in (("wheels", facts["wheels"]), ("sdists", facts["sdists"])) if n)
+    workload_rows = trees_rows(data, workload)
+    ways = [w for w in TREES_WAYS if any(w in row.cells for row in workload_rows)]
+    several = len({(row.delay_ms, row.pages) for row in workload_rows}) > 1
+    where = "| index delay | pages " if several else ""
+    lines = [f"**`{workload}`**: {kinds}", "",
+             f"{where}| pip | " + " | ".join(ways) + " |",
+             "|---:|---" * several + "|---|" + "---:|" * len(ways)]
+    shown_uv = set()
+    for row in workload_rows:
+        figures = []
+        for way in ways:
+            cell = row.cells.get(way)
+            first_of_uv = cell is not None and cell["pip"] is None and (row.delay_ms, row.pages, way) not in shown_uv
+            if cell is not None and cell["pip"] is None:
+                shown_uv.add((row.delay_ms, row.pages, way))
+            figures.append(_figure(cell) if cell is not None and (cell["pip"] or first_of_uv) else "")
+        lead = f"| {row.delay_ms} ms | {row.pages} " if several else ""
+        lines.append(f"{lead}| {row.pip} | " + " | ".join(figures) + " |")
+    ratios = [r for r in _trees_ratios(data) if any(row.ratio(r[0], r[1]) for row in workload_rows)]
+    if ratios:
+        lines += ["", f"{where}| pip | " + " | ".join(_ratio_name(r) for r in ratios) + " |",
+                  "|---:|---" * several + "|---|" + "---:|" * len(ratios)]
+        for row in workload_rows:
+            figures = []
+            for ours, other, goal in ratios:
+                pair = row.ratio(ours, other)
+                figures.append(_ratio_cell(*pair, goal) if pair else "")
+            lead = f"| {row.delay_ms} ms | {row.pages} " if several else ""
+            lines.append(f"{lead}| {row.pip} | " + " | ".join(figures) + " |")
+    return lines
+
+
+def _trees_ratios(data: dict) -> List[Tuple[str, str, Optional[float]]]:
+    return [tuple(r) for r in data["settings"].get("goals", TREES_GOALS_JSON)]  # type: ignore[misc]
+
+
+def _trees_verdict(data: dict) -> List[str]:
+    lines = []
+    every_row = [row for workload in data["workloads"] for row in trees_rows(data, workload)]
+    for ours, other, goal in _trees_ratios(data):
+        if goal is None:
+            continue
+        judged = [(row, _median_ratio(paired(*pair))) for row in every_row
+                  for pair in [row.ratio(ours, other)] if pair and pair[0]["seconds"]]
+        if not judged:
+            continue
+        misses = [(row, ratio) for row, ratio in judged if ratio > goal]
+        line = f"- {ours} ÷ {other} ≤ {goal}: in {len(judged) - len(misses)} of {len(judged)} rows"
+        if misses:
+            line += "; not in " + ", ".join(f"{row.workload} with pip {row.pip} ({ratio:.2f})" for row, ratio in misses)
+        lines.append(line + ".")
+    return lines
+
+
+def trees_markdown(data: dict) -> str:
+    """The installed-trees report as Markdown: how it was made, two tables per workload, the goals."""
+    versions = "; ".join(f"{name} {version}" for name, version in data["versions"].items())
+    counts = data["runs"]
+    runs = (" and ".join(f"{n} ({name})" for name, n in counts.items()) if len(set(counts.values())) > 1
+            else str(next(iter(counts.values()))))
+    delays = sorted({c["delay_ms"] for c in data["cells"]})
+    delay = " and ".join(f"{d} ms" for d in delays)
+    link_mode = data["settings"].get("link_mode", "clone")
+    lines = [
+        harness.measured_on(data["command"], data["date"], data["machine"])[:-1] + f"; {versions}.",
+        "",
+        f"All ways in the same runs: each time is the median of {runs} interleaved runs after a warm-up run, "
+        "seconds to install the workload into a fresh venv with warm caches, and in brackets the index requests "
+        f"each install made. The index is on 127.0.0.1, adds {delay} to every request and sends stale pages "
+        "(`max-age=0`). Each ratio is the median of per-run ratios between two installs of the same run, with the "
+        "middle half of those per-run ratios in brackets. first install ÷ plain pip compares with pip before "
+        "pipcachefirst was installed (plain pip asks the index, first install does not); first install ÷ trees off "
+        "is what building the trees costs by itself. The ways:",
+        "",
+        "- **plain pip**: `PIPCACHEFIRST=0`, pip's own caches warm;",
+        "- **first install**: pipcachefirst with its files cached but no installed trees yet (its `trees-v1` "
+        "removed before each run), so it builds them;",
+        "- **trees off**: pipcachefirst with `PIPCACHEFIRST_TREES=0`, as it was before trees;",
+        "- **bound**: `pip install --no-index --find-links` over the same files;",
+        f"- **pipcachefirst**: as installed, placing each wheel's tree; link mode {link_mode};",
+        "- **uv --compile-bytecode** and **uv** (without byte code: the floor): `uv pip install` with its own warm "
+        "cache; they do not depend on pip, so they are shown on the first row.",
+        "",
+    ]
+    pips = data.get("pips", {})
+    for workload in data["workloads"]:
+        lines += _trees_tables(data, workload) + [""]
+        if pips.get(workload) and len(pips[workload]) < max(len(v) for v in pips.values()):
+            lines[-1:-1] = ["", f"`{workload}` was measured with pip {', '.join(pips[workload])} only."]
+    verdict = _trees_verdict(data)
+    if verdict:
+        lines += ["Goals, per row (the median of that row's per-run ratios):", "", *verdict, ""]
+    built = data.get("trees_built") or {}
+    if built:
+        lines += ["Installed trees in each cache at the end: " + "; ".join(
+            f"pip {pip}: " + ", ".join(f"{way} {n}" for way, n in ways.items()) for pip, ways in built.items())
+            + ".", ""]
+    spread = _spread(data)
+    if spread:
+        lines += [spread, ""]
+    if data.get("minutes"):
+        lines += [f"The whole run, setup included, took {data['minutes']} minutes.", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
 def markdown(data: dict) -> str:
     """The report as Markdown: how it was made, a table per workload, the verdict."""
+    if data.get("kind") == "trees":
+        return trees_markdown(data)
     versions = "; ".join(f"{name} {version}" for name, version in data["versions"].items())
     counts = data["runs"]
     runs = (" and ".join(f"{n} ({name})" for name, n in counts.items()) if len(set(counts.values())) > 1
@@ -193,7 +371,7 @@ def markdown(data: dict) -> str:
         "back, with the middle half of those per-run ratios in brackets: this machine has slow and fast phases "
         "of a few seconds, which a ratio of two medians would not cancel. The index is on 127.0.0.1 and adds the "
         f"delay to every request; its pages are stale (`max-age=0`){fresh}. **bound** is "
-        f"`pip install --no-index --find-links` over the same files.{uv}",
+        f"`pip install --no-index --find-links` over the same files. {_grid_trees(data)}{uv}",
         "",
     ]
     for workload in data["workloads"]:
@@ -207,27 +385,32 @@ def markdown(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(data_path: Path, png: Path, work: Path) -> None:
+def plot(data_paths: Sequence[Path], png: Path, work: Path) -> None:
     """Draw the plot with matplotlib from a venv of its own (the benchmark needs nothing installed)."""
     bin_dir = harness.tool_venv(work, "tool-plot", PLOT_REQUIREMENTS)
     plot_script = Path(__file__).resolve().parent / "plot.py"
-    harness.run([str(bin_dir / "python"), str(plot_script), str(data_path), str(png)], harness.environ())
+    harness.run([str(bin_dir / "python"), str(plot_script), str(png), *map(str, data_paths)], harness.environ())
 
 
 def is_committed_report(output: Path) -> bool:
     return output.resolve() == RESULTS.resolve()
 
 
+def name_of(data: dict) -> str:
+    """The results files' name for this kind of report: ``report`` (the grid) or ``trees``."""
+    return "trees" if data.get("kind") == "trees" else "report"
+
+
 def write(data: dict, output: Path, work: Path) -> None:
-    """report.json, report.md and report.png into ``output``; README too for the committed report."""
+    """<name>.json and <name>.md into ``output``, report.png from every report there; README too for the committed ones."""
     output.mkdir(parents=True, exist_ok=True)
-    data_path = output / "report.json"
-    data_path.write_text(json.dumps(data, indent=1) + "\n")
-    (output / "report.md").write_text(markdown(data))
-    plot(data_path, output / "report.png", work)
+    name = name_of(data)
+    (output / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n")
+    (output / f"{name}.md").write_text(markdown(data))
+    plot([output / f"{n}.json" for n in NAMES if (output / f"{n}.json").is_file()], output / "report.png", work)
     if is_committed_report(output):
         include_results(README)
-    print(f"report written to {output}")
+    print(f"{name} written to {output}")
 
 
 def included(text: str) -> List[Tuple[str, str]]:
@@ -249,8 +432,9 @@ def include_results(readme: Path = README) -> None:
 
 
 def main(argv: Sequence[str]) -> None:
-    data_path = Path(argv[0]) if argv else RESULTS / "report.json"
-    write(json.loads(data_path.read_text()), data_path.parent, harness.DEFAULT_WORKDIR.resolve())
+    paths = [Path(arg) for arg in argv] or [RESULTS / f"{n}.json" for n in NAMES if (RESULTS / f"{n}.json").is_file()]
+    for path in paths:
+        write(json.loads(path.read_text()), path.parent, harness.DEFAULT_WORKDIR.resolve())
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import pytest
 from tests.conftest import World
 from tests.support.envs import Venv, isolated_environ
 
+from pipcachefirst.trees import FILES_FOLDER, TREE_FILE, Tree, TreeError, Trees
+
 # What these show is the store's (atomic writes, records last), whichever pip writes through it.
 pytestmark = pytest.mark.same_on_every_pip
 
@@ -69,6 +71,33 @@ def records_that_lie(cache: Path) -> List[str]:
     return liars
 
 
+def incomplete_trees(cache: Path) -> List[str]:
+    """Published tree folders that are not whole: no tree.json, or a file missing, changed, or not described."""
+    found = []
+    for key in sorted((cache / "trees-v1").glob("*")):
+        for folder in sorted(key.iterdir()):
+            if folder.name.startswith(".tmp-"):
+                continue  # a build in progress, or one a killed pip left: nobody uses it
+            try:
+                tree = Tree.from_json(folder, (folder / TREE_FILE).read_text("utf-8"))
+            except (OSError, ValueError, TreeError) as exc:
+                found.append(f"{folder}: no readable {TREE_FILE} ({exc})")
+                continue
+            changed = Trees.first_change(tree)
+            if changed is not None:
+                found.append(f"{folder}: {changed} is not as built")
+            files = folder / FILES_FOLDER
+            described = set(tree.files) | {os.path.relpath(tree.pyc(member), files) for member in tree.compiled}
+            on_disk = {os.path.relpath(os.path.join(d, n), files) for d, _, names in os.walk(files) for n in names}
+            if on_disk != described:
+                found.append(f"{folder}: files {sorted(on_disk ^ described)} not as described")
+    return found
+
+
+def published_trees(cache: Path) -> List[Path]:
+    return [p for p in (cache / "trees-v1").glob("*/*") if not p.name.startswith(".tmp-")]
+
+
 def test_eight_pips_at_once_share_one_cold_cache(world: World) -> None:
     publish_many(world)
     cache = world.tmp / "shared-cache"
@@ -83,10 +112,12 @@ def test_eight_pips_at_once_share_one_cold_cache(world: World) -> None:
         requests = world.server.take_requests()
         if round_ == "warm":
             assert requests == [], "every pin of every pip served from the shared cache"
-        assert [p for p in cache.rglob(".tmp-*")] == []
+        assert [p for p in cache.rglob(".tmp-*")] == []  # no build of a file or a tree left behind
         assert records_that_lie(cache) == []
         wanted = {p for f in files for p in (line.split("==")[0] for line in f.read_text().split())}
         assert len(list((cache / "files-v1").rglob("*.json"))) == len(wanted)
+        assert incomplete_trees(cache) == [], round_
+        assert len(published_trees(cache)) == len(wanted), "one installed tree per wheel, however many pips built it"
 
 
 def half_written(cache: Path) -> Set[str]:
@@ -109,6 +140,24 @@ def kill_at_write(proc: "subprocess.Popen[bytes]", cache: Path, nth: int) -> Non
     while proc.poll() is None:
         seen |= half_written(cache)
         if len(seen) - before >= nth:
+            proc.send_signal(signal.SIGKILL)
+            return
+        time.sleep(0.001)
+
+
+def trees_being_built(cache: Path) -> Set[str]:
+    """The temporary folders trees are built in (a tree is published by renaming its folder)."""
+    return {str(p) for p in (cache / "trees-v1").glob("*/.tmp-*")}
+
+
+def kill_at_tree_build(proc: "subprocess.Popen[bytes]", cache: Path, nth: int, rng: random.Random) -> None:
+    """SIGKILL pip a moment after it starts building its ``nth`` tree, if it gets that far."""
+    seen = trees_being_built(cache)
+    before = len(seen)
+    while proc.poll() is None:
+        seen |= trees_being_built(cache)
+        if len(seen) - before >= nth:
+            time.sleep(rng.uniform(0, 0.005))
             proc.send_signal(signal.SIGKILL)
             return
         time.sleep(0.001)
@@ -150,6 +199,29 @@ def test_pip_killed_at_random_moments_never_leaves_a_lying_record(world: World) 
     world.server.take_requests()
     assert wait_all([start_install(world, venv, requirements, cache)]) == [0]
     assert world.server.take_requests() == [], "healed: everything served"
+    for wheel in sorted((world.index_root / "main").rglob("*.whl")):
+        with zipfile.ZipFile(wheel) as archive:
+            for member in archive.namelist():
+                if ".dist-info/" not in member:
+                    assert (venv.site_packages / member).read_bytes() == archive.read(member), member
+    assert incomplete_trees(cache) == []
+    assert len(published_trees(cache)) == len(PROJECTS)
+
+    # Installed trees: pips killed while they build them (the files come from the cache, the trees do not).
+    torn = []
+    for trial in range(6):
+        (cache / "trees-v1").rename(world.tmp / f"trees-{trial}")
+        proc = start_install(world, world.new_venv(), requirements, cache)
+        kill_at_tree_build(proc, cache, nth=rng.randint(1, 4), rng=rng)
+        proc.wait(timeout=60)
+        if trees_being_built(cache):
+            torn.append(trial)
+        assert incomplete_trees(cache) == [], f"tree trial {trial}"
+    assert torn, "no kill landed while pip was building a tree"
+    venv = world.new_venv()
+    assert wait_all([start_install(world, venv, requirements, cache)]) == [0]
+    assert incomplete_trees(cache) == []
+    assert len(published_trees(cache)) == len(PROJECTS)
     for wheel in sorted((world.index_root / "main").rglob("*.whl")):
         with zipfile.ZipFile(wheel) as archive:
             for member in archive.namelist():

@@ -12,11 +12,13 @@ import base64
 import hashlib
 import io
 import re
+import sys
+import sysconfig
 import tarfile
 import textwrap
 import zipfile
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 
 def _dist_name(name: str) -> str:
@@ -149,3 +151,95 @@ def make_sdist(folder: Path, name: str, version: str, requires: Iterable[str] = 
             archive.addfile(info, io.BytesIO(data))
     return path
 
+
+
+# -- a wheel with everything pip's install step handles ------------------------
+
+
+def interpreter_wheel_tag() -> str:
+    """The most specific tag the running interpreter accepts, e.g. ``cp311-cp311-linux_x86_64``."""
+    platform = re.sub(r"[-.]", "_", sysconfig.get_platform())
+    if sys.implementation.name == "cpython":
+        version = f"{sys.version_info[0]}{sys.version_info[1]}"
+        return f"cp{version}-cp{version}{sys.abiflags}-{platform}"
+    return f"py3-none-{platform}"
+
+
+EXECUTABLE = 0o100755 << 16  # a zip member's external_attr for a regular file with rwxr-xr-x
+REGULAR = 0o100644 << 16
+
+
+def rich_wheel_members(name: str, version: str, purelib: bool = True) -> List[Tuple[str, bytes, int]]:
+    """``(member, bytes, external_attr)`` of every member of a rich wheel, RECORD last.
+
+    The package ``<dist>`` has subpackages (``sub``, ``sub.deep``), non-ASCII
+    file names (``données.py``, ``日本.txt``), a ``.py`` that does not
+    compile (``legacy.py``, Python 2), an empty module, an executable shell
+    script and an executable ``.py``; ``leaf.boom()`` raises, for tracebacks.
+    ``.data`` brings a ``#!python`` script and a plain ``.py`` script, data,
+    a header, and a module each for purelib and platlib; ``entry_points.txt``
+    a console and a gui script.
+    """
+    dist = _dist_name(name)
+    info = f"{dist}-{version}.dist-info"
+    data = f"{dist}-{version}.data"
+    members: List[Tuple[str, bytes, int]] = [
+        (f"{dist}/__init__.py", f"VERSION = {version!r}\nfrom . import sub\n".encode(), REGULAR),
+        (f"{dist}/sub/__init__.py", b"from .deep import leaf\n", REGULAR),
+        (f"{dist}/sub/deep/__init__.py", b"", REGULAR),
+        (f"{dist}/sub/deep/leaf.py", textwrap.dedent(
+            '''
+            """A leaf module."""
+
+
+            def boom():
+                raise RuntimeError("boom from the leaf")
+
+
+            class Thing:
+                def method(self):
+                    return [x * 2 for x in range(3)]
+            '''
+        ).encode(), REGULAR),
+        (f"{dist}/données.py", 'VALEUR = "été"\n'.encode(), REGULAR),
+        (f"{dist}/日本.txt", "日本語のテキスト\n".encode(), REGULAR),
+        (f"{dist}/legacy.py", b'print "this is Python 2"\n', REGULAR),
+        (f"{dist}/cli.py", b"import sys\n\n\ndef main():\n    print('hello from cli')\n    return 0\n\n\n"
+                           b"def gui():\n    return 0\n", REGULAR),
+        (f"{dist}/tool.sh", b"#!/bin/sh\necho tool\n", EXECUTABLE),
+        (f"{dist}/run_me.py", b"#!/usr/bin/env python3\nprint('ran')\n", EXECUTABLE),
+        (f"{data}/scripts/{dist}-hello", b"#!python\nimport sys\nprint('hello', sys.executable)\n", EXECUTABLE),
+        (f"{data}/scripts/{dist}_plain.py", b"#!/usr/bin/env python3\nprint('plain script')\n", REGULAR),
+        (f"{data}/data/share/{dist}/readme.txt", b"data files land under the prefix\n", REGULAR),
+        (f"{data}/headers/{dist}.h", b"#define RICH 1\n", REGULAR),
+        (f"{data}/purelib/{dist}_pure_extra.py", b"WHERE = 'purelib'\n", REGULAR),
+        (f"{data}/platlib/{dist}_plat_extra.py", b"WHERE = 'platlib'\n", REGULAR),
+        (f"{info}/METADATA", _metadata(name, version, (), None).encode(), REGULAR),
+        (f"{info}/WHEEL", (f"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: {str(purelib).lower()}\n"
+                           f"Tag: {'py3-none-any' if purelib else interpreter_wheel_tag()}\n").encode(), REGULAR),
+        (f"{info}/entry_points.txt", (f"[console_scripts]\n{dist}-cli = {dist}.cli:main\n\n"
+                                      f"[gui_scripts]\n{dist}-gui = {dist}.cli:gui\n").encode(), REGULAR),
+    ]
+    record = [_record_line(path, content) for path, content, _ in members] + [f"{info}/RECORD,,"]
+    members.append((f"{info}/RECORD", ("\n".join(record) + "\n").encode(), REGULAR))
+    return members
+
+
+def rich_wheel_bytes(name: str, version: str, purelib: bool = True) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, content, attr in rich_wheel_members(name, version, purelib):
+            info = zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = attr
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+def make_rich_wheel(folder: Path, name: str, version: str, purelib: bool = True) -> Path:
+    """A rich wheel (see ``rich_wheel_members``): pure, or tagged for this interpreter with Root-Is-Purelib false."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tag = "py3-none-any" if purelib else interpreter_wheel_tag()
+    path = folder / f"{_dist_name(name)}-{version}-{tag}.whl"
+    path.write_bytes(rich_wheel_bytes(name, version, purelib))
+    return path
