@@ -280,7 +280,7 @@ def _tree_rows(store: Store, project: Optional[str]) -> List[Dict[str, Any]]:
             "last_served": trees.Trees.last_used(folder),
             "path": str(folder),
         })
-    return rows
+    return sorted(rows, key=lambda row: (row["project"], row["version"]))
 
 
 def _tree_size(folder: Path) -> int:
