@@ -21,7 +21,7 @@ import logging
 import os
 import sys
 from types import ModuleType
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Set, Tuple
 
 from pipcachefirst import pipcompat, settings, trees
 from pipcachefirst._atomic import sha256_of
@@ -122,6 +122,7 @@ def _tree_backed_file(step: InstallStep, tree: trees.Tree, placer: trees.Placer,
     """A ``ZipBackedFile`` whose ``save()`` places the tree's file where pip would unzip the member."""
     is_executable = step.is_executable
     umask = trees.current_umask()
+    folders_made: Set[str] = set()
 
     class TreeBackedFile(step.file_class):  # type: ignore[misc, name-defined]
         def save(self) -> None:
@@ -131,12 +132,21 @@ def _tree_backed_file(step: InstallStep, tree: trees.Tree, placer: trees.Placer,
                 super().save()
                 return
             dest = self.dest_path
-            os.makedirs(os.path.dirname(dest), exist_ok=True)  # pip up to 24.1 made the folder here
+            folder = os.path.dirname(dest)
+            if folder not in folders_made:  # pip up to 24.1 made the folder here
+                os.makedirs(folder, exist_ok=True)
+                folders_made.add(folder)
             if os.path.lexists(dest):
                 os.unlink(dest)  # as pip does: never write through an existing file
             executable = is_executable(self._getinfo())
             mode = (0o777 & ~umask | 0o111) if executable else 0o666 & ~umask
-            placer.place(tree.source(member), dest, mode, stamp, _may_link(member))
+            try:
+                placer.place(tree.source(member), dest, mode, stamp, _may_link(member))
+            except OSError:  # the tree went away meanwhile (another pip found it changed): unzip, as pip would
+                if os.path.lexists(dest):
+                    os.unlink(dest)
+                super().save()
+                return
             placed[os.path.normpath(os.path.abspath(dest))] = member
 
     return TreeBackedFile
@@ -171,7 +181,10 @@ class _CompileFromTree:
                     os.makedirs(os.path.dirname(target), exist_ok=True)
                     if os.path.lexists(target):
                         os.unlink(target)
-                    placer = _the_placer()
-                    placer.place(tree.pyc(member), target, trees.pyc_mode(info.st_mode, self._umask), stamp)
-                    return True
+                    try:
+                        _the_placer().place(tree.pyc(member), target, trees.pyc_mode(info.st_mode, self._umask), stamp)
+                        return True
+                    except OSError:  # the tree went away meanwhile: compile, as pip would
+                        if os.path.lexists(target):
+                            os.unlink(target)
         return self._compileall.compile_file(fullname, *args, **kwargs)
