@@ -1,0 +1,258 @@
+"""Installed trees on disk, in-process: built from a wheel, checked before use, published whole, placed."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import stat
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Callable, List
+
+import pytest
+
+from tests.support.packages import rich_wheel_bytes, rich_wheel_members
+
+from pipcachefirst import trees
+from pipcachefirst.trees import CLONE, COPY, HARDLINK, TREE_FILE, TREE_SCHEMA, Placer, Tree, TreeError, Trees
+
+SHA = "ab" * 32
+UMASK = trees.current_umask()
+
+
+def executable(info: zipfile.ZipInfo) -> bool:
+    """pip's rule (``zip_item_is_executable``): a regular file with any executable bit."""
+    mode = info.external_attr >> 16
+    return bool(mode and stat.S_ISREG(mode) and mode & 0o111)
+
+
+def rich_zip() -> zipfile.ZipFile:
+    return zipfile.ZipFile(io.BytesIO(rich_wheel_bytes("rich-pure", "1.0")))
+
+
+@pytest.fixture
+def shelf(tmp_path: Path) -> Trees:
+    reports: List[str] = []
+    shelf = Trees(tmp_path / "trees-v1", "cpython-311-a70d0d0a-o0-time", report=reports.append)
+    shelf.reports = reports  # type: ignore[attr-defined]
+    return shelf
+
+
+def built(shelf: Trees, sha256: str = SHA) -> Tree:
+    tree = shelf.build(sha256, rich_zip(), executable, "rich_pure-1.0-py3-none-any.whl")
+    assert tree is not None
+    return tree
+
+
+def leftovers(shelf: Trees) -> List[str]:
+    return sorted(p.name for p in shelf.folder.iterdir() if p.name.startswith(trees.TEMPORARY_PREFIX))
+
+
+# -- a tree is the wheel as pip unpacks and compiles it ------------------------
+
+
+def test_a_tree_holds_every_member_with_pips_modes_and_the_pyc_of_every_source_that_compiles(shelf: Trees) -> None:
+    tree = built(shelf)
+    assert tree.folder == shelf.folder / SHA and (tree.folder / TREE_FILE).is_file()
+    assert leftovers(shelf) == []
+    members = {path: (content, attr) for path, content, attr in rich_wheel_members("rich-pure", "1.0")}
+    assert set(tree.files) == set(members)
+    for member, (content, attr) in members.items():
+        info = os.lstat(tree.source(member))
+        assert Path(tree.source(member)).read_bytes() == content, member
+        assert tree.files[member] == (info.st_size, info.st_mtime_ns)
+        wanted = (0o777 & ~UMASK | 0o111) if attr >> 16 & 0o111 else 0o666 & ~UMASK
+        assert stat.S_IMODE(info.st_mode) == wanted, member
+
+    sources = {m for m in members if m.endswith(".py")}
+    assert tree.not_compiled == {"rich_pure/legacy.py"}
+    assert set(tree.compiled) == sources - tree.not_compiled
+    for member, stamp in tree.compiled.items():
+        pyc = os.lstat(tree.pyc(member))
+        assert stamp == (pyc.st_size, pyc.st_mtime_ns)
+        source_mode = os.lstat(tree.source(member)).st_mode
+        assert stat.S_IMODE(pyc.st_mode) == trees.pyc_mode(source_mode, UMASK), member  # what placing gives it
+    assert not os.path.exists(importlib.util.cache_from_source(tree.source("rich_pure/legacy.py")))
+
+
+def test_a_published_tree_is_found_as_it_was_built_and_an_unknown_wheel_is_not(shelf: Trees) -> None:
+    tree = built(shelf)
+    assert shelf.find(SHA) == tree
+    assert shelf.find("cd" * 32) is None
+    assert [(folder, found) for folder, found in shelf.walk()] == [(tree.folder, tree)]
+    assert shelf.reports == []  # type: ignore[attr-defined]
+
+
+# -- a changed tree is never used ----------------------------------------------------
+
+
+def append_to_source(tree: Tree) -> None:
+    with open(tree.source("rich_pure/sub/deep/leaf.py"), "a") as out:
+        out.write("# changed through a hard link\n")
+
+
+def touch_a_pyc(tree: Tree) -> None:
+    os.utime(tree.pyc("rich_pure/cli.py"), ns=(0, 1_000_000_000))  # same bytes, another mtime
+
+
+def remove_a_data_file(tree: Tree) -> None:
+    os.unlink(tree.source("rich_pure-1.0.data/headers/rich_pure.h"))
+
+
+@pytest.mark.parametrize("change", [append_to_source, touch_a_pyc, remove_a_data_file])
+def test_a_tree_changed_since_it_was_built_is_removed_with_one_line_and_built_again(
+    shelf: Trees, change: Callable[[Tree], None]
+) -> None:
+    tree = built(shelf)
+    change(tree)
+    assert Trees.first_change(tree) is not None
+    assert shelf.find(SHA) is None
+    assert not tree.folder.exists() and leftovers(shelf) == []
+    [line] = shelf.reports  # type: ignore[attr-defined]
+    assert "changed since it was built" in line
+    again = built(shelf)
+    assert shelf.find(SHA) == again and Trees.first_change(again) is None
+
+
+def test_a_tree_under_another_wheels_sha256_is_removed(shelf: Trees) -> None:
+    tree = built(shelf)
+    tree.folder.rename(shelf.folder / ("cd" * 32))
+    assert shelf.find("cd" * 32) is None
+    assert list(shelf.folder.iterdir()) == []
+
+
+def test_an_unreadable_tree_description_is_removed_and_a_newer_versions_is_left_alone(shelf: Trees) -> None:
+    unreadable = built(shelf, "01" * 32)
+    (unreadable.folder / TREE_FILE).write_text("{not json")
+    future = built(shelf, "02" * 32)
+    description = json.loads((future.folder / TREE_FILE).read_text())
+    future_text = json.dumps({**description, "schema": TREE_SCHEMA + 1, "files": "another layout"})
+    (future.folder / TREE_FILE).write_text(future_text)
+
+    assert shelf.find("01" * 32) is None and not unreadable.folder.exists()
+    assert len(shelf.reports) == 1 and "cannot be read" in shelf.reports[0]  # type: ignore[attr-defined]
+    assert shelf.find("02" * 32) is None
+    assert (future.folder / TREE_FILE).read_text() == future_text  # skipped, never removed or rewritten
+    assert [folder for folder, _ in shelf.walk()] == []  # not this version's to prune either
+    assert len(shelf.reports) == 1  # type: ignore[attr-defined]
+
+
+def test_a_description_naming_a_file_outside_the_tree_is_refused(tmp_path: Path) -> None:
+    text = json.dumps({"schema": TREE_SCHEMA, "sha256": SHA, "files": {"../../escape.py": [1, 2]}, "compiled": {},
+                       "not_compiled": []})
+    with pytest.raises(TreeError):
+        Tree.from_json(tmp_path, text)
+
+
+# -- built in a temporary folder, published whole ------------------------------
+
+
+def test_two_pips_building_one_tree_publish_one_and_the_loser_leaves_no_temporary_folder(
+    shelf: Trees, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write = trees.write_atomically
+    calls: List[str] = []
+    other: List[Tree] = []
+
+    def other_pip_publishes_first(path: str, data: str, durable: bool = True) -> None:
+        calls.append(path)
+        if len(calls) == 1:  # while this pip writes its tree.json, another pip builds and publishes the same tree
+            other.append(built(shelf))
+        write(path, data, durable)
+
+    monkeypatch.setattr(trees, "write_atomically", other_pip_publishes_first)
+    loser = built(shelf)
+    assert len(calls) == 2 and other
+    assert loser == other[0] == shelf.find(SHA)
+    assert [p.name for p in shelf.folder.iterdir()] == [SHA]
+
+
+def test_a_wheel_with_a_member_outside_the_tree_builds_nothing_and_leaves_nothing(shelf: Trees) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("fine.py", "x = 1\n")
+        archive.writestr("../escape.py", "x = 2\n")
+    with pytest.raises(TreeError):
+        shelf.build(SHA, zipfile.ZipFile(buffer), executable)
+    assert list(shelf.folder.iterdir()) == []
+
+
+def test_a_killed_builds_folder_is_cleared_after_an_hour_and_not_before(shelf: Trees) -> None:
+    tree = built(shelf)
+    old, fresh = shelf.folder / ".tmp-killed-long-ago", shelf.folder / ".tmp-building-now"
+    for folder in (old, fresh):
+        (folder / "files").mkdir(parents=True)
+    an_hour_ago = time.time() - trees.STALE_SECONDS - 60
+    os.utime(old, (an_hour_ago, an_hour_ago))
+    trees.remove_stale_builds(shelf.folder)
+    assert sorted(p.name for p in shelf.folder.iterdir()) == sorted([fresh.name, tree.folder.name])
+
+
+# -- what a pyc compiled here is valid for -----------------------------------------
+
+
+def test_the_interpreter_key_names_magic_number_optimization_and_invalidation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    key = trees.interpreter_key()
+    assert key is not None
+    assert key.startswith(f"{sys.implementation.cache_tag}-{importlib.util.MAGIC_NUMBER.hex()}-")
+    assert key.endswith("-o0-time")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1577836800")  # py_compile then writes checked hash-based pycs
+    assert trees.interpreter_key() == key.replace("-time", "-hash")
+
+
+# -- placing files -----------------------------------------------------------------
+
+
+def a_source(tmp_path: Path, mode: int = 0o644) -> Path:
+    source = tmp_path / "source.py"
+    source.write_bytes(b"x = 1\n" * 1000)
+    source.chmod(mode)
+    return source
+
+
+def test_a_copy_keeps_the_trees_mtime_and_gets_pips_mode(tmp_path: Path) -> None:
+    source = a_source(tmp_path)
+    stamp = (source.stat().st_size, 1_600_000_000_123_456_789)
+    target = tmp_path / "target.py"
+    Placer(COPY).place(str(source), str(target), 0o751, stamp)
+    info = target.stat()
+    assert target.read_bytes() == source.read_bytes()
+    assert stat.S_IMODE(info.st_mode) == 0o751 and info.st_mtime_ns == stamp[1]
+    assert info.st_ino != source.stat().st_ino
+    with pytest.raises(FileExistsError):  # never writes through a file that is there
+        Placer(COPY).place(str(source), str(target), 0o751, stamp)
+
+
+def test_a_hard_link_only_where_it_would_have_the_mode_pip_gives_and_only_when_allowed(tmp_path: Path) -> None:
+    source = a_source(tmp_path, 0o644)
+    stamp = (source.stat().st_size, source.stat().st_mtime_ns)
+    placer = Placer(HARDLINK)
+    placer.place(str(source), str(tmp_path / "linked.py"), 0o644, stamp)
+    placer.place(str(source), str(tmp_path / "executable.py"), 0o755, stamp)
+    placer.place(str(source), str(tmp_path / "rewritten.py"), 0o644, stamp, may_link=False)
+    assert os.path.samefile(source, tmp_path / "linked.py")
+    for name, mode in (("executable.py", 0o755), ("rewritten.py", 0o644)):
+        target = tmp_path / name
+        assert not os.path.samefile(source, target), name
+        assert stat.S_IMODE(target.stat().st_mode) == mode and target.stat().st_mtime_ns == stamp[1]
+    assert stat.S_IMODE(source.stat().st_mode) == 0o644  # the tree's file kept its mode
+    assert placer.mode == HARDLINK and placer.fallback is None
+
+
+def test_a_clone_falls_back_to_a_copy_where_the_file_system_cannot_and_says_why(tmp_path: Path) -> None:
+    source = a_source(tmp_path)
+    stamp = (source.stat().st_size, 1_600_000_000_000_000_000)
+    placer = Placer(CLONE)
+    for name in ("a.py", "b.py"):
+        placer.place(str(source), str(tmp_path / name), 0o644, stamp)
+        assert (tmp_path / name).read_bytes() == source.read_bytes()
+        assert (tmp_path / name).stat().st_mtime_ns == stamp[1]
+    here = trees.link_mode_here(tmp_path, CLONE)
+    assert (placer.mode, placer.fallback is None) in ((CLONE, True), (COPY, False))
+    assert here[0] == placer.mode and (here[1] is None) == (placer.fallback is None)
+    assert trees.link_mode_here(tmp_path, HARDLINK) == (HARDLINK, None)
