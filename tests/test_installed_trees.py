@@ -1,0 +1,342 @@
+"""A user installs wheels pipcachefirst has installed before: the files come from its installed trees.
+
+The first install of a wheel keeps its *installed tree* (the members as pip
+unpacks them, and the ``.pyc`` pip compiles for them) in the cache; every later
+install places that tree instead of unzipping and compiling.  What the user
+gets must be what plain pip writes: these stories install the same wheels
+with trees off (``PIPCACHEFIRST_TREES=0``) and on, and compare what lands on
+disk.
+
+The wheels are "rich" (``tests.support.packages.rich_wheel_members``): pure
+and platform-tagged, with ``.data/{scripts,data,headers,purelib,platlib}``,
+console and gui entry points, executable members, non-ASCII file names,
+subpackages and a ``.py`` that does not compile.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import marshal
+import os
+import shutil
+import stat
+import subprocess
+import types
+import zipfile
+from pathlib import Path
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+import pytest
+
+from tests.conftest import PIPBEHAVIOR, PipRun, World, sha256_of
+from tests.support.envs import Venv, create_venv, isolated_environ
+from tests.support.packages import make_rich_wheel
+
+from pipcachefirst.trees import Tree, Trees, interpreter_key
+
+TREES_OFF = {"PIPCACHEFIRST_TREES": "0"}
+PLACED = "placed from its installed tree"
+BUILT = "built the installed tree of"
+
+
+# -- what the user has on disk ---------------------------------------------------
+
+
+class Installed(NamedTuple):
+    """Every file under one folder: bytes (a symlink: its target), permission bits, and the ``.pyc`` that are stale."""
+
+    root: Path
+    files: Dict[str, bytes]
+    modes: Dict[str, int]
+    stale: List[str]  # pycs whose header does not match their source's size and mtime
+
+
+def snapshot(root: Path) -> Installed:
+    files: Dict[str, bytes] = {}
+    modes: Dict[str, int] = {}
+    stale: List[str] = []
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(folder, name)
+            relative = os.path.relpath(path, root)
+            info = os.lstat(path)
+            modes[relative] = info.st_mode
+            if stat.S_ISLNK(info.st_mode):
+                files[relative] = f"-> {os.readlink(path)}".encode()
+                continue
+            files[relative] = Path(path).read_bytes()
+            if name.endswith(".pyc") and not pyc_is_valid(path, files[relative]):
+                stale.append(relative)
+    return Installed(root, files, modes, stale)
+
+
+def pyc_is_valid(path: str, data: bytes) -> bool:
+    """Whether Python would use this timestamp ``.pyc`` for the source next to it (hash-based ones: yes)."""
+    if data[:4] != importlib.util.MAGIC_NUMBER:
+        return False
+    if int.from_bytes(data[4:8], "little") != 0:
+        return True
+    try:
+        source = os.stat(importlib.util.source_from_cache(path))
+    except (OSError, ValueError):
+        return False
+    return (int.from_bytes(data[8:12], "little"), int.from_bytes(data[12:16], "little")) == (
+        int(source.st_mtime) & 0xFFFFFFFF,
+        source.st_size & 0xFFFFFFFF,
+    )
+
+
+def normalised(code: types.CodeType) -> types.CodeType:
+    """``code`` with every ``co_filename`` in it the same (Python sets it to where the source was found)."""
+    consts = tuple(normalised(c) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    return code.replace(co_filename="<installed>", co_consts=consts)
+
+
+def differences(plain: Installed, placed: Installed) -> List[str]:
+    """How what pip wrote with trees differs from what plain pip wrote, path by path."""
+    found = [f"only with plain pip: {p}" for p in sorted(set(plain.files) - set(placed.files))]
+    found += [f"only with trees: {p}" for p in sorted(set(placed.files) - set(plain.files))]
+    for path in sorted(set(plain.files) & set(placed.files)):
+        if plain.modes[path] != placed.modes[path]:
+            found.append(f"{path}: mode {oct(plain.modes[path])} with plain pip, {oct(placed.modes[path])} with trees")
+        a, b = plain.files[path], placed.files[path]
+        if a == b:
+            continue
+        if not path.endswith(".pyc"):
+            found.append(f"{path}: other bytes")
+        elif a[4:8] != b[4:8]:
+            found.append(f"{path}: pyc flags {a[4:8]!r} with plain pip, {b[4:8]!r} with trees")
+        elif normalised(marshal.loads(a[16:])) != normalised(marshal.loads(b[16:])):
+            found.append(f"{path}: other code")
+    found += [f"stale with plain pip: {p}" for p in plain.stale]
+    found += [f"stale with trees: {p}" for p in placed.stale]
+    return found
+
+
+def records(installed: Installed) -> Dict[str, bytes]:
+    return {p: data for p, data in installed.files.items() if p.endswith(".dist-info/RECORD")}
+
+
+def tree_lines(run: PipRun, what: str) -> List[str]:
+    """pipcachefirst's ``-v`` lines saying ``what`` (pip indents them while it installs)."""
+    return [line.strip() for line in run.output.splitlines() if line.strip().startswith("pipcachefirst:")
+            and what in line]
+
+
+def rich_wheels(world: World) -> List[Path]:
+    """A pure rich wheel and one tagged for this interpreter (Root-Is-Purelib: false), as local files."""
+    folder = world.tmp / "wheels"
+    return [make_rich_wheel(folder, "rich-pure", "1.0"), make_rich_wheel(folder, "rich-plat", "2.0", purelib=False)]
+
+
+def trees_on_disk(world: World) -> List[Tree]:
+    found = []
+    for folder, tree in Trees(world.cache_root / "trees-v1", "").walk():
+        assert tree is not None, f"{folder} is not a complete tree"
+        found.append(tree)
+    return found
+
+
+def pip_in(world: World, venv: Venv, *args: str, env: Optional[Dict[str, str]] = None,
+           python_flags: Sequence[str] = ()) -> PipRun:
+    """``python [python_flags] -m pip install ARGS``; must succeed."""
+    world.server.take_requests()
+    proc = venv.run([*python_flags, "-m", "pip", "install", *args], env=world.env(env))
+    run = PipRun(proc.returncode, proc.stdout, proc.stderr, world.server.take_requests())
+    assert run.returncode == 0, run.output
+    return run
+
+
+# -- the same files as plain pip -------------------------------------------------
+
+
+def test_a_venv_placed_from_trees_holds_byte_for_byte_what_plain_pip_writes(world: World) -> None:
+    wheels = [str(w) for w in rich_wheels(world)]
+    world.publish_wheel("plain", "1.0")  # this one comes from the index, then from the cache
+    same = world.tmp / "same"  # one path, so shebangs and RECORD hashes can match byte for byte
+
+    def install(env: Dict[str, str]) -> Tuple[PipRun, Installed]:
+        shutil.rmtree(same, ignore_errors=True)
+        run = world.install("-v", *wheels, "plain==1.0", venv=create_venv(same), env=env)
+        return run, snapshot(same)
+
+    _, by_plain_pip = install(TREES_OFF)
+    assert not (world.cache_root / "trees-v1").exists()
+    building, built_and_placed = install({})
+    placing, placed = install({})
+
+    assert len(tree_lines(building, BUILT)) == 3 and len(tree_lines(building, PLACED)) == 3, building.output
+    assert tree_lines(placing, BUILT) == [] and len(tree_lines(placing, PLACED)) == 3, placing.output
+    assert len(trees_on_disk(world)) == 3
+    assert len(records(by_plain_pip)) == 3 + 2  # and pip's, pipcachefirst's
+    assert records(placed) == records(built_and_placed) == records(by_plain_pip)
+    assert differences(by_plain_pip, built_and_placed) == []
+    assert differences(by_plain_pip, placed) == []
+    site = os.path.relpath(Venv(same).site_packages, same)
+    pycs = [p for p in placed.files if p.endswith(".pyc") and "rich_" in p]
+    assert len([p for p in pycs if p.startswith(site)]) == 2 * 9  # every module but legacy.py, which does not compile
+    assert len([p for p in pycs if p.startswith("bin/__pycache__/")]) == 2  # and the .py scripts
+    assert placed_from_trees(placed, trees_on_disk(world)) == len(pycs) + 1, "every pyc placed (and plain_mod's)"
+
+
+def placed_from_trees(installed: Installed, trees: List[Tree]) -> int:
+    """How many of the installed pycs are a tree's pyc byte for byte (one compiled again names the venv's source)."""
+    from_trees = {Path(tree.pyc(member)).read_bytes() for tree in trees for member in tree.compiled}
+    return len([p for p, data in installed.files.items() if p.endswith(".pyc") and data in from_trees])
+
+
+def test_imports_use_the_placed_bytecode_tracebacks_name_the_venv_and_uninstall_removes_everything(
+    world: World,
+) -> None:
+    wheels = [str(w) for w in rich_wheels(world)]
+    venv = world.new_venv()
+    before = snapshot(venv.path)
+    run = world.install("-v", *wheels, venv=venv)
+    assert len(tree_lines(run, PLACED)) == 2, run.output
+
+    modules = [f"{dist}{module}" for dist in ("rich_pure", "rich_plat") for module in (
+        "", ".sub", ".sub.deep", ".sub.deep.leaf", ".données", ".cli", "_pure_extra", "_plat_extra")]
+    imported = venv.run(["-v", "-c", f"import {', '.join(modules)}"], check=True)
+    assert "bytecode is stale" not in imported.stderr
+    sources = [p for p in venv.site_packages.glob("rich_p*/**/*.py") if p.name not in ("legacy.py", "run_me.py")]
+    sources += list(venv.site_packages.glob("rich_p*.py"))
+    assert len(sources) == 2 * 8
+    for py in sources:
+        pyc = importlib.util.cache_from_source(str(py))
+        assert f"# {pyc} matches {py}\n" in imported.stderr, f"{py} compiled again"
+        assert f"# code object from {py}\n" not in imported.stderr
+
+    raised = venv.run(["-c", "import rich_pure.sub.deep.leaf as leaf; leaf.boom()"])
+    leaf = venv.site_packages / "rich_pure" / "sub" / "deep" / "leaf.py"
+    assert f'File "{leaf}", line 6, in boom\n' in raised.stderr, raised.stderr
+    assert 'raise RuntimeError("boom from the leaf")' in raised.stderr  # the source line, read where it was placed
+    assert "trees-v1" not in raised.stderr
+
+    bin_folder = venv.path / "bin"
+    assert run_script(bin_folder / "rich_plat-cli") == "hello from cli\n"  # a console script pip wrote
+    assert run_script(bin_folder / "rich_pure-hello") == f"hello {venv.python}\n"  # #!python got this venv's python
+    assert venv.run([str(bin_folder / "rich_pure_plain.py")], check=True).stdout == "plain script\n"
+
+    assert world.pip(venv, "check").returncode == 0
+    assert world.pip(venv, "uninstall", "-y", "rich-pure", "rich-plat").returncode == 0
+    after = snapshot(venv.path)
+    assert sorted(set(after.files) ^ set(before.files)) == []
+    assert [p.name for p in venv.site_packages.iterdir() if p.name.startswith("rich")] == []
+
+
+def run_script(path: Path) -> str:
+    proc = subprocess.run([str(path)], env=isolated_environ(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+# -- where pip puts files, and how it compiles them --------------------------------
+
+RELOCATIONS = {
+    "--target": lambda folder: ["--target", str(folder)],
+    "--prefix": lambda folder: ["--prefix", str(folder)],
+    "--root": lambda folder: ["--root", str(folder)],
+}
+
+
+def test_target_prefix_and_root_get_the_files_plain_pip_gives_them(world: World) -> None:
+    wheels = [str(w) for w in rich_wheels(world)]
+    venv = world.new_venv()
+    for option, where in RELOCATIONS.items():
+        by_plain_pip, from_trees = world.tmp / f"plain{option}", world.tmp / f"trees{option}"
+        pip_in(world, venv, "--no-index", *where(by_plain_pip), *wheels, env=TREES_OFF)
+        run = pip_in(world, venv, "--no-index", "-v", *where(from_trees), *wheels)
+        assert len(tree_lines(run, PLACED)) == 2, (option, run.output)
+        plain, placed = snapshot(by_plain_pip), snapshot(from_trees)
+        assert len(records(plain)) == 2, option
+        assert records(placed) == records(plain), option
+        assert differences(plain, placed) == [], option
+    assert not [p for p in venv.site_packages.iterdir() if p.name.startswith("rich")]
+
+
+def test_no_compile_steps_aside_and_an_optimizing_python_gets_opt_1_pycs_from_trees_of_its_own(world: World) -> None:
+    wheels = [str(w) for w in rich_wheels(world)]
+    venv = world.new_venv()
+
+    plain, placed = world.tmp / "plain-no-compile", world.tmp / "trees-no-compile"
+    pip_in(world, venv, "--no-index", "--no-compile", "--prefix", str(plain), *wheels, env=TREES_OFF)
+    run = pip_in(world, venv, "--no-index", "--no-compile", "-v", "--prefix", str(placed), *wheels)
+    assert tree_lines(run, "tree") == []  # nothing to save: pip unzips, as always
+    assert not (world.cache_root / "trees-v1").exists()
+    assert differences(snapshot(plain), snapshot(placed)) == []
+
+    plain, placed = world.tmp / "plain-O", world.tmp / "trees-O"
+    pip_in(world, venv, "--no-index", "--prefix", str(plain), *wheels, env=TREES_OFF, python_flags=["-O"])
+    run = pip_in(world, venv, "--no-index", "-v", "--prefix", str(placed), *wheels, python_flags=["-O"])
+    assert len(tree_lines(run, PLACED)) == 2, run.output
+    by_plain_pip, from_trees = snapshot(plain), snapshot(placed)
+    assert differences(by_plain_pip, from_trees) == []
+    pycs = [p for p in from_trees.files if p.endswith(".pyc")]
+    assert len(pycs) == 2 * 9 + 2 and all(p.endswith(".opt-1.pyc") for p in pycs), pycs
+    [key] = [p.name for p in (world.cache_root / "trees-v1").iterdir()]
+    assert key.split("-o")[-1] == "1-time" and key != interpreter_key(), "a tree of its own"
+
+
+# -- a tree is never changed by what happens in a venv -------------------------------
+
+
+def original(wheel: Path, member: str) -> bytes:
+    with zipfile.ZipFile(wheel) as archive:
+        return archive.read(member)
+
+
+LEAF = "rich_pure/sub/deep/leaf.py"
+
+
+def test_a_file_changed_through_a_hard_link_is_caught_and_never_reaches_the_next_venv(world: World) -> None:
+    wheel = rich_wheels(world)[0]
+    hardlink = {"PIPCACHEFIRST_LINK_MODE": "hardlink"}
+    first = world.new_venv()
+    world.install("-v", str(wheel), venv=first, env=hardlink)
+    placed = first.site_packages / LEAF
+    assert placed.stat().st_nlink == 2, "placed as a hard link to the tree's file"
+    assert (first.path / "bin" / "rich_pure-hello").stat().st_nlink == 1, "pip rewrites #!python scripts: copied"
+    [tree] = trees_on_disk(world)
+    assert Trees.first_change(tree) is None
+
+    with open(placed, "a") as out:  # the user edits an installed file in place
+        out.write("print('edited')\n")
+    assert Trees.first_change(tree) == LEAF
+
+    second = world.new_venv()
+    run = world.install("-v", str(wheel), venv=second, env=hardlink)
+    changed = [line for line in run.output.splitlines() if "changed since it was built" in line]
+    assert len(changed) == 1 and LEAF in changed[0], run.output
+    assert len(tree_lines(run, BUILT)) == 1 and len(tree_lines(run, PLACED)) == 1
+    assert (second.site_packages / LEAF).read_bytes() == original(wheel, LEAF)
+    [tree] = trees_on_disk(world)
+    assert Trees.first_change(tree) is None and Path(tree.source(LEAF)).read_bytes() == original(wheel, LEAF)
+
+
+def test_with_the_default_link_mode_editing_an_installed_file_leaves_the_tree_alone(world: World) -> None:
+    wheel = rich_wheels(world)[0]
+    venv = world.new_venv()
+    run = world.install("-v", str(wheel), venv=venv)
+    assert len(tree_lines(run, PLACED)) == 1
+    [tree] = trees_on_disk(world)
+    before = sha256_of(Path(tree.source(LEAF)))
+
+    with open(venv.site_packages / LEAF, "a") as out:
+        out.write("print('edited')\n")
+    assert Trees.first_change(tree) is None
+    assert sha256_of(Path(tree.source(LEAF))) == before
+    assert Path(tree.source(LEAF)).read_bytes() == original(wheel, LEAF)
+
+
+# -- nothing imported while pip installs ------------------------------------------
+
+LATE_IMPORT_WORDS = ("Unexpected import", "Blocked import", "Unsafe import", "DEPRECATION", "Warning:")
+
+
+@pytest.mark.skipif(not PIPBEHAVIOR.polices_late_imports, reason="pip polices imports during installation from 26.1")
+def test_building_and_placing_trees_imports_nothing_while_pip_installs(world: World) -> None:
+    wheels = [str(w) for w in rich_wheels(world)]
+    run = pip_in(world, world.new_venv(), "--no-index", "-v", *wheels, python_flags=["-W", "default"])
+    assert len(tree_lines(run, BUILT)) == 2 and len(tree_lines(run, PLACED)) == 2, run.output
+    assert [word for word in LATE_IMPORT_WORDS if word in run.output] == [], run.output
