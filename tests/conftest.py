@@ -119,10 +119,10 @@ class World:
         }
 
     def records(self) -> List[dict]:
-        return [json.loads(p.read_text()) for p in sorted(self.cache_root.rglob("*.json"))]
+        return [json.loads(p.read_text()) for p in sorted((self.cache_root / "files-v1").rglob("*.json"))]
 
     def cached_file(self, filename: str) -> Path:
-        matches = [p for p in self.cache_root.rglob(filename) if "quarantine" not in p.parts]
+        matches = [p for p in (self.cache_root / "files-v1").rglob(filename)]
         assert len(matches) == 1, matches
         return matches[0]
 

@@ -53,12 +53,15 @@ def test_status_says_on_where_the_cache_is_and_that_this_pip_fits(warm_world: Wo
 def test_list_shows_what_is_cached(warm_world: World) -> None:
     venv = warm_world.new_venv()
     rows = json.loads(pcf(warm_world, venv, "list", "--json").stdout)
-    assert sorted((r["project"], r["file"], r["kind"], r["tags"]) for r in rows) == [
+    files = [r for r in rows if r["kind"] != "tree"]
+    assert sorted((r["project"], r["file"], r["kind"], r["tags"]) for r in files) == [
         ("alpha", "alpha-1.0-py3-none-any.whl", "download", "py3-none-any"),
         ("gamma", "gamma-1.0-py3-none-any.whl", "built", "py3-none-any"),
         ("gamma", "gamma-1.0.tar.gz", "download", "sdist"),
     ]
-    assert {r["origin"] for r in rows} == {warm_world.index_url().rstrip("/")}
+    assert {r["origin"] for r in files} == {warm_world.index_url().rstrip("/")}
+    installed_trees = [(r["project"], r["file"]) for r in rows if r["kind"] == "tree"]
+    assert installed_trees == [("alpha", "alpha-1.0-py3-none-any.whl"), ("gamma", "gamma-1.0-py3-none-any.whl")]
     only_alpha = pcf(warm_world, venv, "list", "alpha")
     assert "alpha" in only_alpha.stdout and "gamma" not in only_alpha.stdout
 
@@ -111,15 +114,16 @@ def test_prune_removes_what_was_not_served_recently(warm_world: World) -> None:
     warm_world.install("alpha==1.0")  # alpha is served, and so fresh again
 
     run = pcf(warm_world, venv, "prune", "--older-than", "30", "--json")
-    assert json.loads(run.stdout)["removed"] == 2
-    assert [r["project"] for r in json.loads(pcf(warm_world, venv, "list", "--json").stdout)] == ["alpha"]
+    assert (json.loads(run.stdout)["removed"], json.loads(run.stdout)["removed_trees"]) == (2, 1)
+    left = [(r["project"], r["kind"]) for r in json.loads(pcf(warm_world, venv, "list", "--json").stdout)]
+    assert left == [("alpha", "download"), ("alpha", "tree")], "alpha's file and tree were just used"
 
 
 @pytest.mark.same_on_every_pip
 def test_prune_to_a_size_removes_the_least_recently_served_first(warm_world: World) -> None:
     venv = warm_world.new_venv()
     age_everything(warm_world, days=1)
-    alpha_record = next(p for p in warm_world.cache_root.rglob("*.json") if "alpha" in p.read_text())
+    alpha_record = next(p for p in (warm_world.cache_root / "files-v1").rglob("*.json") if "alpha" in p.read_text())
     os.utime(alpha_record, (time.time() - 3600, time.time() - 3600))
 
     run = pcf(warm_world, venv, "prune", "--max-size", "1K", "--json")
@@ -147,7 +151,7 @@ def test_verify_moves_aside_what_does_not_match(warm_world: World) -> None:
     os.utime(cached, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size and mtime: only a hash tells
 
     report = json.loads(pcf(warm_world, venv, "verify", "--json").stdout)
-    assert report == {"checked": 3, "moved_aside": ["alpha-1.0-py3-none-any.whl"]}
+    assert (report["checked"], report["moved_aside"]) == (3, ["alpha-1.0-py3-none-any.whl"])
 
 
 @pytest.mark.same_on_every_pip

@@ -22,7 +22,8 @@ def warnings_of(run) -> list:  # type: ignore[no-untyped-def]
 
 
 def the_record(world: World, filename: str) -> Path:
-    [record] = [p for p in world.cache_root.rglob("*.json") if json.loads(p.read_text())["filename"] == filename]
+    records = (world.cache_root / "files-v1").rglob("*.json")
+    [record] = [p for p in records if json.loads(p.read_text())["filename"] == filename]
     return record
 
 

@@ -268,17 +268,20 @@ def _tree_rows(store: Store, project: Optional[str]) -> List[Dict[str, Any]]:
             name, version = (tree.wheel if tree else "") or "?", "?"
         if project and canonicalize_name(name) != canonicalize_name(project):
             continue
-        rows.append({
+        rows.append({  # the keys of a file's row, and two more
             "project": name,
             "version": version,
             "file": tree.wheel if tree else "",
+            "tags": f"tree {folder.parent.name}",
             "kind": "tree",
-            "interpreter": folder.parent.name,
-            "files": len(tree.files) + len(tree.compiled) if tree else 0,
+            "origin": None,
             "size": _tree_size(folder),
             "sha256": folder.name,
+            "stored": None,
             "last_served": trees.Trees.last_used(folder),
             "path": str(folder),
+            "interpreter": folder.parent.name,
+            "files": len(tree.files) + len(tree.compiled) if tree else 0,
         })
     return sorted(rows, key=lambda row: (row["project"], row["version"]))
 
@@ -301,7 +304,7 @@ def _list(args: argparse.Namespace) -> int:
         f"{r['project']:<24} {r['version']:<12} {r['tags']:<34} {_human(r['size']):>9}  "
         f"{_date(r['last_served'])}  {r['origin']}"
         if r["kind"] != "tree" else
-        f"{r['project']:<24} {r['version']:<12} {'tree ' + r['interpreter']:<34} {_human(r['size']):>9}  "
+        f"{r['project']:<24} {r['version']:<12} {r['tags']:<34} {_human(r['size']):>9}  "
         f"{_date(r['last_served'])}  {r['files']} files placed instead of unzipped"
         for r in rows
     ]
