@@ -20,7 +20,7 @@ import weakref
 from types import ModuleType
 from typing import Any, Callable, Dict, List, MutableMapping, Optional, Set, Tuple
 
-from pipcachefirst import _patching, filling, installing, pipcompat, serve, settings
+from pipcachefirst import _patching, filling, pipcompat, serve, settings
 from pipcachefirst._packaging import canonicalize_name
 from pipcachefirst.catalog import StoreError
 from pipcachefirst.decisions import Decision
@@ -60,6 +60,10 @@ _active: Set[HookPoint] = set()
 
 
 def _patch_module(module: ModuleType) -> None:
+    if module.__name__ == pipcompat.INSTALL_WHEEL.module:
+        # Loaded with pip's own wheel module, not before: pip imports it (and compileall,
+        # zipfile) only to install, and always before it starts refusing imports.
+        import pipcachefirst.installing  # noqa: F401, PLC0415
     for point in pipcompat.HOOK_POINTS:
         if point.module == module.__name__ and point.when == pipcompat.IMPORTED:
             _wrap(module, point)
@@ -371,6 +375,10 @@ def _built_earlier(wheel_cache: Any, link: Any, package_name: Any, supported_tag
     return pipcompat.wheel_cache_entry(str(built.path))
 
 
+def _install_wheel(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    return sys.modules["pipcachefirst.installing"].install_wheel(wrapped, instance, args, kwargs)
+
+
 _WRAPPERS: Dict[HookPoint, Callable[[Any, Any, Any, Any], Any]] = {
     pipcompat.COMMAND_PARSE_ARGS: _parse_args,
     pipcompat.COMMAND_MAIN: _command_main,
@@ -380,5 +388,5 @@ _WRAPPERS: Dict[HookPoint, Callable[[Any, Any, Any, Any], Any]] = {
     pipcompat.BUILD_ONE: _storing(pipcompat.BUILD_ONE, "a built wheel", _store_built),
     pipcompat.GET_CACHE_ENTRY: _get_cache_entry,
     pipcompat.GET_REQUIREMENTS: _get_requirements,
-    pipcompat.INSTALL_WHEEL: installing.install_wheel,
+    pipcompat.INSTALL_WHEEL: _install_wheel,
 }
