@@ -171,6 +171,24 @@ def test_two_pips_building_one_tree_publish_one_and_the_loser_leaves_no_temporar
     assert [p.name for p in shelf.folder.iterdir()] == [SHA]
 
 
+def test_a_tree_is_published_by_renaming_a_temporary_folder_that_is_already_complete(
+    shelf: Trees, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rename = os.rename
+    published: List[str] = []
+
+    def checking_rename(source: str, target: str) -> None:
+        description = Path(source) / TREE_FILE
+        tree = Tree.from_json(Path(source), description.read_text())  # there, and readable, before the rename
+        assert Trees.first_change(tree) is None  # every file in place, as described
+        published.append(Path(source).name)
+        rename(source, target)
+
+    monkeypatch.setattr(trees.os, "rename", checking_rename)
+    built(shelf)
+    assert len(published) == 1 and published[0].startswith(trees.TEMPORARY_PREFIX)
+
+
 def test_a_wheel_with_a_member_outside_the_tree_builds_nothing_and_leaves_nothing(shelf: Trees) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
