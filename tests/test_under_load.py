@@ -11,7 +11,7 @@ import subprocess
 import time
 import zipfile
 from pathlib import Path
-from typing import List, Set
+from typing import List, Set, Tuple
 
 import pytest
 
@@ -43,17 +43,22 @@ def start_install(world: World, venv: Venv, requirements: Path, cache: Path) -> 
 
 
 def wait_all(processes: List["subprocess.Popen[bytes]"], timeout: float = 300) -> List[int]:
+    return [code for code, _ in finish_all(processes, timeout)]
+
+
+def finish_all(processes: List["subprocess.Popen[bytes]"], timeout: float = 300) -> List[Tuple[int, str]]:
+    """Each pip's exit code and what it said (``-q``: its warnings and errors)."""
     deadline = time.monotonic() + timeout
-    codes = []
+    finished = []
     for proc in processes:
         try:
-            proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+            output, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             for other in processes:
                 other.kill()
             raise AssertionError("pip did not finish in time")
-        codes.append(proc.returncode)
-    return codes
+        finished.append((proc.returncode, output.decode(errors="replace")))
+    return finished
 
 
 def records_that_lie(cache: Path) -> List[str]:
@@ -103,21 +108,35 @@ def test_eight_pips_at_once_share_one_cold_cache(world: World) -> None:
     cache = world.tmp / "shared-cache"
     rng = random.Random(8)
     files = [world.write(f"req{i}.txt", "".join(f"{p}==1.0\n" for p in rng.sample(PROJECTS, 6))) for i in range(8)]
+    wanted = {p for f in files for p in (line.split("==")[0] for line in f.read_text().split())}
+    assert wanted == set(PROJECTS)  # so the warm round finds every wheel in the cache
+    everything = world.write("everything.txt", "".join(f"{p}==1.0\n" for p in PROJECTS))
 
-    for round_ in ("cold", "warm"):
-        venvs = [world.new_venv() for _ in files]
+    # Cold: eight pips download and store overlapping sets, and build their trees.  Warm files, no trees: eight pips
+    # install the same wheels, served from the cache, in step, so they build the same trees at the same time.
+    for round_, requirements in (("cold", files), ("warm", [everything] * 8)):
+        if round_ == "warm":
+            (cache / "trees-v1").rename(world.tmp / "trees-of-the-cold-round")
+        venvs = [world.new_venv() for _ in requirements]
         world.server.take_requests()
-        codes = wait_all([start_install(world, v, f, cache) for v, f in zip(venvs, files)])
-        assert codes == [0] * 8, round_
+        finished = finish_all([start_install(world, v, f, cache) for v, f in zip(venvs, requirements)])
+        assert [code for code, _ in finished] == [0] * 8, round_
         requests = world.server.take_requests()
         if round_ == "warm":
             assert requests == [], "every pin of every pip served from the shared cache"
+            assert [said for _, said in finished if said] == [], "no pip had a problem with the others' trees"
         assert [p for p in cache.rglob(".tmp-*")] == []  # no build of a file or a tree left behind
         assert records_that_lie(cache) == []
-        wanted = {p for f in files for p in (line.split("==")[0] for line in f.read_text().split())}
         assert len(list((cache / "files-v1").rglob("*.json"))) == len(wanted)
         assert incomplete_trees(cache) == [], round_
-        assert len(published_trees(cache)) == len(wanted), "one installed tree per wheel, however many pips built it"
+        installed = {line.split("==")[0] for f in set(requirements) for line in f.read_text().split()}
+        assert len(published_trees(cache)) == len(installed), "one installed tree per wheel, however many built it"
+        for wheel in sorted(w for p in installed for w in (world.index_root / "main" / p).glob("*.whl")):
+            with zipfile.ZipFile(wheel) as archive:
+                module = next(m for m in archive.namelist() if m.endswith("_mod.py"))
+                got = {(v.site_packages / module).read_bytes() for v, f in zip(venvs, requirements)
+                       if f"{wheel.name.split('-')[0]}==" in f.read_text()}
+                assert got == {archive.read(module)}, wheel.name
 
 
 def half_written(cache: Path) -> Set[str]:
@@ -150,13 +169,14 @@ def trees_being_built(cache: Path) -> Set[str]:
     return {str(p) for p in (cache / "trees-v1").glob("*/.tmp-*")}
 
 
-def kill_at_tree_build(proc: "subprocess.Popen[bytes]", cache: Path, nth: int) -> None:
-    """SIGKILL pip when its ``nth`` tree is being built, if it gets that far (a build takes milliseconds)."""
+def kill_at_tree_build(proc: "subprocess.Popen[bytes]", cache: Path, nth: int, delay: float = 0.0) -> None:
+    """SIGKILL pip ``delay`` seconds after its ``nth`` tree build starts, if it gets that far (a build takes ms)."""
     seen = trees_being_built(cache)
     before = len(seen)
     while proc.poll() is None:
         seen |= trees_being_built(cache)
         if len(seen) - before >= nth:
+            time.sleep(delay)
             proc.send_signal(signal.SIGKILL)
             return
         time.sleep(0.0005)
@@ -211,7 +231,8 @@ def test_pip_killed_at_random_moments_never_leaves_a_lying_record(world: World) 
     for trial in range(4):
         (cache / "trees-v1").rename(world.tmp / f"trees-{trial}")
         proc = start_install(world, world.new_venv(), requirements, cache)
-        kill_at_tree_build(proc, cache, nth=rng.randint(1, len(PROJECTS)))
+        delay = 0.0 if trial % 2 == 0 else rng.uniform(0, 0.01)  # in a build, or anywhere: before, after, between
+        kill_at_tree_build(proc, cache, nth=rng.randint(1, len(PROJECTS)), delay=delay)
         proc.wait(timeout=60)
         if trees_being_built(cache):
             torn.append(trial)
