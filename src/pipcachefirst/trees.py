@@ -285,6 +285,8 @@ def _unpack_and_compile(folder: Path, sha256: str, wheel: ZipFile, executable: C
             continue  # pip creates no empty folders
         if not safe_member(member):
             raise TreeError(f"member {member!r} would land outside the tree")
+        if member in files:
+            raise TreeError(f"member {member!r} is in the wheel twice")  # pip writes both, the last one wins
         path = os.path.join(folder, FILES_FOLDER, member)
         parent = os.path.dirname(path)
         if parent not in made:

@@ -199,6 +199,16 @@ def test_a_wheel_with_a_member_outside_the_tree_builds_nothing_and_leaves_nothin
     assert list(shelf.folder.iterdir()) == []
 
 
+def test_a_wheel_holding_one_member_twice_builds_nothing_so_pip_installs_it_alone(shelf: Trees) -> None:
+    buffer = io.BytesIO()
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("twice.py", "X = 'first'\n")
+        archive.writestr("twice.py", "X = 'second'\n")
+    with pytest.raises(TreeError, match="twice"):  # a TreeError, not an OSError: storing goes on for other wheels
+        shelf.build(SHA, zipfile.ZipFile(buffer), executable)
+    assert list(shelf.folder.iterdir()) == []
+
+
 def test_a_killed_builds_folder_is_cleared_after_an_hour_and_not_before(shelf: Trees) -> None:
     tree = built(shelf)
     old, fresh = shelf.folder / ".tmp-killed-long-ago", shelf.folder / ".tmp-building-now"
