@@ -20,8 +20,9 @@ from tests.support.envs import Venv, isolated_environ
 
 from pipcachefirst.trees import FILES_FOLDER, TREE_FILE, Tree, TreeError, Trees
 
-# What these show is the store's (atomic writes, records last), whichever pip writes through it.
-pytestmark = pytest.mark.same_on_every_pip
+# What these show is the store's (atomic writes and renames, records last), whichever pip or
+# Python writes through it: the file system's guarantees, run in one environment.
+pytestmark = [pytest.mark.same_on_every_pip, pytest.mark.same_on_every_python]
 
 PROJECTS = [f"pkg{i:02d}" for i in range(12)]
 
