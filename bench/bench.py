@@ -197,9 +197,11 @@ def slug(way: str) -> str:
 class Bench:
     """The tools and caches for a whole invocation, and the index they all talk to."""
 
-    def __init__(self, plan: Plan, work: Path) -> None:
+    def __init__(self, plan: Plan, work: Path, deadline: Optional[float] = None) -> None:
         self.plan = plan
         self.work = work
+        self.deadline = deadline  # time.time() after which no run may still be going, or None
+        self.counted: Dict[str, int] = {}  # workload name -> runs counted in all its conditions
         self.server = IndexServer(work / "index")
         wheel = harness.product_wheel(work)
         self.tools = {pip: harness.tool_venv(work, f"tool-pip-{pip}", [f"pip=={pip}", str(wheel)]) for pip in plan.pips}
@@ -235,14 +237,24 @@ class Bench:
         warm_key = (conditions.workload, conditions.fresh_pages)  # fresh pages: pip must see them once
         first = 0 if warm_key in self.warm else -1  # run -1 warms the caches and is not counted
         self.warm.add(warm_key)
+        last_run = 0.0
+        counted = 0
         for run in range(first, runs):
+            if self.deadline is not None and time.time() + last_run > self.deadline:
+                print(f"{label}: stopped after {counted} counted runs, as --until asked", flush=True)
+                break
+            started = time.time()
             for way in self.plan.order(conditions, run):
                 seconds, requests = self._install(conditions.workload, *way)
                 if run >= 0:
                     cells[way].seconds.append(round(seconds, 4))
                     cells[way].requests.append(requests)
+            counted += run >= 0
+            last_run = time.time() - started
             print(f"{label}: {'warm-up' if run < 0 else f'run {run + 1} of {runs}'} done", flush=True)
-        return list(cells.values())
+        name = conditions.workload.name
+        self.counted[name] = min(self.counted.get(name, counted), counted)
+        return [cell for cell in cells.values() if cell.seconds]
 
     def _install(self, workload: Path, pip: Optional[str], way: str) -> Tuple[float, int]:
         """Install ``workload`` into a fresh venv; seconds and index requests."""
@@ -345,6 +357,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         "pip ways of --trees: the demo")
     parser.add_argument("--smoke", action="store_true", help="smoke.txt (one sdist, one wheel), pip 26.3, 100 ms, "
                         "one run, the ways of --trees but the first install: what CI runs")
+    parser.add_argument("--until", help="HH:MM (UTC): start no run that would end after it, going by the last "
+                        "run's length; the report gives the runs counted (for a machine needed at a set time)")
     parser.add_argument("--workdir", type=Path, default=harness.DEFAULT_WORKDIR)
     parser.add_argument("--output-dir", type=Path, help="where report.json/.md (trees.json/.md with --trees, "
                         "--smoke, --quick) and report.png go (default: bench/results for the full reports, which "
@@ -376,18 +390,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.smoke and output is None:
         parser.error("--smoke needs --output-dir")
 
+    deadline = None
+    if args.until:
+        now = datetime.datetime.now(datetime.timezone.utc)
+        hour, minute = map(int, args.until.split(":"))
+        until = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        deadline = (until + datetime.timedelta(days=until < now)).timestamp()
     started = time.monotonic()
     work = args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    bench = Bench(plan, work)
+    bench = Bench(plan, work, deadline)
     cells = bench.measure()
     data = {
         "date": datetime.date.today().isoformat(),
         "command": shlex.join(["python3", "bench/bench.py", *(sys.argv[1:] if argv is None else argv)]),
-        "runs": {workload.name: plan.runs_for(workload) for workload in plan.workloads},
+        "runs": {workload.name: bench.counted.get(workload.name, plan.runs_for(workload))
+                 for workload in plan.workloads if bench.counted.get(workload.name, 1)},
         "machine": harness.machine(),
         "versions": bench.versions(),
-        "workloads": bench.workload_facts(),
+        "workloads": {name: facts for name, facts in bench.workload_facts().items()
+                      if bench.counted.get(name, 1)},
         "settings": {"fresh_max_age": FRESH_MAX_AGE, "target": report.TARGET},
         "minutes": round((time.monotonic() - started) / 60),
         "cells": [asdict(cell) for cell in cells],
