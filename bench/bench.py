@@ -42,7 +42,7 @@ caches and is not counted.  The raw timings and request counts go to
 ``report.json`` (``trees.json``); ``report.py`` renders them.
 
     python3 bench/bench.py                  # the grid into bench/results/ and README (about an hour)
-    python3 bench/bench.py --trees          # installed trees into bench/results/ and README (about 25 minutes)
+    python3 bench/bench.py --trees          # installed trees into bench/results/ and README (about an hour)
     python3 bench/bench.py --quick          # pip 26.3 at 100 ms, one run: the demo
     python3 bench/bench.py --smoke --output-dir DIR    # what CI runs: two pins, pip 26.3, one delay, one run
     python3 bench/bench.py --workload bench/workloads/sdist-only.txt --delay 300 --pip 24.3.1 --runs 9 --output-dir DIR
@@ -95,8 +95,8 @@ DEFAULT_RUNS = 9
 TREES_WORKLOADS = (harness.WORKLOADS / "flask-celery.txt", harness.WORKLOADS / "data-science.txt")
 TREES_DELAY_MS = 100
 TREES_RUNS = 5
-# A data-science run is about two minutes per pip version (five ways of 10-35 s
-# each); with all three pips the report would take over half an hour more.
+# A data-science run is about six minutes per pip version on 2 cores (five ways
+# of 30-90 s each, plus uv); with all three pips the report would take 1.5 hours more.
 TREES_ONLY_PIPS = (("data-science.txt", ("26.3",)),)
 
 
