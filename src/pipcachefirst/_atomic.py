@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import stat
 import tempfile
 import time
 from typing import BinaryIO, Tuple, Union
@@ -98,7 +100,7 @@ def can_create_in(folder: PathLike) -> bool:
 
 
 def remove_stale_temporaries(folder: PathLike) -> None:
-    """Temporary files older than an hour were left by a killed writer."""
+    """Temporary files (and folders: tree builds) older than an hour were left by a killed writer."""
     cutoff = time.time() - STALE_SECONDS
     try:
         names = os.listdir(folder)
@@ -108,8 +110,12 @@ def remove_stale_temporaries(folder: PathLike) -> None:
         if name.startswith(TEMPORARY_PREFIX):
             path = os.path.join(folder, name)
             try:
-                if os.lstat(path).st_mtime < cutoff:
-                    os.unlink(path)
+                info = os.lstat(path)
+                if info.st_mtime < cutoff:
+                    if stat.S_ISDIR(info.st_mode):
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        os.unlink(path)
             except OSError:
                 pass
 

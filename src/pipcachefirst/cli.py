@@ -275,7 +275,7 @@ def _tree_rows(store: Store, project: Optional[str]) -> List[Dict[str, Any]]:
             "tags": f"tree {folder.parent.name}",
             "kind": "tree",
             "origin": None,
-            "size": _tree_size(folder),
+            "size": trees.disk_use(folder),
             "sha256": folder.name,
             "stored": None,
             "last_served": trees.Trees.last_used(folder),
@@ -284,17 +284,6 @@ def _tree_rows(store: Store, project: Optional[str]) -> List[Dict[str, Any]]:
             "files": len(tree.files) + len(tree.compiled) if tree else 0,
         })
     return sorted(rows, key=lambda row: (row["project"], row["version"]))
-
-
-def _tree_size(folder: Path) -> int:
-    size = 0
-    for path, _, names in os.walk(folder):
-        for name in names:
-            try:
-                size += os.lstat(os.path.join(path, name)).st_blocks * 512
-            except OSError:
-                pass
-    return size
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -376,7 +365,7 @@ def _removables(store: Store) -> List[_Removable]:
     """Everything prune and clear may remove, least recently used first."""
     items = [_Removable(store.last_served(e), e.record.size, partial(store.remove, e), False) for e in store.walk()]
     shelf = _shelf(store)
-    items += [_Removable(shelf.last_used(folder), _tree_size(folder), partial(shelf.remove, folder), True)
+    items += [_Removable(shelf.last_used(folder), trees.disk_use(folder), partial(shelf.remove, folder), True)
               for folder, _ in shelf.walk()]
     return sorted(items, key=lambda item: item.last_used)
 

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import IO, Callable, Dict, FrozenSet, Iterator, List, NamedTuple, Optional, Tuple, Union
 from zipfile import ZipFile, ZipInfo
 
-from pipcachefirst._atomic import TEMPORARY_PREFIX, STALE_SECONDS, write_atomically
+from pipcachefirst._atomic import TEMPORARY_PREFIX, remove_stale_temporaries, write_atomically
 
 TREE_FILE = "tree.json"
 FILES_FOLDER = "files"
@@ -215,10 +215,7 @@ class Trees:
         for key_folder in _folders(self.bucket):
             for folder in _folders(key_folder):
                 count += 1
-                for path, _, names in os.walk(folder):
-                    for name in names:
-                        with contextlib.suppress(OSError):
-                            size += os.lstat(os.path.join(path, name)).st_blocks * 512
+                size += disk_use(folder)
         return count, size
 
     @staticmethod
@@ -243,7 +240,7 @@ class Trees:
         outside it); OSError when the cache cannot be written.
         """
         self.folder.mkdir(parents=True, exist_ok=True)
-        remove_stale_builds(self.folder)
+        remove_stale_temporaries(self.folder)
         building = Path(tempfile.mkdtemp(prefix=TEMPORARY_PREFIX, dir=self.folder))
         try:
             tree = _unpack_and_compile(building, sha256, wheel, executable)._replace(wheel=wheel_name)
@@ -319,19 +316,14 @@ def _created(path: str, mode: int) -> Iterator[IO[bytes]]:
         yield out
 
 
-def remove_stale_builds(folder: Path) -> None:
-    """Folders of builds a killed pip left behind (older than an hour)."""
-    cutoff = time.time() - STALE_SECONDS
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for name in names:
-        if name.startswith(TEMPORARY_PREFIX):
-            path = folder / name
+def disk_use(folder: Path) -> int:
+    """The bytes a tree's files take on disk (blocks, not sizes: small files take a block each)."""
+    size = 0
+    for path, _, names in os.walk(folder):
+        for name in names:
             with contextlib.suppress(OSError):
-                if path.lstat().st_mtime < cutoff:
-                    shutil.rmtree(path, ignore_errors=True)
+                size += os.lstat(os.path.join(path, name)).st_blocks * 512
+    return size
 
 
 def _stamp_or_none(path: str) -> Optional[Stamp]:

@@ -18,6 +18,7 @@ import pytest
 from tests.support.packages import rich_wheel_bytes, rich_wheel_members
 
 from pipcachefirst import trees
+from pipcachefirst._atomic import STALE_SECONDS, remove_stale_temporaries
 from pipcachefirst.trees import CLONE, COPY, HARDLINK, TREE_FILE, TREE_SCHEMA, Placer, Tree, TreeError, Trees
 
 SHA = "ab" * 32
@@ -214,9 +215,9 @@ def test_a_killed_builds_folder_is_cleared_after_an_hour_and_not_before(shelf: T
     old, fresh = shelf.folder / ".tmp-killed-long-ago", shelf.folder / ".tmp-building-now"
     for folder in (old, fresh):
         (folder / "files").mkdir(parents=True)
-    an_hour_ago = time.time() - trees.STALE_SECONDS - 60
+    an_hour_ago = time.time() - STALE_SECONDS - 60
     os.utime(old, (an_hour_ago, an_hour_ago))
-    trees.remove_stale_builds(shelf.folder)
+    remove_stale_temporaries(shelf.folder)
     assert sorted(p.name for p in shelf.folder.iterdir()) == sorted([fresh.name, tree.folder.name])
 
 
