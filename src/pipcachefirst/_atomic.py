@@ -28,13 +28,13 @@ _CHUNK = 1024 * 1024
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def _current_umask() -> int:
+def current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
 
-FILE_MODE = 0o666 & ~_current_umask()
+FILE_MODE = 0o666 & ~current_umask()
 
 
 def write_atomically(path: PathLike, data: Union[str, bytes], durable: bool = True) -> None:

@@ -24,7 +24,7 @@ from types import ModuleType
 from typing import Any, Dict, Optional, Set, Tuple
 
 from pipcachefirst import pipcompat, settings, trees
-from pipcachefirst._atomic import sha256_of
+from pipcachefirst._atomic import current_umask, sha256_of
 from pipcachefirst.pipcompat import INSTALL_WHEEL, VERBOSE, InstallStep
 from pipcachefirst.session import CURRENT as SESSION
 from pipcachefirst.store import TREES
@@ -121,7 +121,7 @@ def _may_link(member: str) -> bool:
 def _tree_backed_file(step: InstallStep, tree: trees.Tree, placer: trees.Placer, placed: Dict[str, str]) -> type:
     """A ``ZipBackedFile`` whose ``save()`` places the tree's file where pip would unzip the member."""
     is_executable = step.is_executable
-    umask = trees.current_umask()
+    umask = current_umask()
     folders_made: Set[str] = set()
 
     class TreeBackedFile(step.file_class):  # type: ignore[misc, name-defined]
@@ -159,7 +159,7 @@ class _CompileFromTree:
         self._compileall = compileall
         self._tree = tree
         self._placed = placed
-        self._umask = trees.current_umask()
+        self._umask = current_umask()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._compileall, name)

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import IO, Callable, Dict, FrozenSet, Iterator, List, NamedTuple, Optional, Tuple, Union
 from zipfile import ZipFile, ZipInfo
 
-from pipcachefirst._atomic import TEMPORARY_PREFIX, remove_stale_temporaries, write_atomically
+from pipcachefirst._atomic import TEMPORARY_PREFIX, current_umask, remove_stale_temporaries, write_atomically
 
 TREE_FILE = "tree.json"
 FILES_FOLDER = "files"
@@ -65,12 +65,6 @@ _CANNOT_CLONE = {errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errn
 _CANNOT_LINK = {errno.EXDEV, errno.EMLINK, errno.EPERM, errno.EACCES, errno.ENOTSUP, errno.EOPNOTSUPP}
 
 Stamp = Tuple[int, int]  # (size, mtime_ns): what a .pyc is checked against
-
-
-def current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def interpreter_key() -> Optional[str]:

@@ -18,11 +18,11 @@ import pytest
 from tests.support.packages import rich_wheel_bytes, rich_wheel_members
 
 from pipcachefirst import trees
-from pipcachefirst._atomic import STALE_SECONDS, remove_stale_temporaries
+from pipcachefirst._atomic import STALE_SECONDS, current_umask, remove_stale_temporaries
 from pipcachefirst.trees import CLONE, COPY, HARDLINK, TREE_FILE, TREE_SCHEMA, Placer, Tree, TreeError, Trees
 
 SHA = "ab" * 32
-UMASK = trees.current_umask()
+UMASK = current_umask()
 
 
 def executable(info: zipfile.ZipInfo) -> bool:
