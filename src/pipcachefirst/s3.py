@@ -30,7 +30,6 @@ if TYPE_CHECKING:  # imported where used: they cost ~50 ms cold, and hashlib, hm
     import configparser
     import http.client
     import ssl
-    import threading
 
 REMOTE_VARIABLE = "PIPCACHEFIRST_REMOTE"
 DEFAULT_REGION = "us-east-1"
