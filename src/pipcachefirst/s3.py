@@ -683,9 +683,8 @@ class Client:
         """Read what is left of a small answer so the connection can be used again; else close it."""
         try:
             data = response.read(_ERROR_BODY_LIMIT + 1)
-        except (OSError, ValueError) as exc:
+        except Exception:  # noqa: BLE001 -- IncompleteRead, a reset: the answer was had, the connection is not
             self._discard(conn)
-            del exc
             return
         if len(data) > _ERROR_BODY_LIMIT or not _complete(response):
             self._discard(conn)
