@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import importlib.util
 import io
 import json
@@ -17,8 +18,9 @@ import pytest
 
 from tests.support.packages import rich_wheel_bytes, rich_wheel_members
 
-from pipcachefirst import trees
+from pipcachefirst import installing, trees
 from pipcachefirst._atomic import STALE_SECONDS, current_umask, remove_stale_temporaries
+from pipcachefirst.pipcompat import InstallStep
 from pipcachefirst.trees import CLONE, COPY, HARDLINK, TREE_FILE, TREE_SCHEMA, Placer, Tree, TreeError, Trees
 
 SHA = "ab" * 32
@@ -285,3 +287,81 @@ def test_a_clone_falls_back_to_a_copy_where_the_file_system_cannot_and_says_why(
     assert (placer.mode, placer.fallback is None) in ((CLONE, True), (COPY, False))
     assert here[0] == placer.mode and (here[1] is None) == (placer.fallback is None)
     assert trees.link_mode_here(tmp_path, HARDLINK) == (HARDLINK, None)
+
+
+# -- placing a tree for pip's install step, in the background -------------------
+
+
+class Unzipped:
+    """pip's ``ZipBackedFile``, as far as its install step uses it: ``save()`` unzips the member."""
+
+    saved: List[str] = []
+
+    def __init__(self, src_record_path: str, dest_path: str, zip_file: zipfile.ZipFile) -> None:
+        self.src_record_path = src_record_path
+        self.dest_path = dest_path
+        self._zip_file = zip_file
+
+    def _getinfo(self) -> zipfile.ZipInfo:
+        return self._zip_file.getinfo(self.src_record_path)
+
+    def save(self) -> None:
+        if os.path.lexists(self.dest_path):
+            os.unlink(self.dest_path)
+        with open(self.dest_path, "wb") as out:
+            out.write(self._zip_file.read(self.src_record_path))
+        Unzipped.saved.append(self.src_record_path)
+
+
+def placements_of(tree: Tree, threads: int = 2) -> "installing._Placements":
+    step = InstallStep(None, Unzipped, compileall, executable)
+    Unzipped.saved = []
+    return installing._Placements(step, tree, Placer(COPY), threads)
+
+
+def test_files_placed_in_the_background_get_their_bytes_mtimes_and_pycs_and_a_vanished_one_is_unzipped(
+    shelf: Trees, tmp_path: Path,
+) -> None:
+    tree, wheel = built(shelf), rich_zip()
+    gone = "rich_pure/sub/deep/leaf.py"
+    os.unlink(tree.source(gone))  # as when another pip found the tree changed and took it away
+    placements = placements_of(tree)
+    venv = tmp_path / "venv"
+    try:
+        for member, stamp in tree.files.items():
+            placements.save(Unzipped(member, str(venv / member), wheel), member, stamp)
+        placements.wait()
+    finally:
+        placements.close()
+
+    assert Unzipped.saved == [gone]
+    compiler = installing._CompileFromTree(compileall, tree, placements)
+    for member, stamp in tree.files.items():
+        dest = venv / member
+        assert dest.read_bytes() == wheel.read(member), member
+        if member != gone:
+            assert dest.stat().st_mtime_ns == stamp[1], member
+        if member.endswith(".py"):
+            assert compiler.compile_file(str(dest), force=True, quiet=True) == (member != "rich_pure/legacy.py")
+            if member in tree.compiled and member != gone:  # placed with its source, not compiled
+                assert Path(importlib.util.cache_from_source(str(dest))).read_bytes() == Path(
+                    tree.pyc(member)).read_bytes()
+    assert Path(importlib.util.cache_from_source(str(venv / gone))).is_file()  # compiled, as pip would
+
+
+def test_two_members_landing_on_one_file_are_placed_in_pips_order_with_the_last_ones_pyc(
+    shelf: Trees, tmp_path: Path,
+) -> None:
+    tree, wheel = built(shelf), rich_zip()
+    first, last = "rich_pure/cli.py", "rich_pure/données.py"
+    dest = tmp_path / "site" / "both.py"
+    placements = placements_of(tree)
+    try:
+        placements.save(Unzipped(first, str(dest), wheel), first, tree.files[first])
+        placements.save(Unzipped(last, str(dest), wheel), last, tree.files[last])
+        placements.wait()
+    finally:
+        placements.close()
+    assert dest.read_bytes() == wheel.read(last) and Unzipped.saved == []
+    assert installing._CompileFromTree(compileall, tree, placements).compile_file(str(dest), force=True, quiet=True)
+    assert Path(importlib.util.cache_from_source(str(dest))).read_bytes() == Path(tree.pyc(last)).read_bytes()
