@@ -133,7 +133,7 @@ def _pick(
         return Reason.OTHER_INDEX if cache.has_other_origins(canonical, pin, origins) else Reason.NOT_CACHED
     damaged = False
     for _ in range(_MAX_DAMAGED):
-        chosen = _choose(finder, project_name, specifier, hashes, records)
+        chosen = choose(finder, project_name, specifier, hashes, records)
         if isinstance(chosen, Reason):
             return Reason.DAMAGED if damaged else chosen
         fetched = cache.fetch(chosen)
@@ -146,10 +146,14 @@ def _pick(
     return Reason.DAMAGED
 
 
-def _choose(
+def choose(
     finder: pipcompat.Finder, project_name: str, specifier: pipcompat.Specifier, hashes: Any, records: List[Record]
 ) -> Union[Reason, Record]:
-    """pip's pick among cached downloads and their siblings: the record, or why not a cached one."""
+    """pip's pick among cached downloads and their siblings: the record, or why not a cached one.
+
+    Records alone decide, so a tier can be asked what it holds before any
+    file is fetched (the team cache chooses this way before bringing a file in).
+    """
     with_digest = bool(hashes)
     cached: Dict[Any, Record] = {}
     for record in records:

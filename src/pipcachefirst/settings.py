@@ -101,3 +101,23 @@ def link_mode(environ: Mapping[str, str] = os.environ) -> Tuple[str, Optional[st
         return value, None
     return LINK_MODES[0], (f"pipcachefirst: ignoring {LINK_MODE_VARIABLE}={value!r}; "
                            f"accepted values: {', '.join(LINK_MODES)}; using {LINK_MODES[0]}")
+
+
+REMOTE_VARIABLE = "PIPCACHEFIRST_REMOTE"  # s3://bucket/prefix; read by ``s3.remote_from_environment``
+REMOTE_READONLY_VARIABLE = "PIPCACHEFIRST_REMOTE_READONLY"
+
+
+def remote_readonly(environ: Mapping[str, str] = os.environ) -> Tuple[bool, Optional[str]]:
+    """Whether the team cache is only read (``PIPCACHEFIRST_REMOTE_READONLY=1``), and a line for a value we do not know.
+
+    A value we do not know means read-only: writing to a team's cache is what
+    must be asked for plainly.
+    """
+    value = environ.get(REMOTE_READONLY_VARIABLE, "").strip()
+    if not value:
+        return False, None
+    state = switch_state(value)
+    if state == "invalid":
+        return True, (f"pipcachefirst: {REMOTE_READONLY_VARIABLE}={value!r} is not 1 or 0; "
+                      "reading the team cache only")
+    return state == "on", None
