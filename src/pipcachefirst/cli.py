@@ -188,6 +188,7 @@ def _status(args: argparse.Namespace) -> int:
         entries, size = store.usage()
         tree_count, tree_bytes = _shelf(store).usage()
         link_in_use, link_fallback = trees.link_mode_here(location.root, link_mode)
+    team_cache = _team_cache_status()
     hooks: Dict[str, str] = {}
     try:
         hooks = pipcompat.hook_points()
@@ -218,6 +219,7 @@ def _status(args: argparse.Namespace) -> int:
             "count": tree_count,
             "bytes": tree_bytes,
         },
+        "team_cache": team_cache,
         "interpreter": sys.executable,
         "python": sys.version.split()[0],
         "version": __version__,
@@ -228,11 +230,46 @@ def _status(args: argparse.Namespace) -> int:
         f"installed trees: {'on' if trees_on else 'off (' + settings.TREES_VARIABLE + ')'}, link mode {link_mode}"
         + (f" -> {link_in_use} here ({link_fallback})" if link_fallback else "")
         + f": {tree_count} trees, {_human(tree_bytes)}",
+        _team_cache_line(team_cache),
         f"pip {data['pip']} under {sys.executable} (Python {data['python']})",
     ] + [f"  {name}: {result}{_feature_of(name, result)}" for name, result in hooks.items()]
     text += [problem for problem in (mode_problem, trees_problem, link_problem) if problem]
     _emit(args, data, text)
     return 0
+
+
+def _team_cache_status() -> Dict[str, Any]:
+    """Where the team cache is, whether it answers now, and whether this machine writes to it; never a secret."""
+    if not os.environ.get(settings.REMOTE_VARIABLE, "").strip():
+        return {"configured": False, "problem": None}
+    from pipcachefirst import s3  # noqa: PLC0415 -- only when a team cache is configured
+
+    remote, problem = s3.remote_from_environment()
+    if remote is None:
+        return {"configured": False, "problem": problem}
+    readonly, readonly_problem = settings.remote_readonly()
+    reachable, why = True, None
+    try:
+        s3.Client(remote).probe()
+    except s3.S3Error as exc:
+        reachable, why = False, str(exc)
+    return {
+        "configured": True,
+        "where": remote.describe(),
+        "signed": remote.credentials is not None,
+        "readonly": readonly,
+        "reachable": reachable,
+        "problem": why or readonly_problem,
+    }
+
+
+def _team_cache_line(team: Dict[str, Any]) -> str:
+    if not team["configured"]:
+        return f"team cache: {team['problem'] or 'none (' + settings.REMOTE_VARIABLE + ' is not set)'}"
+    access = "read-only" if team["readonly"] else "read and write"
+    signed = "" if team["signed"] else ", anonymous"
+    state = "reachable" if team["reachable"] else f"NOT reachable ({team['problem']})"
+    return f"team cache: {team['where']}: {state}, {access}{signed}"
 
 
 def _feature_of(attribute: str, result: str) -> str:

@@ -15,6 +15,7 @@ that needs it.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import weakref
 from types import ModuleType
@@ -22,7 +23,7 @@ from typing import Any, Callable, Dict, List, MutableMapping, Optional, Set, Tup
 
 from pipcachefirst import _patching, filling, pipcompat, serve, settings
 from pipcachefirst._packaging import canonicalize_name
-from pipcachefirst.catalog import StoreError
+from pipcachefirst.catalog import KIND_BUILT, KIND_DOWNLOAD, Record, StoreError
 from pipcachefirst.decisions import Decision
 from pipcachefirst.pipcompat import HookPoint
 from pipcachefirst.provenance import normalized_set
@@ -96,6 +97,7 @@ def _parse_args(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             SESSION.trees, problem = settings.trees()
             if problem:
                 sys.stderr.write(problem + "\n")
+            _open_team_cache()
             if SESSION.mode == settings.OFFLINE:
                 pipcompat.skip_version_check(options)
     except Exception as exc:
@@ -110,6 +112,7 @@ def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     _watch_requirements()
     status = wrapped(*args, **kwargs)
     try:
+        _share_with_team(status)
         line = SESSION.summary()
         if line:
             logger.info("%s", line)
@@ -149,6 +152,7 @@ def _get_requirements(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> An
         SESSION.warn("could not read the requirements", exc)
         return ireqs
     _root_pins[finder] = _pins_by_project(wanted)
+    _from_team_cache(finder, [(w.name, w.specifier, w.hashes) for w in wanted])
     if SESSION.mode == settings.OFFLINE:
         _check_offline(finder, wanted)
     return ireqs
@@ -264,6 +268,7 @@ def _fresh_answer(finder: Any, project_name: str, specifier: Any, hashes: Any) -
         return serve.Answer(
             None, Decision(canonicalize_name(project_name), str(specifier), False, f"pipcachefirst is off: {off}")
         )
+    _from_team_cache(finder, [(project_name, specifier, hashes)])
     return serve.answer(
         SESSION.store, finder, project_name, specifier, hashes, _origins(finder), _picks.setdefault(finder, {}), SESSION.mode
     )
@@ -291,6 +296,82 @@ def _evaluate_links(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     except Exception as exc:
         SESSION.warn("could not note an index page", exc)
     return wrapped(link_evaluator, links)
+
+
+# -- the team cache: bring pins in before pip looks, share what pip fetched --
+
+
+def _open_team_cache() -> None:
+    """The team cache ``PIPCACHEFIRST_REMOTE`` names, if any; its client is imported only then."""
+    SESSION.remote = None
+    if not os.environ.get(settings.REMOTE_VARIABLE, "").strip():
+        return
+    from pipcachefirst import remote, s3  # noqa: PLC0415 -- before pip installs anything
+
+    where, problem = s3.remote_from_environment()
+    if problem:
+        SESSION.problem(problem.replace("pipcachefirst: ", "", 1))
+    if where is None or SESSION.store is None:
+        return
+    if not SESSION.storing:
+        logger.log(pipcompat.VERBOSE, "pipcachefirst: the local cache is read-only; not using the team cache")
+        return
+    readonly, problem = settings.remote_readonly()
+    if problem:
+        sys.stderr.write(problem + "\n")
+    SESSION.remote = remote.open_team_cache(
+        where, SESSION.store, readonly, SESSION.problem, lambda line: logger.log(pipcompat.VERBOSE, "%s", line)
+    )
+
+
+def _from_team_cache(finder: Any, asked: List[Tuple[str, Any, Any]]) -> None:
+    """Bring into the local store what the team cache holds for pins the store lacks, all at once."""
+    team = SESSION.remote
+    if team is None or team.off or SESSION.store is None or SESSION.serving_off_reason():
+        return
+    origins = _origins(finder)
+    how: Dict[Any, Tuple[str, Any, Any]] = {}
+    for name, specifier, hashes in asked:
+        pins = pipcompat.pinned_versions(specifier)
+        if len(pins) != 1 or not origins:
+            continue
+        want = team.want(name, pins[0], origins)
+        if any(r.kind == KIND_DOWNLOAD for r in SESSION.store.records(want.project, want.version, origins)):
+            continue
+        how.setdefault(want, (name, specifier, hashes))
+    if how:
+        team.lookup(list(how), lambda want, records: _team_choice(finder, *how[want], records))
+
+
+def _team_choice(finder: Any, name: str, specifier: Any, hashes: Any, records: List[Record]) -> List[Record]:
+    """What to bring in of what the team cache holds for a pin: the file pip would choose, by its rules.
+
+    With a wheel built earlier from that file when it is an sdist, so pip
+    need not build it again.  Nothing when pip would prefer a file only the
+    index has, or must not use the cache for this project.
+    """
+    if pipcompat.reason_to_step_aside(finder, name, canonicalize_name(name)):
+        return []
+    downloads = [r for r in records if r.kind == KIND_DOWNLOAD]
+    chosen = serve.choose(finder, name, specifier, hashes, downloads) if downloads else None
+    if not isinstance(chosen, Record):
+        return []
+    if chosen.filename.endswith(".whl"):
+        return [chosen]
+    interpreter = pipcompat.interpreter_tag()
+    built = [r for r in records if r.kind == KIND_BUILT and r.built_from == chosen.sha256 and r.built_by == interpreter]
+    return [chosen] + sorted(built, key=lambda r: (r.stored_at, r.sha256))[:1]  # two builders' bytes: the first
+
+
+def _share_with_team(status: Any) -> None:
+    """After a command that succeeded: upload what it downloaded and built; one line for what moved."""
+    team = SESSION.remote
+    if team is None:
+        return
+    if status == 0 and SESSION.stored:
+        team.share(SESSION.stored)
+    if team.fetched or team.shared:
+        logger.info("pipcachefirst: team cache: %d files fetched, %d shared", team.fetched, team.shared)
 
 
 # -- the preparer and the wheel builder: fill the cache ----------------------
@@ -327,6 +408,8 @@ def _store_download(preparer: Any, req: Any, _dist: Any) -> None:
     listed = _page_links.get(finder, {}).get(canonicalize_name(prepared.project), [])
     page_links = [pipcompat.link_facts(link) for link in listed]
     entry = filling.record_download(SESSION.store, finder, prepared, page_links)
+    if entry is not None:
+        SESSION.stored.append(entry)
     if entry is not None and not entry.record.filename.endswith(".whl"):
         SESSION.remember_source(pipcompat.link_facts(prepared.link).url, entry.record)
 
@@ -337,7 +420,9 @@ def _store_built(_module: Any, req: Any, wheel_path: Any) -> None:
         return
     source = SESSION.sources.get(url)
     if source is not None:
-        filling.record_built(SESSION.store, source, str(wheel_path))
+        entry = filling.record_built(SESSION.store, source, str(wheel_path))
+        if entry is not None:
+            SESSION.stored.append(entry)
 
 
 def _get_cache_entry(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:

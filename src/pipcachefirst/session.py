@@ -9,13 +9,16 @@ the end.  Nothing here knows how pip is patched.
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
-from pipcachefirst.catalog import Record
+from pipcachefirst.catalog import Entry, Record
 from pipcachefirst.decisions import Decision
 from pipcachefirst.pipcompat import LOCK_COMMAND, VERBOSE
 from pipcachefirst.settings import EXACT, CacheLocation
 from pipcachefirst.store import Store
+
+if TYPE_CHECKING:  # imported only when a team cache is configured: it brings the S3 client
+    from pipcachefirst.remote import TeamCache
 
 logger = logging.getLogger("pipcachefirst")
 
@@ -38,6 +41,8 @@ class Session:
         self.problems: List[str] = []
         self.trees = False  # place installed trees (PIPCACHEFIRST_TREES)
         self.trees_placed = 0
+        self.remote: "Optional[TeamCache]" = None  # the team cache (PIPCACHEFIRST_REMOTE)
+        self.stored: List[Entry] = []  # what this command downloaded or built into the store: to share
 
     def use_cache(self, location: CacheLocation) -> None:
         """Open the cache pip's options and the environment point at, and say what is wrong with it."""
