@@ -42,6 +42,7 @@ from pipcachefirst.store import TREES
 logger = logging.getLogger("pipcachefirst")
 
 _placer: Optional[trees.Placer] = None
+_workers: Optional["_Workers"] = None  # started by the first tree placed, for the rest of the process
 
 # Threads placing a tree's files. The work is the kernel's (creating files, copying blocks), mostly waiting
 # on the file system while other work writes; measured on 2 cores: 4 a little ahead of 2, 8 and 16 slower.
@@ -60,7 +61,7 @@ def install_wheel(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     step, tree, name = plan
     module = step.module
     background = getattr(module, "warnings", None) is warnings  # where pip's compile step starts: see _Barrier
-    placements = _Placements(step, tree, _the_placer(), PLACING_THREADS if background else 0)
+    placements = _Placements(step, tree, _the_placer(), _the_workers() if background else None)
     module.ZipBackedFile = _tree_backed_file(step, tree, placements)
     module.compileall = _CompileFromTree(step.compileall, tree, placements)
     if background:
@@ -125,6 +126,13 @@ def _the_placer() -> trees.Placer:
     return _placer
 
 
+def _the_workers() -> "_Workers":
+    global _workers
+    if _workers is None:
+        _workers = _Workers(PLACING_THREADS)
+    return _workers
+
+
 def _placer_mode() -> str:
     placer = _the_placer()
     if placer.fallback is None:
@@ -151,7 +159,8 @@ class _Placements:
     ``compiled`` holds the placed sources whose ``.pyc`` was placed with them.
     """
 
-    def __init__(self, step: InstallStep, tree: trees.Tree, placer: trees.Placer, threads: int) -> None:
+    def __init__(self, step: InstallStep, tree: trees.Tree, placer: trees.Placer,
+                 workers: Optional["_Workers"]) -> None:
         self.step = step
         self.tree = tree
         self.placer = placer
@@ -159,21 +168,17 @@ class _Placements:
         self.placed: Dict[str, str] = {}
         self.compiled: Set[str] = set()
         self.folders: Set[str] = set()
-        self._pool = _Workers(threads) if threads else None
+        self._pool = workers
         self._pending: List[Tuple[_Job, Any, str, str]] = []  # (job, pip's file, dest, member)
         self._targets: Set[str] = set()  # every file a pending or done placement creates
 
     def folder(self, path: str) -> None:
-        folder = os.path.dirname(path)
-        if folder not in self.folders:
-            os.makedirs(folder, exist_ok=True)
-            self.folders.add(folder)
+        _folder(self.folders, path)
 
     def save(self, file: Any, member: str, stamp: trees.Stamp) -> None:
         """Place ``member`` where pip would unzip ``file``; pip's own ``save()`` if the tree cannot."""
         dest = file.dest_path
         key = os.path.normpath(os.path.abspath(dest))
-        self.folder(dest)  # pip up to 24.1 made the folder here
         mode = (0o777 & ~self.umask | 0o111) if self.step.is_executable(file._getinfo()) else 0o666 & ~self.umask
         pyc: Optional[Tuple[str, str, int, trees.Stamp]] = None
         stamp_pyc = self.tree.compiled.get(member)
@@ -186,17 +191,15 @@ class _Placements:
             background = False
         if not background:
             pyc = None  # compile_file places it, once pip has done with the source
-        if pyc is not None:
-            self.folder(pyc[1])
         self._targets.add(key)
         file.written = True  # pip 26.1+ asks, to clean up after an interrupted install
         job = (self.tree.source(member), dest, mode, stamp, _may_link(member), pyc)
         if background:
             assert self._pool is not None
-            self._pending.append((self._pool.submit(_place, self.placer, *job), file, dest, member))
+            self._pending.append((self._pool.submit(_place, self.placer, self.folders, *job), file, dest, member))
             return
         try:
-            placed_pyc = _place(self.placer, *job)
+            placed_pyc = _place(self.placer, self.folders, *job)
         except OSError:  # the tree went away meanwhile (another pip found it changed): unzip, as pip would
             self._unzip(file, dest)
             return
@@ -214,8 +217,9 @@ class _Placements:
             self._done(os.path.normpath(os.path.abspath(dest)), member, placed_pyc)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
+        """Until no placement runs any more (pip failed: what was placed stays, as pip's own files would)."""
+        for job, _, _, _ in self._pending:
+            job.wait()
 
     def _done(self, key: str, member: str, placed_pyc: bool) -> None:
         self.placed[key] = member
@@ -252,19 +256,25 @@ class _Job:
         finally:
             self.done.release()
 
-    def result(self) -> Any:
+    def wait(self) -> None:
         with self.done:
             pass
+
+    def result(self) -> Any:
+        self.wait()
         if self.error is not None:
             raise self.error
         return self.value
 
 
 class _Workers:
-    """A few threads running jobs in the order given (``concurrent.futures`` costs an import of its own)."""
+    """A few threads running jobs in the order given, for the rest of the process.
+
+    Not ``concurrent.futures``: importing it cost 40 ms a process here.
+    """
 
     def __init__(self, threads: int) -> None:
-        self._jobs: "queue.SimpleQueue[Optional[_Job]]" = queue.SimpleQueue()
+        self._jobs: "queue.SimpleQueue[_Job]" = queue.SimpleQueue()
         self._threads = [threading.Thread(target=self._work, name=f"pipcachefirst-{n}", daemon=True)
                          for n in range(threads)]
         for thread in self._threads:
@@ -275,33 +285,34 @@ class _Workers:
         self._jobs.put(job)
         return job
 
-    def close(self) -> None:
-        for _ in self._threads:
-            self._jobs.put(None)
-        for thread in self._threads:
-            thread.join()
-
     def _work(self) -> None:
         while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            job.run()
+            self._jobs.get().run()
 
 
-def _place(placer: trees.Placer, source: str, dest: str, mode: int, stamp: trees.Stamp, may_link: bool,
-           pyc: Optional[Tuple[str, str, int, trees.Stamp]]) -> bool:
+def _place(placer: trees.Placer, folders: Set[str], source: str, dest: str, mode: int, stamp: trees.Stamp,
+           may_link: bool, pyc: Optional[Tuple[str, str, int, trees.Stamp]]) -> bool:
     """Place one file, and its ``.pyc`` if given; whether that ``.pyc`` was placed (False: pip compiles it)."""
+    _folder(folders, dest)  # pip up to 24.1 made the folder in save()
     _place_one(placer, source, dest, mode, stamp, may_link)
     if pyc is None:
         return False
     try:
+        _folder(folders, pyc[1])
         _place_one(placer, *pyc)
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(pyc[1])
         return False
     return True
+
+
+def _folder(made: Set[str], path: str) -> None:
+    """Make the folder of ``path`` unless ``made`` says it was (by any thread: two may both make one)."""
+    folder = os.path.dirname(path)
+    if folder not in made:
+        os.makedirs(folder, exist_ok=True)
+        made.add(folder)
 
 
 def _place_one(placer: trees.Placer, source: str, dest: str, mode: int, stamp: trees.Stamp,

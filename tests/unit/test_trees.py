@@ -313,10 +313,10 @@ class Unzipped:
         Unzipped.saved.append(self.src_record_path)
 
 
-def placements_of(tree: Tree, threads: int = 2) -> "installing._Placements":
+def placements_of(tree: Tree) -> "installing._Placements":
     step = InstallStep(None, Unzipped, compileall, executable)
     Unzipped.saved = []
-    return installing._Placements(step, tree, Placer(COPY), threads)
+    return installing._Placements(step, tree, Placer(COPY), installing._Workers(2))
 
 
 def test_files_placed_in_the_background_get_their_bytes_mtimes_and_pycs_and_a_vanished_one_is_unzipped(
