@@ -158,6 +158,7 @@ class TeamCache:
         self._asked: Set[Wanted] = set()
         self._lock = threading.Lock()
         self._warned: Set[str] = set()
+        self._pool: Optional[ThreadPoolExecutor] = None
         self.off: Optional[str] = self._down_elsewhere()
 
     want = staticmethod(Wanted.of)
@@ -373,10 +374,17 @@ class TeamCache:
     # -- threads -------------------------------------------------------------
 
     def _parallel(self, work: Callable[[T], R], items: Sequence[T]) -> List[R]:
+        """``work`` on every item, ``workers`` at a time.
+
+        One pool for the process: its threads keep their connections (the
+        client has one per thread), so the files after the records, and the
+        uploads after the install, need no new connection or TLS handshake.
+        """
         if len(items) <= 1:
             return [work(item) for item in items]
-        with ThreadPoolExecutor(max_workers=min(self._workers, len(items))) as pool:
-            return list(pool.map(work, items))
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="pipcachefirst-team")
+        return list(self._pool.map(work, items))
 
 
 def _contradiction(
