@@ -8,6 +8,7 @@ own, as a fresh CI machine has: what one runner shares, another finds.
 from __future__ import annotations
 
 import hashlib
+import json
 import signal
 import subprocess
 import time
@@ -264,3 +265,27 @@ def test_a_team_cache_that_stops_answering_mid_run_costs_one_line(world: World, 
     assert "alpha==1.0" in venv.freeze() and "delta==1.0" in venv.freeze()
     assert team.objects() == before, "delta's upload never happened, nor half of it"
 
+
+
+def test_with_pinned_hashes_a_writer_cannot_change_what_is_installed(world: World, team: Team) -> None:
+    wheel = world.publish_wheel("alpha", "1.0")
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    lock = world.write("requirements.txt", f"alpha==1.0 --hash=sha256:{digest}\n")
+    world.install("-r", str(lock), env=team.runner_env())
+
+    # someone with write access adds other bytes under the same file name, with a record that fits them
+    [record_key] = [k for k in team.objects() if k.endswith(".json")]
+    admin = team.admin()
+    record = json.loads(admin.get(record_key) or b"{}")
+    evil = wheel.read_bytes().replace(b"1.0", b"6.6")
+    record.update(sha256=hashlib.sha256(evil).hexdigest(), size=len(evil))
+    folder = record_key.rsplit("/", 1)[0] + "/" + record["sha256"]
+    admin.put(f"{folder}/{wheel.name}", evil, record["sha256"], len(evil))
+    text = json.dumps(record).encode()
+    admin.put(folder + ".json", text, hashlib.sha256(text).hexdigest(), len(text))
+
+    env = team.runner_env()
+    run = world.install("--require-hashes", "-r", str(lock), env=env)
+    assert run.requests == [], "the pinned hash chose the team's genuine file"
+    cached = list(Path(env["PIP_CACHE_DIR"]).rglob(wheel.name))
+    assert cached and all(p.read_bytes() == wheel.read_bytes() for p in cached), "the other bytes never came"
