@@ -340,7 +340,11 @@ def _from_team_cache(finder: Any, asked: List[Tuple[str, Any, Any]]) -> None:
             continue
         how.setdefault(want, (name, specifier, hashes))
     if how:
-        team.lookup(list(how), lambda want, records: _team_choice(finder, *how[want], records))
+        try:
+            team.lookup(list(how), lambda want, records: _team_choice(finder, *how[want], records))
+        except Exception as exc:  # a bug of ours must cost the team cache, not the install
+            team.off = f"{type(exc).__name__}: {exc}"
+            SESSION.warn("could not use the team cache", exc)
 
 
 def _team_choice(finder: Any, name: str, specifier: Any, hashes: Any, records: List[Record]) -> List[Record]:
@@ -369,7 +373,10 @@ def _share_with_team(status: Any) -> None:
     if team is None:
         return
     if status == 0 and SESSION.stored:
-        team.share(SESSION.stored)
+        try:
+            team.share(SESSION.stored)
+        except Exception as exc:  # pip's work is done; a bug of ours costs only the sharing
+            SESSION.warn("could not share with the team cache", exc)
     if team.fetched or team.shared:
         logger.info("pipcachefirst: team cache: %d files fetched, %d shared", team.fetched, team.shared)
 
