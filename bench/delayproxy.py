@@ -38,6 +38,13 @@ _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", 
 _CHUNK = 1 << 16
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: a client opening 16 connections at once (the team cache
+    # looks pins up 16 at a time) overflows it, the kernel drops the SYNs, and each is retried after
+    # Linux's 1 s initial retransmission timeout, which is exactly the client's connect timeout.
+    request_queue_size = 128
+
+
 class DelayProxy:
     """Forward every request to ``target`` after ``delay`` seconds, on a free loopback port, until ``stop()``."""
 
@@ -51,7 +58,7 @@ class DelayProxy:
         self.timeout = timeout
         self.requests: List[str] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = _Server(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
