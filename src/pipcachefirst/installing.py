@@ -60,7 +60,7 @@ def install_wheel(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         return wrapped(*args, **kwargs)
     step, tree, name = plan
     module = step.module
-    background = getattr(module, "warnings", None) is warnings  # where pip's compile step starts: see _Barrier
+    background = step.warnings is warnings  # where pip's compile step starts: see _Barrier
     placements = _Placements(step, tree, _the_placer(), _the_workers() if background else None)
     module.ZipBackedFile = _tree_backed_file(step, tree, placements)
     module.compileall = _CompileFromTree(step.compileall, tree, placements)

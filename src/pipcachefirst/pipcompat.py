@@ -222,13 +222,17 @@ class InstallStep(NamedTuple):
     ``file_class`` unpacks one wheel member (``ZipBackedFile(src_record_path,
     dest_path, zip_file)``, ``.save()``); ``compileall`` is the module whose
     ``compile_file(path, force=True, quiet=True)`` compiles each installed
-    ``.py``; ``is_executable(zipinfo)`` is pip's rule for the executable bits.
+    ``.py``; ``is_executable(zipinfo)`` is pip's rule for the executable bits;
+    ``warnings`` is the module whose ``catch_warnings()`` starts pip's compile
+    step (None when pip's wheel module no longer names it: the tree's files are
+    then placed one by one, on pip's thread).
     """
 
     module: Any  # pip's wheel module: its names are set back and forth
     file_class: type
     compileall: ModuleType
     is_executable: Any
+    warnings: Optional[ModuleType] = None
 
 
 def install_step(module: ModuleType) -> InstallStep:
@@ -239,7 +243,10 @@ def install_step(module: ModuleType) -> InstallStep:
         raise TypeError("ZipBackedFile is not the class it was")
     if not callable(getattr(compileall, "compile_file", None)):
         raise TypeError("compileall is not the module it was")
-    return InstallStep(module, file_class, compileall, module.zip_item_is_executable)
+    warnings_module = getattr(module, "warnings", None)
+    if not callable(getattr(warnings_module, "catch_warnings", None)):
+        warnings_module = None
+    return InstallStep(module, file_class, compileall, module.zip_item_is_executable, warnings_module)
 
 
 def from_local_directory(direct_url: Any) -> bool:
