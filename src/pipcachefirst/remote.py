@@ -419,4 +419,5 @@ def open_team_cache(
     verbose: Callable[[str], None],
 ) -> TeamCache:
     """The team cache ``remote`` describes, in front of ``store``."""
-    return TeamCache(Client(remote), store, remote.describe(), readonly, report, verbose)
+    # 2.5 s to connect rides out one lost SYN (Linux resends it after 1 s); 2 s for each answer
+    return TeamCache(Client(remote, connect_timeout=2.5, read_timeout=2.0), store, remote.describe(), readonly, report, verbose)
