@@ -26,14 +26,13 @@ import contextlib
 import importlib.util
 import logging
 import os
-import queue
 import sys
-import threading
 import warnings
 from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from pipcachefirst import pipcompat, settings, trees
+from pipcachefirst._workers import Job, Workers
 from pipcachefirst._atomic import current_umask, sha256_of
 from pipcachefirst.pipcompat import INSTALL_WHEEL, VERBOSE, InstallStep
 from pipcachefirst.session import CURRENT as SESSION
@@ -42,7 +41,7 @@ from pipcachefirst.store import TREES
 logger = logging.getLogger("pipcachefirst")
 
 _placer: Optional[trees.Placer] = None
-_workers: Optional["_Workers"] = None  # started by the first tree placed, for the rest of the process
+_workers: Optional[Workers] = None  # started by the first tree placed, for the rest of the process
 
 # Threads placing a tree's files. The work is the kernel's (creating files, copying blocks), mostly waiting
 # on the file system while other work writes; measured on 2 cores: 4 a little ahead of 2, 8 and 16 slower.
@@ -126,10 +125,10 @@ def _the_placer() -> trees.Placer:
     return _placer
 
 
-def _the_workers() -> "_Workers":
+def _the_workers() -> Workers:
     global _workers
     if _workers is None:
-        _workers = _Workers(PLACING_THREADS)
+        _workers = Workers(PLACING_THREADS)
     return _workers
 
 
@@ -160,7 +159,7 @@ class _Placements:
     """
 
     def __init__(self, step: InstallStep, tree: trees.Tree, placer: trees.Placer,
-                 workers: Optional["_Workers"]) -> None:
+                 workers: Optional[Workers]) -> None:
         self.step = step
         self.tree = tree
         self.placer = placer
@@ -169,7 +168,7 @@ class _Placements:
         self.compiled: Set[str] = set()
         self.folders: Set[str] = set()
         self._pool = workers
-        self._pending: List[Tuple[_Job, Any, str, str]] = []  # (job, pip's file, dest, member)
+        self._pending: List[Tuple[Job, Any, str, str]] = []  # (job, pip's file, dest, member)
         self._targets: Set[str] = set()  # every file a pending or done placement creates
 
     def folder(self, path: str) -> None:
@@ -235,59 +234,6 @@ class _Placements:
         if os.path.lexists(dest):
             os.unlink(dest)
         self.step.file_class.save(file)  # type: ignore[attr-defined]
-
-
-class _Job:
-    """A call run by a worker thread; ``result()`` waits for it and returns or raises what the call did."""
-
-    def __init__(self, call: Callable[..., Any], args: Tuple[Any, ...]) -> None:
-        self.call = call
-        self.args = args
-        self.value: Any = None
-        self.error: Optional[BaseException] = None
-        self.done = threading.Lock()
-        self.done.acquire()
-
-    def run(self) -> None:
-        try:
-            self.value = self.call(*self.args)
-        except BaseException as exc:
-            self.error = exc
-        finally:
-            self.done.release()
-
-    def wait(self) -> None:
-        with self.done:
-            pass
-
-    def result(self) -> Any:
-        self.wait()
-        if self.error is not None:
-            raise self.error
-        return self.value
-
-
-class _Workers:
-    """A few threads running jobs in the order given, for the rest of the process.
-
-    Not ``concurrent.futures``: importing it cost 40 ms a process here.
-    """
-
-    def __init__(self, threads: int) -> None:
-        self._jobs: "queue.SimpleQueue[_Job]" = queue.SimpleQueue()
-        self._threads = [threading.Thread(target=self._work, name=f"pipcachefirst-{n}", daemon=True)
-                         for n in range(threads)]
-        for thread in self._threads:
-            thread.start()
-
-    def submit(self, call: Callable[..., Any], *args: Any) -> _Job:
-        job = _Job(call, args)
-        self._jobs.put(job)
-        return job
-
-    def _work(self) -> None:
-        while True:
-            self._jobs.get().run()
 
 
 def _place(placer: trees.Placer, folders: Set[str], source: str, dest: str, mode: int, stamp: trees.Stamp,

@@ -43,12 +43,12 @@ import sysconfig
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, Callable, Dict, List, NamedTuple, Optional, Protocol, Sequence, Set, Tuple, TypeVar, Union
 
 from pipcachefirst._atomic import TEMPORARY_PREFIX, unlink_quietly, write_atomically
 from pipcachefirst._packaging import canonicalize_name
+from pipcachefirst._workers import Workers
 from pipcachefirst.catalog import (
     KIND_BUILT,
     KIND_DOWNLOAD,
@@ -158,7 +158,7 @@ class TeamCache:
         self._asked: Set[Wanted] = set()
         self._lock = threading.Lock()
         self._warned: Set[str] = set()
-        self._pool: Optional[ThreadPoolExecutor] = None
+        self._pool: Optional[Workers] = None
         self.off: Optional[str] = self._down_elsewhere()
 
     want = staticmethod(Wanted.of)
@@ -383,8 +383,8 @@ class TeamCache:
         if len(items) <= 1:
             return [work(item) for item in items]
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="pipcachefirst-team")
-        return list(self._pool.map(work, items))
+            self._pool = Workers(self._workers, "pipcachefirst-team")
+        return self._pool.map(work, items)
 
 
 def _contradiction(

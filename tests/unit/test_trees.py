@@ -20,6 +20,7 @@ from tests.support.packages import rich_wheel_bytes, rich_wheel_members
 
 from pipcachefirst import installing, trees
 from pipcachefirst._atomic import STALE_SECONDS, current_umask, remove_stale_temporaries
+from pipcachefirst._workers import Workers
 from pipcachefirst.pipcompat import InstallStep
 from pipcachefirst.trees import CLONE, COPY, HARDLINK, TREE_FILE, TREE_SCHEMA, Placer, Tree, TreeError, Trees
 
@@ -316,7 +317,7 @@ class Unzipped:
 def placements_of(tree: Tree) -> "installing._Placements":
     step = InstallStep(None, Unzipped, compileall, executable)
     Unzipped.saved = []
-    return installing._Placements(step, tree, Placer(COPY), installing._Workers(2))
+    return installing._Placements(step, tree, Placer(COPY), Workers(2))
 
 
 def test_files_placed_in_the_background_get_their_bytes_mtimes_and_pycs_and_a_vanished_one_is_unzipped(
