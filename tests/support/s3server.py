@@ -53,7 +53,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 if TYPE_CHECKING:
     import ssl
@@ -337,14 +337,13 @@ else:
 
 
 @contextlib.contextmanager
-def blackhole() -> Iterator[str]:
-    """``http://127.0.0.1:<port>`` of a listener that accepts connections and never answers."""
+def _listening(backlog: int, stopping: threading.Event,
+               on_connection: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A loopback listener's port; each accepted connection goes to ``on_connection`` until ``stopping``."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
+    listener.listen(backlog)
     listener.settimeout(0.05)  # close() does not wake a blocked accept()
-    held: List[socket.socket] = []
-    stopping = threading.Event()
 
     def accept() -> None:
         while not stopping.is_set():
@@ -354,16 +353,34 @@ def blackhole() -> Iterator[str]:
                 continue
             except OSError:
                 return
-            held.append(conn)  # kept open, never read from, never written to
+            on_connection(conn)
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+        yield listener.getsockname()[1]
     finally:
         stopping.set()
         thread.join()
         listener.close()
+
+
+def _served_by(serve: Callable[[socket.socket], None]) -> Callable[[socket.socket], None]:
+    """``on_connection`` for ``_listening``: each connection, blocking, on a thread of its own running ``serve``."""
+    def start(conn: socket.socket) -> None:
+        conn.settimeout(None)
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+    return start
+
+
+@contextlib.contextmanager
+def blackhole() -> Iterator[str]:
+    """``http://127.0.0.1:<port>`` of a listener that accepts connections and never answers."""
+    held: List[socket.socket] = []  # kept open, never read from, never written to
+    try:
+        with _listening(64, threading.Event(), held.append) as port:
+            yield f"http://127.0.0.1:{port}"
+    finally:
         for conn in held:
             conn.close()
 
@@ -384,10 +401,6 @@ def closed_port() -> Iterator[str]:
 def trickle_server(size: int, interval: float = 0.1, status: int = 200) -> Iterator[str]:
     """``http://127.0.0.1:<port>`` of a server that answers every request with ``status`` and a body of
     ``size`` bytes announced in Content-Length, then sends it one byte every ``interval`` s."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    listener.settimeout(0.05)
     stopping = threading.Event()
 
     def serve(conn: socket.socket) -> None:
@@ -407,25 +420,8 @@ def trickle_server(size: int, interval: float = 0.1, status: int = 200) -> Itera
             except OSError:
                 return
 
-    def accept() -> None:
-        while not stopping.is_set():
-            try:
-                conn, _ = listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            conn.settimeout(None)
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stopping.set()
-        thread.join()
-        listener.close()
+    with _listening(16, stopping, _served_by(serve)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @contextlib.contextmanager
@@ -458,12 +454,8 @@ def canned_server(status: int = 200, body: bytes = b"", headers: Optional[Dict[s
     connection after each answer without saying so (no ``Connection: close``): a kept-alive connection
     the server dropped, as a load balancer's idle timeout does.  ``tls``: a server-side context to answer
     HTTPS with."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    listener.settimeout(0.05)
     stopping = threading.Event()
-    canned = Canned(f"http://127.0.0.1:{listener.getsockname()[1]}", [], [])
+    canned = Canned("", [], [])
     head = f"HTTP/1.1 {status} Canned\r\nContent-Length: {len(body)}\r\n"
     head += "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items()) + "\r\n"
 
@@ -504,23 +496,9 @@ def canned_server(status: int = 200, body: bytes = b"", headers: Optional[Dict[s
                 except OSError:
                     return
 
-    def accept() -> None:
-        while not stopping.is_set():
-            try:
-                conn, _ = listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            conn.settimeout(None)
-            canned.connections.append(len(canned.connections))
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+    def on_connection(conn: socket.socket) -> None:
+        canned.connections.append(len(canned.connections))
+        _served_by(serve)(conn)
 
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield canned
-    finally:
-        stopping.set()
-        thread.join()
-        listener.close()
+    with _listening(16, stopping, on_connection) as port:
+        yield canned._replace(url=f"http://127.0.0.1:{port}")
