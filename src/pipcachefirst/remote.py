@@ -61,7 +61,7 @@ from pipcachefirst.catalog import (
 )
 from pipcachefirst.provenance import origin_key
 from pipcachefirst.s3 import Client, Remote, S3Error
-from pipcachefirst.store import FILES, Store
+from pipcachefirst.store import FILES, Store, safe_file_name
 
 BUILT = "built"
 DOWN_MARKER = "team-cache-down-until"
@@ -395,7 +395,7 @@ def _contradiction(
         return "names another file than its key"
     if record.origin != origin:
         return "belongs to another index"
-    if "/" in record.filename or "\\" in record.filename or record.filename in ("", ".", ".."):
+    if not safe_file_name(record.filename):
         return "names a path outside its folder"
     try:
         project, version = parse_filename(record.filename)

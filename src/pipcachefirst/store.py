@@ -95,7 +95,7 @@ def writable_by_others(path: Path) -> bool:
         return False
 
 
-def _safe_name(name: str) -> bool:
+def safe_file_name(name: str) -> bool:
     return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name and "\0" not in name
 
 
@@ -220,7 +220,7 @@ class Store:
         where = folder / (digest_prefix + _RECORD_SUFFIX)
         if record.origin != origin or record.sha256[:16] != digest_prefix:
             return f"record {where} does not belong where it is"
-        if not _safe_name(record.filename):
+        if not safe_file_name(record.filename):
             return f"record {where} names a path outside its folder ({record.filename!r})"
         try:
             name, version = parse_filename(record.filename)
