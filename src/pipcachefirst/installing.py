@@ -17,7 +17,9 @@ Placing is mostly the kernel creating files, so a tree's files (and the
 ``.pyc`` of each source) are placed by a few threads while pip goes on with
 the next member; pip's compile step starts with ``warnings.catch_warnings()``
 (every pip 22.3 to 26.3), and that is where the install waits for them all,
-before pip looks for the sources to compile.
+before pip looks for the sources to compile.  A thread takes the files of one
+folder at a time: the kernel creates files in one folder one after another
+(it locks the folder), so threads given neighbouring files only queue there.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import os
 import sys
 import warnings
 from types import ModuleType
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
 from pipcachefirst import pipcompat, settings, trees
 from pipcachefirst._workers import Job, Workers
@@ -168,7 +170,9 @@ class _Placements:
         self.compiled: Set[str] = set()
         self.folders: Set[str] = set()
         self._pool = workers
-        self._pending: List[Tuple[Job, Any, str, str]] = []  # (job, pip's file, dest, member)
+        self._batch: List[_Placing] = []  # files of one folder, in pip's order, not handed out yet
+        self._batch_folder = ""
+        self._pending: List[Tuple[Job, List[_Placing]]] = []
         self._targets: Set[str] = set()  # every file a pending or done placement creates
 
     def folder(self, path: str) -> None:
@@ -194,8 +198,11 @@ class _Placements:
         file.written = True  # pip 26.1+ asks, to clean up after an interrupted install
         job = (self.tree.source(member), dest, mode, stamp, _may_link(member), pyc)
         if background:
-            assert self._pool is not None
-            self._pending.append((self._pool.submit(_place, self.placer, self.folders, *job), file, dest, member))
+            folder = os.path.dirname(key)
+            if folder != self._batch_folder:
+                self._hand_out()
+                self._batch_folder = folder
+            self._batch.append((job, file, dest, member))
             return
         try:
             placed_pyc = _place(self.placer, self.folders, *job)
@@ -204,20 +211,29 @@ class _Placements:
             return
         self._done(key, member, placed_pyc)
 
+    def _hand_out(self) -> None:
+        """The files gathered for one folder, to a thread: threads creating files in one folder take turns."""
+        if self._batch:
+            assert self._pool is not None
+            self._pending.append((self._pool.submit(_place_all, self.placer, self.folders, self._batch), self._batch))
+            self._batch = []
+
     def wait(self) -> None:
         """Until every file handed out is placed; the ones the tree could not give, pip unzips."""
+        self._hand_out()
         pending, self._pending = self._pending, []
-        for future, file, dest, member in pending:
-            try:
-                placed_pyc = future.result()
-            except OSError:
-                self._unzip(file, dest)
-                continue
-            self._done(os.path.normpath(os.path.abspath(dest)), member, placed_pyc)
+        for job, batch in pending:
+            outcomes = job.result()
+            for (_, file, dest, member), outcome in zip(batch, outcomes):
+                if isinstance(outcome, OSError):
+                    self._unzip(file, dest)
+                else:
+                    self._done(os.path.normpath(os.path.abspath(dest)), member, outcome)
 
     def close(self) -> None:
         """Until no placement runs any more (pip failed: what was placed stays, as pip's own files would)."""
-        for job, _, _, _ in self._pending:
+        self._hand_out()
+        for job, _ in self._pending:
             job.wait()
 
     def _done(self, key: str, member: str, placed_pyc: bool) -> None:
@@ -234,6 +250,20 @@ class _Placements:
         if os.path.lexists(dest):
             os.unlink(dest)
         self.step.file_class.save(file)  # type: ignore[attr-defined]
+
+
+_Placing = Tuple[Tuple[Any, ...], Any, str, str]  # (arguments of _place but the first two, pip's file, dest, member)
+
+
+def _place_all(placer: trees.Placer, folders: Set[str], batch: List[_Placing]) -> List[Union[bool, OSError]]:
+    """``_place`` for each file of ``batch``: whether its ``.pyc`` was placed, or why the file was not."""
+    outcomes: List[Union[bool, OSError]] = []
+    for job, _, _, _ in batch:
+        try:
+            outcomes.append(_place(placer, folders, *job))
+        except OSError as exc:
+            outcomes.append(exc)
+    return outcomes
 
 
 def _place(placer: trees.Placer, folders: Set[str], source: str, dest: str, mode: int, stamp: trees.Stamp,
