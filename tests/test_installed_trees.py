@@ -346,3 +346,44 @@ def test_building_and_placing_trees_imports_nothing_while_pip_installs(world: Wo
     run = pip_in(world, world.new_venv(), "--no-index", "-v", *wheels, python_flags=["-W", "default"])
     assert len(tree_lines(run, BUILT)) == 2 and len(tree_lines(run, PLACED)) == 2, run.output
     assert [word for word in LATE_IMPORT_WORDS if word in run.output] == [], run.output
+
+
+# -- copied ahead while pip resolves ---------------------------------------------
+
+COPIED_AHEAD = "files copied ahead"
+
+
+def test_trees_of_wheels_served_from_the_cache_are_copied_ahead_and_pip_only_renames_them_into_place(
+    world: World,
+) -> None:
+    index = world.index_root / "main"
+    make_rich_wheel(index / "rich-pure", "rich-pure", "1.0")
+    make_rich_wheel(index / "rich-plat", "rich-plat", "2.0", purelib=False)
+    same = world.tmp / "same"
+
+    def install(env: Dict[str, str]) -> Tuple[PipRun, Installed]:
+        shutil.rmtree(same, ignore_errors=True)
+        run = pip_in(world, create_venv(same), "-v", "rich-pure==1.0", "rich-plat==2.0", env=env,
+                     python_flags=["-W", "default"])
+        return run, snapshot(same)
+
+    _, by_plain_pip = install(TREES_OFF)
+    building, _ = install({})
+    placing, placed = install({})
+
+    assert tree_lines(building, COPIED_AHEAD) == [], "nothing to copy before the trees exist"
+    assert len(tree_lines(placing, COPIED_AHEAD)) == 2 and placing.requests == [], placing.output
+    assert differences(by_plain_pip, placed) == [] and records(placed) == records(by_plain_pip)
+    if PIPBEHAVIOR.polices_late_imports:
+        assert [word for word in LATE_IMPORT_WORDS if word in placing.output] == [], placing.output
+    bucket = world.cache_root / "trees-v1"
+    assert [p for p in bucket.rglob("*") if p.name.startswith(".tmp-")] == [], "the helper's folder is gone"
+
+
+def test_copying_ahead_steps_aside_for_dry_runs_target_and_no_compile(world: World) -> None:
+    world.publish_wheel("plain", "1.0")
+    world.install("plain==1.0")  # its tree is built
+    for args in (["--dry-run"], ["--target", str(world.tmp / "target")], ["--no-compile"]):
+        run = pip_in(world, world.new_venv(), "-v", "plain==1.0", *args)
+        assert tree_lines(run, COPIED_AHEAD) == [], (args, run.output)
+    assert [p for p in (world.cache_root / "trees-v1").rglob("*") if p.name.startswith(".tmp-")] == []

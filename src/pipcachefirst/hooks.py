@@ -97,6 +97,7 @@ def _parse_args(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             SESSION.trees, problem = settings.trees()
             if problem:
                 sys.stderr.write(problem + "\n")
+            SESSION.stage_ahead = pipcompat.installs_here_compiled(pipcompat.command_name(instance), options)
             _open_team_cache()
             if SESSION.mode == settings.OFFLINE:
                 pipcompat.skip_version_check(options)
@@ -110,7 +111,12 @@ def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         return wrapped(*args, **kwargs)  # a command run inside a command
     SESSION.command = pipcompat.command_name(instance)
     _watch_requirements()
-    status = wrapped(*args, **kwargs)
+    try:
+        status = wrapped(*args, **kwargs)
+    finally:
+        installing = sys.modules.get("pipcachefirst.installing")
+        if installing is not None:
+            installing.finish_staging()
     try:
         _share_with_team(status)
         line = SESSION.summary()
@@ -225,6 +231,10 @@ def _answer(finder: Any, project_name: str, specifier: Any = None, hashes: Any =
         SESSION.decide(answer.decision)
     if answer.entry is not None and SESSION.store is not None:
         SESSION.store.mark_served(answer.entry)
+        if SESSION.stage_ahead and answer.entry.record.filename.endswith(".whl"):
+            import pipcachefirst.installing  # noqa: PLC0415 (pip installs next, and polices imports only then)
+
+            pipcachefirst.installing.stage_ahead(answer.entry.record.sha256)
     candidate = pipcompat.best_candidate(answer.result)
     if answer.entry is not None and candidate is not None and not answer.entry.record.filename.endswith(".whl"):
         SESSION.remember_source(pipcompat.link_url(pipcompat.candidate_link(candidate)), answer.entry.record)

@@ -20,6 +20,11 @@ the next member; pip's compile step starts with ``warnings.catch_warnings()``
 before pip looks for the sources to compile.  A thread takes the files of one
 folder at a time: the kernel creates files in one folder one after another
 (it locks the folder), so threads given neighbouring files only queue there.
+
+Better still, a tree may already be copied when pip gets there: wheels
+served from the cache are copied ahead by a helper process while pip
+resolves (``staging``, started by ``stage_ahead``), and their files are
+renamed into place.
 """
 
 from __future__ import annotations
@@ -29,11 +34,13 @@ import importlib.util
 import logging
 import os
 import sys
+import sysconfig
 import warnings
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
-from pipcachefirst import pipcompat, settings, trees
+from pipcachefirst import pipcompat, settings, staging, trees
 from pipcachefirst._workers import Job, Workers
 from pipcachefirst._atomic import current_umask, sha256_of
 from pipcachefirst.pipcompat import INSTALL_WHEEL, VERBOSE, InstallStep
@@ -44,6 +51,8 @@ logger = logging.getLogger("pipcachefirst")
 
 _placer: Optional[trees.Placer] = None
 _workers: Optional[Workers] = None  # started by the first tree placed, for the rest of the process
+_stager: Optional[staging.Stager] = None  # started by the first pin served whose wheel has a tree
+_staging_off = False  # tried, and it cannot help in this command
 
 # Threads placing a tree's files. The work is the kernel's (creating files, copying blocks), mostly waiting
 # on the file system while other work writes; measured on 2 cores: 4 a little ahead of 2, 8 and 16 slower.
@@ -62,7 +71,8 @@ def install_wheel(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     step, tree, name = plan
     module = step.module
     background = step.warnings is warnings  # where pip's compile step starts: see _Barrier
-    placements = _Placements(step, tree, _the_placer(), _the_workers() if background else None)
+    staged = _stager.take(tree.sha256) if _stager is not None else None
+    placements = _Placements(step, tree, _the_placer(), _the_workers() if background else None, staged)
     module.ZipBackedFile = _tree_backed_file(step, tree, placements)
     module.compileall = _CompileFromTree(step.compileall, tree, placements)
     if background:
@@ -76,7 +86,8 @@ def install_wheel(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         module.compileall = step.compileall
         if background:
             module.warnings = warnings
-    logger.log(VERBOSE, "pipcachefirst: %s placed from its installed tree (%s)", name, _placer_mode())
+    logger.log(VERBOSE, "pipcachefirst: %s placed from its installed tree (%s%s)", name, _placer_mode(),
+               f"; {placements.renamed} files copied ahead" if placements.renamed else "")
     SESSION.trees_placed += 1
     return result
 
@@ -115,6 +126,48 @@ def _plan(args: Any, kwargs: Any) -> Optional[Tuple[InstallStep, trees.Tree, str
     if tree is None:
         return None
     return step, tree, str(name)
+
+
+def stage_ahead(sha256: str) -> None:
+    """pip was served this wheel: copy its tree ahead, if it has one (see ``staging``)."""
+    global _stager, _staging_off
+    store = SESSION.store
+    if _staging_off or store is None or not SESSION.stage_ahead or not SESSION.trees or SESSION.off_reason:
+        return
+    key = trees.interpreter_key()
+    if key is None or os.name != "posix":
+        return
+    folder = store.root / TREES.name / key
+    if not (folder / sha256 / trees.TREE_FILE).is_file():
+        return  # no tree yet: this install builds it
+    if _stager is None:
+        mode = _the_placer().mode
+        if mode == trees.HARDLINK or not _beside_the_environment(folder):
+            _staging_off = True  # links are made in place anyway; across file systems a rename is a copy
+            return
+        try:
+            _stager = staging.Stager(folder, mode)
+        except OSError as exc:
+            logger.log(VERBOSE, "pipcachefirst: not copying trees ahead: %s", exc)
+            _staging_off = True
+            return
+    _stager.ask(folder / sha256, sha256)
+
+
+def finish_staging() -> None:
+    """At the end of the command: the helper ends, and what it copied that pip did not take goes."""
+    global _stager
+    stager, _stager = _stager, None
+    if stager is not None:
+        stager.close()
+
+
+def _beside_the_environment(folder: Path) -> bool:
+    """Whether the trees are on the file system pip installs into (by default): a rename moves a file there."""
+    try:
+        return os.stat(folder).st_dev == os.stat(sysconfig.get_paths()["purelib"]).st_dev
+    except (OSError, KeyError):
+        return False
 
 
 def _the_placer() -> trees.Placer:
@@ -161,8 +214,10 @@ class _Placements:
     """
 
     def __init__(self, step: InstallStep, tree: trees.Tree, placer: trees.Placer,
-                 workers: Optional[Workers]) -> None:
+                 workers: Optional[Workers], staged: Optional[staging.Staged] = None) -> None:
         self.step = step
+        self.staged = staged
+        self.renamed = 0
         self.tree = tree
         self.placer = placer
         self.umask = current_umask()
@@ -196,6 +251,8 @@ class _Placements:
             pyc = None  # compile_file places it, once pip has done with the source
         self._targets.add(key)
         file.written = True  # pip 26.1+ asks, to clean up after an interrupted install
+        if self._rename_staged(member, stamp, dest, mode, key, with_pyc=pyc is not None):
+            return
         job = (self.tree.source(member), dest, mode, stamp, _may_link(member), pyc)
         if background:
             folder = os.path.dirname(key)
@@ -210,6 +267,37 @@ class _Placements:
             self._unzip(file, dest)
             return
         self._done(key, member, placed_pyc)
+
+    def _rename_staged(self, member: str, stamp: trees.Stamp, dest: str, mode: int, key: str,
+                       with_pyc: bool) -> bool:
+        """Move the copy the helper made of ``member`` (and its ``.pyc``) into place; False if there is none."""
+        staging_of_tree = self.staged
+        staged = staging_of_tree.file(member, stamp) if staging_of_tree is not None else None
+        if staging_of_tree is None or staged is None:
+            return False
+        try:
+            _folder(self.folders, dest)
+            os.replace(staged, dest)
+            os.chmod(dest, mode)
+        except OSError:  # another file system after all (--root, --prefix): copy from the tree, as without
+            self.staged = None
+            return False
+        self.renamed += 1
+        pyc_stamp = self.tree.compiled.get(member)
+        staged_pyc = staging_of_tree.pyc(member, pyc_stamp) if pyc_stamp is not None and with_pyc else None
+        placed_pyc = False
+        if staged_pyc is not None:
+            target = importlib.util.cache_from_source(dest)
+            try:
+                _folder(self.folders, target)
+                os.replace(staged_pyc, target)
+                os.chmod(target, trees.pyc_mode(mode, self.umask))
+                placed_pyc = True
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.unlink(target)
+        self._done(key, member, placed_pyc)
+        return True
 
     def _hand_out(self) -> None:
         """The files gathered for one folder, to a thread: threads creating files in one folder take turns."""

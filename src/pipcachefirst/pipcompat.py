@@ -477,6 +477,12 @@ def cache_dir_option(options: Any) -> Any:
     return getattr(options, "cache_dir", None)
 
 
+def installs_here_compiled(command: str, options: Any) -> bool:
+    """``pip install`` that byte-compiles, into an environment rather than ``--target``, for real (not ``--dry-run``)."""
+    return (command == "install" and getattr(options, "compile", False) is True
+            and not getattr(options, "dry_run", False) and not getattr(options, "target_dir", None))
+
+
 def skip_version_check(options: Any) -> None:
     """Offline: pip's own check for a newer pip must not reach out either."""
     if hasattr(options, "disable_pip_version_check"):

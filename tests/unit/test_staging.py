@@ -1,0 +1,124 @@
+"""Trees copied ahead by a helper process, in-process on pip's side: staged as built, waited for, cleaned up."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import time
+import zipfile
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from tests.support.packages import rich_wheel_bytes
+
+from pipcachefirst import staging
+from pipcachefirst.trees import COPY, TEMPORARY_PREFIX, Tree, Trees
+from tests.unit.test_trees import executable
+
+SHA = "cd" * 32
+OTHER = "ef" * 32
+
+
+@pytest.fixture
+def shelf(tmp_path: Path) -> Trees:
+    return Trees(tmp_path / "trees-v1", "cpython-311-a70d0d0a-o0-time")
+
+
+def built(shelf: Trees, sha256: str = SHA) -> Tree:
+    wheel = zipfile.ZipFile(io.BytesIO(rich_wheel_bytes("rich-pure", "1.0")))
+    tree = shelf.build(sha256, wheel, executable, "rich_pure-1.0-py3-none-any.whl")
+    assert tree is not None
+    return tree
+
+
+@pytest.fixture
+def stager(shelf: Trees) -> Iterator[staging.Stager]:
+    shelf.folder.mkdir(parents=True, exist_ok=True)
+    stager = staging.Stager(shelf.folder, COPY)
+    yield stager
+    stager.close()
+
+
+def test_a_tree_asked_for_is_copied_whole_with_its_mtimes_and_taken_once(shelf: Trees, stager: staging.Stager) -> None:
+    tree = built(shelf)
+    stager.ask(tree.folder, SHA)
+    staged = stager.take(SHA)
+
+    assert staged is not None
+    assert set(staged.files) == set(tree.files) and set(staged.pycs) == set(tree.compiled)
+    for member, stamp in tree.files.items():
+        path = staged.file(member, stamp)
+        assert path is not None and Path(path).read_bytes() == Path(tree.source(member)).read_bytes(), member
+        assert os.lstat(path).st_mtime_ns == stamp[1]
+        assert os.lstat(path).st_mode & 0o777 == 0o600  # pip gives the bits when it renames the file into place
+        assert staged.file(member, stamp) is None  # a staged file is taken once
+    member, stamp = next(iter(tree.compiled.items()))
+    path = staged.pyc(member, stamp)
+    assert path is not None and Path(path).read_bytes() == Path(tree.pyc(member)).read_bytes()
+
+
+def test_a_file_that_is_not_the_one_pip_checked_is_not_handed_out(shelf: Trees, stager: staging.Stager) -> None:
+    tree = built(shelf)
+    stager.ask(tree.folder, SHA)
+    staged = stager.take(SHA)
+    assert staged is not None
+    member, (size, mtime) = next(iter(tree.files.items()))
+    assert staged.file(member, (size + 1, mtime)) is None
+
+
+def test_a_tree_changed_before_it_was_copied_is_staged_without_the_changed_file(
+    shelf: Trees, stager: staging.Stager
+) -> None:
+    tree = built(shelf)
+    changed = "rich_pure/__init__.py"
+    with open(tree.source(changed), "ab") as source:
+        source.write(b"# edited through a hard link\n")
+    stager.ask(tree.folder, SHA)
+    staged = stager.take(SHA)
+    assert staged is not None
+    assert changed not in staged.files and len(staged.files) == len(tree.files) - 1
+
+
+def test_what_is_not_a_tree_comes_back_empty_at_once_and_an_unasked_one_not_at_all(
+    shelf: Trees, stager: staging.Stager
+) -> None:
+    assert stager.take(SHA) is None  # never asked for
+    stager.ask(shelf.folder / OTHER, OTHER)  # no tree there
+    started = time.monotonic()
+    staged = stager.take(OTHER)
+    assert staged is not None and staged.files == {} and time.monotonic() - started < staging.WAIT_SECONDS / 2
+
+
+def test_the_tree_pip_waits_for_is_copied_next_and_the_others_in_the_order_pip_asked() -> None:
+    queue = staging._Queue()
+    queue.read(io.StringIO("aa\t/trees/aa\nbb\t/trees/bb\ncc\t/trees/cc\n!cc\n!zz\n"))
+    assert [queue.next(), queue.next(), queue.next(), queue.next()] == [
+        ("cc", Path("/trees/cc")), ("aa", Path("/trees/aa")), ("bb", Path("/trees/bb")), None]
+
+
+def test_a_dead_helper_leaves_pip_to_place_trees_itself_without_waiting(shelf: Trees, stager: staging.Stager) -> None:
+    tree = built(shelf)
+    process = stager._process
+    assert process is not None
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    stager.ask(tree.folder, SHA)
+    started = time.monotonic()
+    assert stager.take(SHA) is None
+    assert time.monotonic() - started < 1
+
+
+def test_closing_ends_the_helper_and_removes_everything_it_copied(shelf: Trees) -> None:
+    tree = built(shelf)
+    shelf.folder.mkdir(parents=True, exist_ok=True)
+    stager = staging.Stager(shelf.folder, COPY)
+    stager.ask(tree.folder, SHA)
+    assert stager.take(SHA) is not None
+    process = stager._process
+    stager.close()
+    assert process is not None and process.poll() is not None
+    assert [p.name for p in shelf.folder.iterdir() if p.name.startswith(TEMPORARY_PREFIX)] == []
+    assert [tree.sha256 for _, tree in shelf.walk() if tree is not None] == [SHA]  # the staging folder is no tree
