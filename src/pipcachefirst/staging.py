@@ -102,7 +102,8 @@ class Stager:
             self._send(f"!{sha256}\n")  # pip needs this one now: the helper takes it next
             deadline = time.monotonic() + WAIT_SECONDS
             while not manifest.exists():
-                if self._process is None or self._process.poll() is not None or time.monotonic() > deadline:
+                if (self._process is None or self._process.poll() is not None or time.monotonic() > deadline
+                        or not self.folder.is_dir()):  # gone with the helper, or cleared (``pipcachefirst clear``)
                     self.close()  # a helper this slow is no help: pip places the rest itself
                     return None
                 time.sleep(0.001)
@@ -150,7 +151,8 @@ def helper_main() -> None:
     threading.Thread(target=queue.read, args=(sys.stdin,), daemon=True).start()
     while True:
         item = queue.next()
-        if item is None:
+        if item is None:  # pip closed the pipe: it is done, or gone (killed); either way nothing here is needed
+            shutil.rmtree(folder, ignore_errors=True)
             return
         sha256, tree_folder = item
         try:
@@ -184,8 +186,11 @@ class _Queue:
             self._changed.notify()
 
     def next(self) -> Optional[Tuple[str, Path]]:
+        """The tree to copy next; None once pip has closed the pipe."""
         with self._changed:
             while True:
+                if self._ended:
+                    return None
                 for sha256 in self._first:
                     if sha256 in self._waiting:
                         self._first.remove(sha256)
@@ -193,8 +198,6 @@ class _Queue:
                 if self._waiting:
                     sha256 = next(iter(self._waiting))
                     return sha256, self._waiting.pop(sha256)
-                if self._ended:
-                    return None
                 self._changed.wait()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -94,9 +95,40 @@ def test_what_is_not_a_tree_comes_back_empty_at_once_and_an_unasked_one_not_at_a
 
 def test_the_tree_pip_waits_for_is_copied_next_and_the_others_in_the_order_pip_asked() -> None:
     queue = staging._Queue()
-    queue.read(io.StringIO("aa\t/trees/aa\nbb\t/trees/bb\ncc\t/trees/cc\n!cc\n!zz\n"))
-    assert [queue.next(), queue.next(), queue.next(), queue.next()] == [
-        ("cc", Path("/trees/cc")), ("aa", Path("/trees/aa")), ("bb", Path("/trees/bb")), None]
+    lines = iter(["aa\t/trees/aa\n", "bb\t/trees/bb\n", "cc\t/trees/cc\n", "!cc\n", "!zz\n"])
+    reader = threading.Thread(target=queue.read, args=(ReadUntilEmpty(lines),))
+    reader.start()
+    assert ReadUntilEmpty.given.wait(10)  # the helper has read every line pip wrote so far
+    assert [queue.next(), queue.next(), queue.next()] == [
+        ("cc", Path("/trees/cc")), ("aa", Path("/trees/aa")), ("bb", Path("/trees/bb"))]
+    ReadUntilEmpty.done.set()
+    reader.join()
+    assert queue.next() is None  # pip closed the pipe
+
+
+class ReadUntilEmpty:
+    """A pipe that gives ``lines`` (then sets ``given``), then stays open (pip still running) until ``done`` is set."""
+
+    given = threading.Event()
+    done = threading.Event()
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._lines
+        self.given.set()
+        self.done.wait(10)
+
+
+def test_a_helper_whose_pip_is_gone_stops_and_removes_its_folder(shelf: Trees) -> None:
+    shelf.folder.mkdir(parents=True, exist_ok=True)
+    stager = staging.Stager(shelf.folder, COPY)
+    process = stager._process
+    assert process is not None and process.stdin is not None
+    process.stdin.close()  # as when pip is killed
+    assert process.wait(timeout=10) == 0
+    assert not stager.folder.exists()
 
 
 def test_a_dead_helper_leaves_pip_to_place_trees_itself_without_waiting(shelf: Trees, stager: staging.Stager) -> None:
