@@ -33,6 +33,7 @@ import contextlib
 import importlib.util
 import logging
 import os
+import stat
 import sys
 import sysconfig
 import warnings
@@ -129,7 +130,17 @@ def _plan(args: Any, kwargs: Any) -> Optional[Tuple[InstallStep, trees.Tree, str
 
 
 def stage_ahead(sha256: str) -> None:
-    """pip was served this wheel: copy its tree ahead, if it has one (see ``staging``)."""
+    """pip was served this wheel: copy its tree ahead, if it has one (see ``staging``).  Never fails."""
+    global _staging_off
+    try:
+        _stage_ahead(sha256)
+    except Exception as exc:  # staging is a head start, never a reason to serve pip less
+        logger.log(VERBOSE, "pipcachefirst: not copying trees ahead: %s", exc)
+        _staging_off = True
+        finish_staging()
+
+
+def _stage_ahead(sha256: str) -> None:
     global _stager, _staging_off
     store = SESSION.store
     if _staging_off or store is None or not SESSION.stage_ahead or not SESSION.trees or SESSION.off_reason:
@@ -142,15 +153,10 @@ def stage_ahead(sha256: str) -> None:
         return  # no tree yet: this install builds it
     if _stager is None:
         mode = _the_placer().mode
-        if mode == trees.HARDLINK or not _beside_the_environment(folder):
-            _staging_off = True  # links are made in place anyway; across file systems a rename is a copy
+        if mode == trees.HARDLINK or not _renamed_files_land_as_new_ones(folder):
+            _staging_off = True  # links are made in place anyway; see _renamed_files_land_as_new_ones
             return
-        try:
-            _stager = staging.Stager(folder, mode)
-        except OSError as exc:
-            logger.log(VERBOSE, "pipcachefirst: not copying trees ahead: %s", exc)
-            _staging_off = True
-            return
+        _stager = staging.Stager(folder, mode)
     _stager.ask(folder / sha256, sha256)
 
 
@@ -162,12 +168,26 @@ def finish_staging() -> None:
         stager.close()
 
 
-def _beside_the_environment(folder: Path) -> bool:
-    """Whether the trees are on the file system pip installs into (by default): a rename moves a file there."""
-    try:
-        return os.stat(folder).st_dev == os.stat(sysconfig.get_paths()["purelib"]).st_dev
-    except (OSError, KeyError):
+def _renamed_files_land_as_new_ones(folder: Path) -> bool:
+    """Whether a file renamed from ``folder`` into this environment is what pip creating it there would make.
+
+    It must be the same file system (else a rename is a copy), and nothing
+    the folder gives its new files may differ: no setgid group, no default
+    ACL, one SELinux label.
+    """
+    purelib = sysconfig.get_paths()["purelib"]
+    here, there = os.stat(folder), os.stat(purelib)
+    if here.st_dev != there.st_dev or (here.st_mode | there.st_mode) & stat.S_ISGID:
         return False
+    return _xattr(purelib, "system.posix_acl_default") is None and (
+        _xattr(folder, "security.selinux") == _xattr(purelib, "security.selinux"))
+
+
+def _xattr(path: Union[str, Path], name: str) -> Optional[bytes]:
+    try:
+        return os.getxattr(path, name)  # type: ignore[attr-defined, unused-ignore]  # Linux only
+    except (OSError, AttributeError):
+        return None
 
 
 def _the_placer() -> trees.Placer:
@@ -279,7 +299,7 @@ class _Placements:
             _folder(self.folders, dest)
             os.replace(staged, dest)
             os.chmod(dest, mode)
-        except OSError:  # another file system after all (--root, --prefix): copy from the tree, as without
+        except OSError:  # the staged copy is gone, or on another file system after all: copy from the tree
             self.staged = None
             return False
         self.renamed += 1

@@ -478,9 +478,14 @@ def cache_dir_option(options: Any) -> Any:
 
 
 def installs_here_compiled(command: str, options: Any) -> bool:
-    """``pip install`` that byte-compiles, into an environment rather than ``--target``, for real (not ``--dry-run``)."""
+    """``pip install`` that byte-compiles, for real (not ``--dry-run``), into this environment's own folders.
+
+    Not ``--target``, ``--prefix`` (pip's build environments before 26.2),
+    ``--root`` or ``--user``, whose folders may be anywhere.
+    """
     return (command == "install" and getattr(options, "compile", False) is True
-            and not getattr(options, "dry_run", False) and not getattr(options, "target_dir", None))
+            and not any(getattr(options, name, None) for name in ("dry_run", "target_dir", "prefix_path",
+                                                                   "root_path", "use_user_site")))
 
 
 def skip_version_check(options: Any) -> None:

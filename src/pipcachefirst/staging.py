@@ -10,16 +10,16 @@ trees, on the other core (its own interpreter: it never waits for pip's GIL,
 nor pip for its).  When pip installs the wheel, each file is renamed into
 place (the kernel creates nothing new) and given pip's permission bits.
 
-pip tells the helper each tree as it is served (``<sha256>\t<folder>`` on
-its stdin) and, when it reaches a wheel whose tree is not copied yet,
-``!<sha256>``: the helper copies that one next, and pip waits for it rather
-than competing for the same disk.  The helper writes ``<sha256>.json`` last,
-naming each staged file and the size and mtime it was copied with; pip uses a
-staged file only when that matches the tree it checked itself.  A helper that
-dies, or keeps pip waiting 10 s, is stopped and pip places the rest itself.
-The folder is this process's alone and goes at the end of the command; a
-killed pip's folder goes with the other stale temporaries of the trees bucket
-after an hour.
+pip tells the helper each tree as it is served and, when it reaches a wheel
+whose tree is not copied yet, asks for that one next: the helper copies a
+chunk of files at a time, and a tree pip waits for goes before the rest.  The
+helper writes ``<sha256>.json`` last, naming each staged file and the size and
+mtime it was copied from, and says so on its stdout; pip uses a staged file
+only when that matches the tree it checked itself.  A tree the helper cannot
+stage, pip places itself at once; a helper that dies, or says nothing for 10 s
+(it reports each chunk), is stopped and pip places the rest itself.  The
+folder is this process's alone: the helper removes it when pip closes the pipe
+(done or killed), pip when it stops the helper.
 
 Standard library only; nothing here knows pip.
 """
@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -36,7 +37,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any, Dict, List, Optional, Tuple
+from typing import IO, Any, Collection, Dict, List, Optional, Set, Tuple
 
 from pipcachefirst import trees
 from pipcachefirst._atomic import TEMPORARY_PREFIX, write_atomically
@@ -44,7 +45,8 @@ from pipcachefirst._workers import Workers
 
 MANIFEST_SUFFIX = ".json"
 HELPER_THREADS = 4  # one folder each: the kernel creates files in several folders at once, not in one
-WAIT_SECONDS = 10.0  # for the tree pip needs next; a helper slower than that is stopped
+CHUNK = 64  # files copied between two looks at what pip waits for
+WAIT_SECONDS = 10.0  # without a word from the helper; then it is stopped and pip places the rest itself
 
 StagedFile = Tuple[str, trees.Stamp]  # staged path, and the stamp of the tree file it was copied from
 
@@ -71,67 +73,96 @@ def _entries(folder: Path, raw: Dict[str, List[Any]]) -> Dict[str, StagedFile]:
 
 
 class Stager:
-    """The helper process of one pip command, and the folder it copies trees into."""
+    """The helper process of one pip command, and the folder it copies trees into.
+
+    To the helper: ``<sha256>\t<tree folder>`` (copy it), ``!<sha256>`` (pip
+    waits for it: next).  From the helper: ``+<sha256>`` (its ``.json`` is
+    written), ``-<sha256>`` (it could not be staged), ``.`` (still copying).
+    Bytes, file names as the file system has them.
+    """
 
     def __init__(self, trees_folder: Path, mode: str) -> None:
         self.folder = trees_folder / f"{TEMPORARY_PREFIX}stage-{os.getpid()}-{os.urandom(4).hex()}"
         self.folder.mkdir()
         package_parent = str(Path(__file__).resolve().parent.parent)
-        code = (f"import sys; sys.path.insert(0, {package_parent!r}); "
+        code = (f"import sys; sys.path.append({package_parent!r}); "
                 "from pipcachefirst.staging import helper_main; helper_main()")
-        self._process: Optional[subprocess.Popen[str]] = subprocess.Popen(
+        self._process: Optional["subprocess.Popen[bytes]"] = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", code, str(self.folder), mode],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C is pip's to handle; pip ends the helper
         )
+        self._alive = True
+        self._heard = b""
         self.asked: Dict[str, Path] = {}  # sha256 -> tree folder
+        self.staged: Set[str] = set()
+        self.failed: Set[str] = set()
 
     def ask(self, tree_folder: Path, sha256: str) -> None:
-        """Copy this tree ahead (if it is one: the helper skips what is not)."""
-        if sha256 in self.asked or self._process is None:
+        """Copy this tree ahead (if it is one: the helper says when it is not)."""
+        if sha256 in self.asked or not self._alive:
             return
         self.asked[sha256] = tree_folder
-        self._send(f"{sha256}\t{tree_folder}\n")
+        self._send(sha256.encode() + b"\t" + os.fsencode(tree_folder) + b"\n")
 
     def take(self, sha256: str) -> Optional[Staged]:
         """The staged tree, asking the helper to copy it next and waiting; None if pip must place it itself."""
-        if sha256 not in self.asked or self._process is None:
+        if sha256 not in self.asked or sha256 in self.failed or not self._alive:
             return None
-        manifest = self.folder / (sha256 + MANIFEST_SUFFIX)
-        if not manifest.exists():
-            self._send(f"!{sha256}\n")  # pip needs this one now: the helper takes it next
-            deadline = time.monotonic() + WAIT_SECONDS
-            while not manifest.exists():
-                if (self._process is None or self._process.poll() is not None or time.monotonic() > deadline
-                        or not self.folder.is_dir()):  # gone with the helper, or cleared (``pipcachefirst clear``)
-                    self.close()  # a helper this slow is no help: pip places the rest itself
-                    return None
-                time.sleep(0.001)
+        if sha256 not in self.staged:
+            self._send(b"!" + sha256.encode() + b"\n")
+            while self._alive and sha256 not in self.staged | self.failed:
+                self._listen(WAIT_SECONDS)
+        if sha256 not in self.staged:
+            return None
         try:
-            return Staged(self.folder, json.loads(manifest.read_text("utf-8")))
+            return Staged(self.folder, json.loads((self.folder / (sha256 + MANIFEST_SUFFIX)).read_text("utf-8")))
         except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
             return None
 
-    def _send(self, line: str) -> None:
-        if self._process is None or self._process.stdin is None:
+    def _listen(self, seconds: float) -> None:
+        """What the helper said within ``seconds``; a helper that says nothing that long, or is gone, is stopped."""
+        process = self._process
+        assert process is not None and process.stdout is not None
+        try:
+            readable, _, _ = select.select([process.stdout], [], [], seconds)
+            said = os.read(process.stdout.fileno(), 65536) if readable else b""
+        except OSError:
+            said = b""
+        if not said:  # silent (a stuck disk), or ended (killed; its pipe closed): pip places the rest itself
+            self.close()
+            return
+        *lines, self._heard = (self._heard + said).split(b"\n")
+        for line in lines:
+            sha256 = line[1:].decode("ascii", "replace")
+            if line[:1] == b"+":
+                self.staged.add(sha256)
+            elif line[:1] == b"-":
+                self.failed.add(sha256)
+
+    def _send(self, line: bytes) -> None:
+        process = self._process
+        if process is None or process.stdin is None:
             return
         try:
-            self._process.stdin.write(line)
-            self._process.stdin.flush()
+            process.stdin.write(line)
+            process.stdin.flush()
         except OSError:  # the helper is gone: pip places every tree itself
-            self._process = None
+            self.close()
 
     def close(self) -> None:
         """End the helper and remove what it staged and pip did not take."""
+        self._alive = False
         process, self._process = self._process, None
         if process is not None:
             with contextlib.suppress(OSError):
-                process.send_signal(signal.SIGTERM)
+                process.send_signal(signal.SIGKILL)  # it keeps nothing worth a goodbye; a stopped one ends too
             with contextlib.suppress(OSError, subprocess.SubprocessError):
-                process.wait(timeout=10)
-            with contextlib.suppress(OSError, ValueError):
-                if process.stdin is not None:
-                    process.stdin.close()
+                process.wait(timeout=2)  # one stuck in the kernel ends when its disk answers; pip goes on
+            for pipe in (process.stdin, process.stdout):
+                with contextlib.suppress(OSError, ValueError):
+                    if pipe is not None:
+                        pipe.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -139,32 +170,41 @@ class Stager:
 
 
 def helper_main() -> None:
-    """Copy each tree named on stdin into the staging folder (argv: folder, link mode), until EOF.
-
-    A line ``<sha256>\t<tree folder>`` adds a tree at the end; ``!<sha256>``
-    moves it to the front (pip is waiting for it).
-    """
+    """Copy the trees pip names on stdin into the staging folder (argv: folder, link mode), until pip closes it."""
     folder, mode = Path(sys.argv[1]), sys.argv[2]
     placer = trees.Placer(mode)
     workers = Workers(HELPER_THREADS, name="pipcachefirst-stage")
     queue = _Queue()
-    threading.Thread(target=queue.read, args=(sys.stdin,), daemon=True).start()
-    while True:
-        item = queue.next()
-        if item is None:  # pip closed the pipe: it is done, or gone (killed); either way nothing here is needed
-            shutil.rmtree(folder, ignore_errors=True)
-            return
-        sha256, tree_folder = item
-        try:
-            manifest = stage(tree_folder, sha256, folder, placer, workers)
-        except Exception:  # a tree that cannot be staged: pip places it as without staging, and waits no longer
-            manifest = {"files": {}, "pycs": {}}
-        with contextlib.suppress(OSError):
-            write_atomically(folder / (sha256 + MANIFEST_SUFFIX), json.dumps(manifest), durable=False)
+    threading.Thread(target=queue.read, args=(sys.stdin.buffer,), daemon=True).start()
+    copying: Dict[str, _Copying] = {}
+    out = sys.stdout.buffer
+    try:
+        while True:
+            picked = queue.next(copying)
+            if picked is None:  # pip closed the pipe: it is done, or gone (killed); nothing here is needed
+                return
+            sha256, tree_folder = picked
+            try:
+                job = copying.get(sha256) or _Copying(tree_folder, sha256, folder)
+                copying[sha256] = job
+                done = job.step(placer, workers)
+                if done:
+                    del copying[sha256]
+                    write_atomically(folder / (sha256 + MANIFEST_SUFFIX), json.dumps(job.manifest), durable=False)
+                said = (b"+" + sha256.encode()) if done else b"."
+            except Exception:  # a tree that cannot be staged: pip places it as without staging, and waits no longer
+                copying.pop(sha256, None)
+                said = b"-" + sha256.encode()
+            out.write(said + b"\n")
+            out.flush()
+    except OSError:  # pip is gone
+        return
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class _Queue:
-    """The helper's trees to copy, in pip's order of asking, the one pip waits for first."""
+    """The trees pip named, in the order it named them; the one pip waits for first."""
 
     def __init__(self) -> None:
         self._waiting: Dict[str, Path] = {}
@@ -172,61 +212,80 @@ class _Queue:
         self._ended = False
         self._changed = threading.Condition()
 
-    def read(self, lines: IO[str]) -> None:
-        for line in lines:
+    def read(self, lines: IO[bytes]) -> None:
+        try:
+            for line in lines:
+                with self._changed:
+                    line = line.rstrip(b"\n")
+                    if line.startswith(b"!"):
+                        self._first.insert(0, line[1:].decode("ascii", "replace"))
+                    elif b"\t" in line:
+                        sha256, _, tree_folder = line.partition(b"\t")
+                        self._waiting[sha256.decode("ascii", "replace")] = Path(os.fsdecode(tree_folder))
+                    self._changed.notify()
+        finally:
             with self._changed:
-                sha256, _, tree_folder = line.rstrip("\n").partition("\t")
-                if sha256.startswith("!"):
-                    self._first.insert(0, sha256[1:])
-                elif sha256:
-                    self._waiting[sha256] = Path(tree_folder)
+                self._ended = True
                 self._changed.notify()
-        with self._changed:
-            self._ended = True
-            self._changed.notify()
 
-    def next(self) -> Optional[Tuple[str, Path]]:
-        """The tree to copy next; None once pip has closed the pipe."""
+    def next(self, copying: Collection[str]) -> Optional[Tuple[str, Path]]:
+        """The tree to copy a chunk of next (the one pip waits for, else one begun, else the oldest); None at EOF."""
         with self._changed:
             while True:
                 if self._ended:
                     return None
-                for sha256 in self._first:
+                for sha256 in list(self._first):
+                    if sha256 in copying:
+                        return sha256, Path()
                     if sha256 in self._waiting:
-                        self._first.remove(sha256)
                         return sha256, self._waiting.pop(sha256)
+                    self._first.remove(sha256)  # done, or never asked for
+                if copying:
+                    return next(iter(copying)), Path()
                 if self._waiting:
                     sha256 = next(iter(self._waiting))
                     return sha256, self._waiting.pop(sha256)
                 self._changed.wait()
 
 
-def stage(tree_folder: Path, sha256: str, folder: Path, placer: trees.Placer,
-          workers: Workers) -> Dict[str, Dict[str, List[object]]]:
-    """Copy the tree's files into ``folder`` (a subfolder per thread); what ``<sha256>.json`` says of them."""
-    tree = trees.Tree.from_json(tree_folder, (tree_folder / trees.TREE_FILE).read_text("utf-8"))
-    if tree.sha256 != sha256:
-        raise trees.TreeError("another wheel's tree")
-    jobs: List[Tuple[str, str, trees.Stamp, str, Dict[str, List[object]]]] = []
-    files: Dict[str, List[object]] = {}
-    pycs: Dict[str, List[object]] = {}
-    for n, (member, stamp) in enumerate(tree.files.items()):
-        jobs.append((tree.source(member), f"{sha256}-{n % HELPER_THREADS}/{n}", stamp, member, files))
-        pyc_stamp = tree.compiled.get(member)
-        if pyc_stamp is not None:
-            jobs.append((tree.pyc(member), f"{sha256}-{n % HELPER_THREADS}/{n}c", pyc_stamp, member, pycs))
-    for n in range(HELPER_THREADS):
-        (folder / f"{sha256}-{n}").mkdir()
-    shares = [[job for job in jobs if job[1].startswith(f"{sha256}-{n}/")] for n in range(HELPER_THREADS)]
-    for done in workers.map(lambda share: _copy_all(placer, folder, share), shares):
-        for name, stamp, member, into in done:
-            into[member] = [name, stamp[0], stamp[1]]
-    return {"files": files, "pycs": pycs}
+_Job = Tuple[str, str, trees.Stamp, str, Dict[str, List[object]]]  # source, staged name, stamp, member, into
 
 
-def _copy_all(placer: trees.Placer, folder: Path,
-              jobs: List[Tuple[str, str, trees.Stamp, str, Dict[str, List[object]]]]
-              ) -> List[Tuple[str, trees.Stamp, str, Dict[str, List[object]]]]:
+class _Copying:
+    """One tree being copied, a chunk at a time: what is left, and what ``<sha256>.json`` will say."""
+
+    def __init__(self, tree_folder: Path, sha256: str, folder: Path) -> None:
+        tree = trees.Tree.from_json(tree_folder, (tree_folder / trees.TREE_FILE).read_text("utf-8"))
+        if tree.sha256 != sha256:
+            raise trees.TreeError("another wheel's tree")
+        self.folder = folder
+        self.files: Dict[str, List[object]] = {}
+        self.pycs: Dict[str, List[object]] = {}
+        self.left: List[_Job] = []
+        for n, (member, stamp) in enumerate(tree.files.items()):
+            self.left.append((tree.source(member), f"{sha256}-{n % HELPER_THREADS}/{n}", stamp, member, self.files))
+            pyc_stamp = tree.compiled.get(member)
+            if pyc_stamp is not None:
+                self.left.append((tree.pyc(member), f"{sha256}-{n % HELPER_THREADS}/{n}c", pyc_stamp, member,
+                                  self.pycs))
+        for n in range(HELPER_THREADS):
+            (folder / f"{sha256}-{n}").mkdir()
+
+    @property
+    def manifest(self) -> Dict[str, Dict[str, List[object]]]:
+        return {"files": self.files, "pycs": self.pycs}
+
+    def step(self, placer: trees.Placer, workers: Workers) -> bool:
+        """Copy the next chunk (each thread its own subfolder's files); whether the tree is done."""
+        chunk, self.left = self.left[:CHUNK], self.left[CHUNK:]
+        shares = [[job for job in chunk if job[1].split("/")[0].endswith(f"-{n}")] for n in range(HELPER_THREADS)]
+        for copied in workers.map(lambda share: _copy_all(placer, self.folder, share), shares):
+            for name, stamp, member, into in copied:
+                into[member] = [name, stamp[0], stamp[1]]
+        return not self.left
+
+
+def _copy_all(placer: trees.Placer, folder: Path, jobs: List[_Job]) -> List[Tuple[str, trees.Stamp, str, Dict[str, List[object]]]]:
     """Copy each file whose size and mtime are still the tree's; the ones copied."""
     done = []
     for source, name, stamp, member, into in jobs:
@@ -238,4 +297,3 @@ def _copy_all(placer: trees.Placer, folder: Path,
             continue
         done.append((name, stamp, member, into))
     return done
-

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import queue
 import signal
 import threading
 import time
 import zipfile
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, List, Optional
 
 import pytest
 
@@ -83,42 +85,60 @@ def test_a_tree_changed_before_it_was_copied_is_staged_without_the_changed_file(
     assert changed not in staged.files and len(staged.files) == len(tree.files) - 1
 
 
-def test_what_is_not_a_tree_comes_back_empty_at_once_and_an_unasked_one_not_at_all(
-    shelf: Trees, stager: staging.Stager
-) -> None:
+def test_what_is_not_a_tree_is_refused_at_once_and_the_helper_goes_on(shelf: Trees, stager: staging.Stager) -> None:
     assert stager.take(SHA) is None  # never asked for
     stager.ask(shelf.folder / OTHER, OTHER)  # no tree there
     started = time.monotonic()
-    staged = stager.take(OTHER)
-    assert staged is not None and staged.files == {} and time.monotonic() - started < staging.WAIT_SECONDS / 2
+    assert stager.take(OTHER) is None and OTHER in stager.failed
+    assert time.monotonic() - started < staging.WAIT_SECONDS / 2
+    tree = built(shelf)
+    stager.ask(tree.folder, SHA)
+    assert stager.take(SHA) is not None
 
 
 def test_the_tree_pip_waits_for_is_copied_next_and_the_others_in_the_order_pip_asked() -> None:
     queue = staging._Queue()
-    lines = iter(["aa\t/trees/aa\n", "bb\t/trees/bb\n", "cc\t/trees/cc\n", "!cc\n", "!zz\n"])
-    reader = threading.Thread(target=queue.read, args=(ReadUntilEmpty(lines),))
+    pipe = OpenPipe([b"aa\t/trees/aa\n", b"bb\t/trees/bb\n", b"cc\t/trees/cc\n", b"!cc\n", b"!zz\n"])
+    reader = threading.Thread(target=queue.read, args=(pipe,))
     reader.start()
-    assert ReadUntilEmpty.given.wait(10)  # the helper has read every line pip wrote so far
-    assert [queue.next(), queue.next(), queue.next()] == [
-        ("cc", Path("/trees/cc")), ("aa", Path("/trees/aa")), ("bb", Path("/trees/bb"))]
-    ReadUntilEmpty.done.set()
+    assert pipe.given.wait(10)  # the helper has read every line pip wrote so far
+    assert queue.next(()) == ("cc", Path("/trees/cc"))
+    assert queue.next(["cc"]) == ("cc", Path())  # a tree begun goes on, a chunk at a time
+    assert queue.next(()) == ("aa", Path("/trees/aa"))
+    pipe.write(b"!bb\n")
+    assert queue.next(["aa"]) == ("bb", Path("/trees/bb")), "pip waits for bb: it goes before aa's next chunk"
+    assert queue.next(["aa", "bb"]) == ("bb", Path())  # begun after aa, and still the one pip waits for
+    assert queue.next(["aa"]) == ("aa", Path())
+    pipe.close()
     reader.join()
-    assert queue.next() is None  # pip closed the pipe
+    assert queue.next(["aa"]) is None  # pip closed the pipe
 
 
-class ReadUntilEmpty:
-    """A pipe that gives ``lines`` (then sets ``given``), then stays open (pip still running) until ``done`` is set."""
+class OpenPipe:
+    """A pipe pip keeps open: it gives its lines (then sets ``given``), and more as they are written, until closed."""
 
-    given = threading.Event()
-    done = threading.Event()
+    def __init__(self, lines: List[bytes]) -> None:
+        self._lines: "queue.SimpleQueue[Optional[bytes]]" = queue.SimpleQueue()
+        for line in lines:
+            self._lines.put(line)
+        self.given = threading.Event()
 
-    def __init__(self, lines: Iterator[str]) -> None:
-        self._lines = lines
+    def write(self, line: bytes) -> None:
+        self.given.clear()
+        self._lines.put(line)
+        assert self.given.wait(10)
 
-    def __iter__(self) -> Iterator[str]:
-        yield from self._lines
-        self.given.set()
-        self.done.wait(10)
+    def close(self) -> None:
+        self._lines.put(None)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            if self._lines.empty():
+                self.given.set()
+            line = self._lines.get()
+            if line is None:
+                return
+            yield line
 
 
 def test_a_helper_whose_pip_is_gone_stops_and_removes_its_folder(shelf: Trees) -> None:
@@ -154,3 +174,22 @@ def test_closing_ends_the_helper_and_removes_everything_it_copied(shelf: Trees) 
     assert process is not None and process.poll() is not None
     assert [p.name for p in shelf.folder.iterdir() if p.name.startswith(TEMPORARY_PREFIX)] == []
     assert [tree.sha256 for _, tree in shelf.walk() if tree is not None] == [SHA]  # the staging folder is no tree
+
+
+def test_a_helper_that_says_nothing_for_the_wait_is_stopped_and_pip_places_trees_itself(
+    shelf: Trees, stager: staging.Stager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(staging, "WAIT_SECONDS", 0.5)
+    tree = built(shelf)
+    process = stager._process
+    assert process is not None
+    os.kill(process.pid, signal.SIGSTOP)  # a disk that hangs
+    try:
+        stager.ask(tree.folder, SHA)
+        started = time.monotonic()
+        assert stager.take(SHA) is None
+        assert time.monotonic() - started < 5
+    finally:
+        with contextlib.suppress(OSError):
+            os.kill(process.pid, signal.SIGCONT)
+    assert process.wait(timeout=10) != 0 and not stager.folder.exists()
