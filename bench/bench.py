@@ -54,7 +54,6 @@ import argparse
 import datetime
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -298,11 +297,7 @@ class Bench:
 
     def versions(self) -> Dict[str, str]:
         versions = {"pipcachefirst": harness.tool_version(next(iter(self.tools.values())), "pipcachefirst")}
-        git = ["git", "-C", str(harness.REPO)]
-        commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        if commit:
-            changed = subprocess.run([*git, "status", "--porcelain", "src"], capture_output=True, text=True).stdout
-            versions["pipcachefirst"] += f" (commit {commit}{', with changes' if changed.strip() else ''})"
+        versions["pipcachefirst"] += harness.built_from
         if self.uv is not None:
             versions["uv"] = harness.tool_version(self.uv, "uv")
         if any(any(harness.is_sdist(p.name) for p in files.iterdir()) for files in self.files.values()):

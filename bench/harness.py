@@ -102,11 +102,26 @@ def publish(files: Path, index_root: Path, index: str = "main") -> None:
 
 
 def product_wheel(work: Path) -> Path:
-    """pipcachefirst built from this checkout."""
+    """pipcachefirst built from this checkout (``built_from`` says which commit)."""
+    global built_from
     wheels = work / "wheels"
     shutil.rmtree(wheels, ignore_errors=True)
+    built_from = source_commit()
     run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(REPO)], isolated_environ())
     return next(wheels.glob("pipcachefirst-*.whl"))
+
+
+built_from = ""  # " (commit abc1234)" of the last product wheel: the code measured, whatever is committed meanwhile
+
+
+def source_commit() -> str:
+    """`` (commit abc1234)``, with ``, with changes`` when ``src`` differs from it; empty outside git."""
+    git = ["git", "-C", str(REPO)]
+    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    if not commit:
+        return ""
+    changed = subprocess.run([*git, "status", "--porcelain", "src"], capture_output=True, text=True).stdout
+    return f" (commit {commit}{', with changes' if changed.strip() else ''})"
 
 
 def tool_venv(work: Path, name: str, requirements: Sequence[str]) -> Path:

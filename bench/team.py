@@ -42,7 +42,6 @@ import re
 import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -219,11 +218,7 @@ class Team:
 
     def versions(self) -> Dict[str, str]:
         versions = {"pipcachefirst": harness.tool_version(next(iter(self.tools.values())), "pipcachefirst")}
-        git = ["git", "-C", str(harness.REPO)]
-        commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        if commit:
-            changed = subprocess.run([*git, "status", "--porcelain", "src"], capture_output=True, text=True).stdout
-            versions["pipcachefirst"] += f" (commit {commit}{', with changes' if changed.strip() else ''})"
+        versions["pipcachefirst"] += harness.built_from
         versions["S3 server"] = f"SeaweedFS weed mini ({WEED_REQUIREMENT})"
         if any(any(harness.is_sdist(p.name) for p in files.iterdir()) for files in self.files.values()):
             versions["build tools on the index"] = ", ".join(harness.BUILD_TOOLS)
