@@ -95,22 +95,18 @@ def install_wheel(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 
 def _plan(args: Any, kwargs: Any) -> Optional[Tuple[InstallStep, trees.Tree, str]]:
     """The install step and the tree to place, or None to leave this wheel to pip alone."""
-    store = SESSION.store
-    if store is None or not SESSION.trees or SESSION.off_reason is not None:
+    shelf = _shelf()
+    if shelf is None:
         return None
     name = INSTALL_WHEEL.argument("name", args, kwargs)
     if not INSTALL_WHEEL.argument("pycompile", args, kwargs, True):
         return None  # --no-compile (and pip 26.2's build environments): nothing to save
     if pipcompat.from_local_directory(INSTALL_WHEEL.argument("direct_url", args, kwargs, None)):
         return None
-    key = trees.interpreter_key()
-    if key is None or os.name != "posix":
-        return None
     step = pipcompat.install_step(sys.modules[INSTALL_WHEEL.module])
     wheel_path = INSTALL_WHEEL.argument("wheel_path", args, kwargs)
     with open(wheel_path, "rb") as handle:
         sha256 = sha256_of(handle)
-    shelf = trees.Trees(store.root / TREES.name, key, report=SESSION.problem)
     tree = shelf.find(sha256)
     if tree is None and SESSION.storing:
         try:
@@ -129,6 +125,15 @@ def _plan(args: Any, kwargs: Any) -> Optional[Tuple[InstallStep, trees.Tree, str
     return step, tree, str(name)
 
 
+def _shelf() -> Optional[trees.Trees]:
+    """This interpreter's trees in the cache, or None when trees cannot be used in this command."""
+    store = SESSION.store
+    if store is None or not SESSION.trees or SESSION.off_reason is not None or os.name != "posix":
+        return None
+    key = trees.interpreter_key()
+    return None if key is None else trees.Trees(store.root / TREES.name, key, report=SESSION.problem)
+
+
 def stage_ahead(sha256: str) -> None:
     """pip was served this wheel: copy its tree ahead, if it has one (see ``staging``).  Never fails."""
     global _staging_off
@@ -142,13 +147,10 @@ def stage_ahead(sha256: str) -> None:
 
 def _stage_ahead(sha256: str) -> None:
     global _stager, _staging_off
-    store = SESSION.store
-    if _staging_off or store is None or not SESSION.stage_ahead or not SESSION.trees or SESSION.off_reason:
+    shelf = _shelf() if SESSION.stage_ahead and not _staging_off else None
+    if shelf is None:
         return
-    key = trees.interpreter_key()
-    if key is None or os.name != "posix":
-        return
-    folder = store.root / TREES.name / key
+    folder = shelf.folder
     if not (folder / sha256 / trees.TREE_FILE).is_file():
         return  # no tree yet: this install builds it
     if _stager is None:

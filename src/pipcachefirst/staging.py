@@ -45,7 +45,7 @@ from pipcachefirst._workers import Workers
 
 MANIFEST_SUFFIX = ".json"
 HELPER_THREADS = 4  # one folder each: the kernel creates files in several folders at once, not in one
-CHUNK = 64  # files copied between two looks at what pip waits for
+CHUNK = 16 * HELPER_THREADS  # files copied between two looks at what pip waits for (a multiple: see _Copying)
 WAIT_SECONDS = 10.0  # without a word from the helper; then it is stopped and pip places the rest itself
 
 StagedFile = Tuple[str, trees.Stamp]  # staged path, and the stamp of the tree file it was copied from
@@ -59,13 +59,17 @@ class Staged:
         self.pycs = _entries(folder, data["pycs"])
 
     def file(self, member: str, stamp: trees.Stamp) -> Optional[str]:
-        """The staged copy of ``member``, if it was copied from a file with this ``stamp``."""
-        staged = self.files.pop(member, None)
-        return staged[0] if staged is not None and staged[1] == stamp else None
+        """The staged copy of ``member``, if it was copied from a file with this ``stamp`` (once)."""
+        return _take(self.files, member, stamp)
 
     def pyc(self, member: str, stamp: trees.Stamp) -> Optional[str]:
-        staged = self.pycs.pop(member, None)
-        return staged[0] if staged is not None and staged[1] == stamp else None
+        """The staged ``.pyc`` of source ``member``, as ``file``."""
+        return _take(self.pycs, member, stamp)
+
+
+def _take(entries: Dict[str, StagedFile], member: str, stamp: trees.Stamp) -> Optional[str]:
+    staged = entries.pop(member, None)
+    return staged[0] if staged is not None and staged[1] == stamp else None
 
 
 def _entries(folder: Path, raw: Dict[str, List[Any]]) -> Dict[str, StagedFile]:
@@ -94,7 +98,7 @@ class Stager:
         )
         self._alive = True
         self._heard = b""
-        self.asked: Dict[str, Path] = {}  # sha256 -> tree folder
+        self.asked: Set[str] = set()
         self.staged: Set[str] = set()
         self.failed: Set[str] = set()
 
@@ -102,7 +106,7 @@ class Stager:
         """Copy this tree ahead (if it is one: the helper says when it is not)."""
         if sha256 in self.asked or not self._alive:
             return
-        self.asked[sha256] = tree_folder
+        self.asked.add(sha256)
         self._send(sha256.encode() + b"\t" + os.fsencode(tree_folder) + b"\n")
 
     def take(self, sha256: str) -> Optional[Staged]:
@@ -261,13 +265,11 @@ class _Copying:
         self.folder = folder
         self.files: Dict[str, List[object]] = {}
         self.pycs: Dict[str, List[object]] = {}
-        self.left: List[_Job] = []
-        for n, (member, stamp) in enumerate(tree.files.items()):
-            self.left.append((tree.source(member), f"{sha256}-{n % HELPER_THREADS}/{n}", stamp, member, self.files))
-            pyc_stamp = tree.compiled.get(member)
-            if pyc_stamp is not None:
-                self.left.append((tree.pyc(member), f"{sha256}-{n % HELPER_THREADS}/{n}c", pyc_stamp, member,
-                                  self.pycs))
+        copies = [(tree.source(member), stamp, member, self.files) for member, stamp in tree.files.items()]
+        copies += [(tree.pyc(member), stamp, member, self.pycs) for member, stamp in tree.compiled.items()]
+        # The n-th copy goes to subfolder n % HELPER_THREADS; chunks keep that order, so thread t takes chunk[t::T].
+        self.left: List[_Job] = [(source, f"{sha256}-{n % HELPER_THREADS}/{n}", stamp, member, into)
+                                 for n, (source, stamp, member, into) in enumerate(copies)]
         for n in range(HELPER_THREADS):
             (folder / f"{sha256}-{n}").mkdir()
 
@@ -278,7 +280,7 @@ class _Copying:
     def step(self, placer: trees.Placer, workers: Workers) -> bool:
         """Copy the next chunk (each thread its own subfolder's files); whether the tree is done."""
         chunk, self.left = self.left[:CHUNK], self.left[CHUNK:]
-        shares = [[job for job in chunk if job[1].split("/")[0].endswith(f"-{n}")] for n in range(HELPER_THREADS)]
+        shares = [chunk[n::HELPER_THREADS] for n in range(HELPER_THREADS)]
         for copied in workers.map(lambda share: _copy_all(placer, self.folder, share), shares):
             for name, stamp, member, into in copied:
                 into[member] = [name, stamp[0], stamp[1]]
