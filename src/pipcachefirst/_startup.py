@@ -8,9 +8,11 @@ and put a tiny finder at the front of ``sys.meta_path``.  That finder does no
 work for any module but one: when pip imports ``pip._internal.index`` (the
 package holding ``PackageFinder``), it imports
 :mod:`pipcachefirst.hooks`, which registers post-import hooks for the
-pip modules it patches, all of which pip imports after that package.  Two more names wake it: pip about to re-run itself
-under another interpreter (``--python``, see ``_handoff``), and the stdlib
-``venv`` module, whose new environments get the hook too (see ``seed``).
+pip modules it patches, all of which pip imports after that package.  Two more names wake it: pip's option parser, as
+pip starts (to re-run itself under another interpreter with ``--python``,
+see ``_handoff``; or, for ``pip install -r``, to start copying installed
+trees ahead, see ``early_staging``), and the stdlib ``venv`` module, whose
+new environments get the hook too (see ``seed``).
 """
 
 import gc
@@ -92,16 +94,31 @@ class _no_collection:
             gc.enable()
 
 
-def _prepare_handoff() -> None:
-    """``pip --python X`` re-runs pip in X: see ``pipcachefirst._handoff``."""
+def _pip_starts() -> None:
+    """pip's option parser is being imported: pip is starting."""
     try:
         with _no_collection():
             from pipcachefirst import _handoff
 
-        if _handoff.wants_other_python():
+        if _handoff.wants_other_python():  # ``pip --python X`` re-runs pip in X: see ``_handoff``
             _handoff.install()
+            return
     except Exception as exc:
         sys.stderr.write("pipcachefirst: --python runs without it: %s\n" % (exc,))
+        return
+    if "install" in sys.argv:
+        _start_copying_trees()
+
+
+def _start_copying_trees() -> None:
+    """``pip install -r``: trees may be copied ahead from now on (``pipcachefirst.early_staging``)."""
+    try:
+        with _no_collection():
+            from pipcachefirst import early_staging
+
+            early_staging.start(sys.argv)
+    except Exception:  # a head start, never a reason to disturb pip
+        pass
 
 
 def _venv_spec(fullname: str, path: object) -> object:
@@ -146,7 +163,7 @@ class _PipTrigger:
             self.spent = True
             _install_hooks()
         elif fullname == HANDOFF_MODULE:
-            _prepare_handoff()
+            _pip_starts()
         elif fullname == VENV_MODULE:
             return _venv_spec(fullname, path)
         return None

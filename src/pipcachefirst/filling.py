@@ -9,7 +9,7 @@ pip builds from an sdist is recorded against that sdist's sha256 and origin.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Optional
+from typing import Iterable, Optional
 
 from pipcachefirst import pipcompat
 from pipcachefirst._packaging import canonicalize_name

@@ -97,7 +97,10 @@ def _parse_args(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             SESSION.trees, problem = settings.trees()
             if problem:
                 sys.stderr.write(problem + "\n")
-            SESSION.stage_ahead = pipcompat.installs_here_compiled(pipcompat.command_name(instance), options)
+            SESSION.stage_ahead = (pipcompat.installs_here_compiled(pipcompat.command_name(instance), options)
+                                   and settings.copy_ahead())
+            if not SESSION.stage_ahead:
+                _stop_early_staging()  # its guess from the command line was wrong (options from pip's config)
             _open_team_cache()
             if SESSION.mode == settings.OFFLINE:
                 pipcompat.skip_version_check(options)
@@ -117,6 +120,7 @@ def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         installing = sys.modules.get("pipcachefirst.installing")
         if installing is not None:
             installing.finish_staging()
+        _stop_early_staging()
     try:
         _share_with_team(status)
         line = SESSION.summary()
@@ -127,6 +131,12 @@ def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     except Exception:  # the summary is a courtesy; never a reason to fail
         pass
     return status
+
+
+def _stop_early_staging() -> None:
+    early_staging = sys.modules.get("pipcachefirst.early_staging")
+    if early_staging is not None:
+        early_staging.discard()
 
 
 # -- the user's requirements: pins that hold for every identifier, offline ---

@@ -39,9 +39,9 @@ import sysconfig
 import warnings
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
+from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
-from pipcachefirst import pipcompat, settings, staging, trees
+from pipcachefirst import early_staging, pipcompat, settings, staging, trees
 from pipcachefirst._workers import Job, Workers
 from pipcachefirst._atomic import current_umask, sha256_of
 from pipcachefirst.pipcompat import INSTALL_WHEEL, VERBOSE, InstallStep
@@ -72,7 +72,7 @@ def install_wheel(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     step, tree, name = plan
     module = step.module
     background = step.warnings is warnings  # where pip's compile step starts: see _Barrier
-    staged = _stager.take(tree.sha256) if _stager is not None else None
+    staged = _staged(tree)
     placements = _Placements(step, tree, _the_placer(), _the_workers() if background else None, staged)
     module.ZipBackedFile = _tree_backed_file(step, tree, placements)
     module.compileall = _CompileFromTree(step.compileall, tree, placements)
@@ -134,6 +134,16 @@ def _shelf() -> Optional[trees.Trees]:
     return None if key is None else trees.Trees(store.root / TREES.name, key, report=SESSION.problem)
 
 
+def _staged(tree: trees.Tree) -> Optional[staging.Staged]:
+    """The tree as the helper copied it ahead, or None: pip places it itself."""
+    try:
+        stager = _the_stager(tree.folder.parent, start=False) if SESSION.stage_ahead else None
+        return stager.take(tree.sha256) if stager is not None else None
+    except Exception as exc:  # a head start lost, nothing more
+        logger.log(VERBOSE, "pipcachefirst: not using trees copied ahead: %s", exc)
+        return None
+
+
 def stage_ahead(sha256: str) -> None:
     """pip was served this wheel: copy its tree ahead, if it has one (see ``staging``).  Never fails."""
     global _staging_off
@@ -146,20 +156,29 @@ def stage_ahead(sha256: str) -> None:
 
 
 def _stage_ahead(sha256: str) -> None:
-    global _stager, _staging_off
     shelf = _shelf() if SESSION.stage_ahead and not _staging_off else None
     if shelf is None:
         return
-    folder = shelf.folder
-    if not (folder / sha256 / trees.TREE_FILE).is_file():
+    if not (shelf.folder / sha256 / trees.TREE_FILE).is_file():
         return  # no tree yet: this install builds it
-    if _stager is None:
-        mode = _the_placer().mode
-        if mode == trees.HARDLINK or not _renamed_files_land_as_new_ones(folder):
+    stager = _the_stager(shelf.folder, start=True)
+    if stager is not None:
+        stager.ask(shelf.folder / sha256, sha256)
+
+
+def _the_stager(folder: Path, start: bool) -> Optional[staging.Stager]:
+    """This command's helper: the one started with pip (``early_staging``), else a new one if ``start``."""
+    global _stager, _staging_off
+    if _stager is None and not _staging_off:
+        placer = _the_placer()
+        if placer.requested == trees.HARDLINK or not _renamed_files_land_as_new_ones(folder):
             _staging_off = True  # links are made in place anyway; see _renamed_files_land_as_new_ones
-            return
-        _stager = staging.Stager(folder, mode)
-    _stager.ask(folder / sha256, sha256)
+            early_staging.discard()
+            return None
+        _stager = early_staging.take(folder, placer.requested)
+        if _stager is None and start:
+            _stager = staging.Stager(folder, placer.mode)
+    return _stager
 
 
 def finish_staging() -> None:
@@ -168,6 +187,7 @@ def finish_staging() -> None:
     stager, _stager = _stager, None
     if stager is not None:
         stager.close()
+    early_staging.discard()
 
 
 def _renamed_files_land_as_new_ones(folder: Path) -> bool:

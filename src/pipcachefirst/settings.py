@@ -103,6 +103,14 @@ def link_mode(environ: Mapping[str, str] = os.environ) -> Tuple[str, Optional[st
                            f"accepted values: {', '.join(LINK_MODES)}; using {LINK_MODES[0]}")
 
 
+COPY_AHEAD_VARIABLE = "PIPCACHEFIRST_COPY_AHEAD"
+
+
+def copy_ahead(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether trees may be copied ahead while pip resolves (``staging``): on unless ``PIPCACHEFIRST_COPY_AHEAD=0``."""
+    return switch_state(environ.get(COPY_AHEAD_VARIABLE, "")) != "off"
+
+
 REMOTE_VARIABLE = "PIPCACHEFIRST_REMOTE"  # s3://bucket/prefix; read by ``s3.remote_from_environment``
 REMOTE_READONLY_VARIABLE = "PIPCACHEFIRST_REMOTE_READONLY"
 

@@ -35,7 +35,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import IO, Any, Collection, Dict, List, Optional, Set, Tuple
 

@@ -1,0 +1,155 @@
+"""Start copying installed trees ahead when pip starts, not when it first serves a pin.
+
+Copying ahead (``staging``) begins when pipcachefirst serves the first pin,
+and that is late: pip has imported its install command, built its session
+and read the requirement files by then, 0.7 s into ``pip install -r`` here,
+while copying is most of what is left of a warm install.  pip's command line
+already names the requirement files.  So, when pip starts (as its option
+parser is imported), this module reads them, looks up the pins whose wheels
+have installed trees in the cache, and starts the helper on those trees.
+
+It is a guess that decides nothing: pip takes a staged tree only when it
+installs that very wheel (same sha256) and the files are still what pip's
+own tree check sees (``installing``).  When the command turns out not to
+copy ahead (``installing._stage_ahead`` says when), or the cache it uses is
+another one (a ``cache-dir`` from pip's configuration files, which are not
+read here), the helper is stopped and its folder removed.  Commands and
+options that never copy ahead are recognised here, so the guess costs them
+nothing: anything but ``install``, ``--target``, ``--prefix``, ``--root``,
+``--user``, ``--dry-run``, ``--no-compile``, ``--no-cache-dir``, hard links.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Iterable, List, Mapping, Optional, Tuple
+
+from pipcachefirst import settings, staging, trees
+from pipcachefirst.catalog import version_key
+from pipcachefirst._packaging import canonicalize_name
+from pipcachefirst.store import TREES, Store
+
+COMMAND = "install"
+_STEPS_ASIDE = ("-t", "--target", "--prefix", "--root", "--user", "--dry-run", "--no-compile", "--no-cache-dir")
+_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*(?:[;#\\]|$)")
+
+_stager: Optional[staging.Stager] = None
+_trees_folder: Optional[Path] = None
+_mode = ""
+
+
+def start(argv: List[str], environ: Mapping[str, str] = os.environ) -> None:
+    """At pip's start: if ``argv`` installs requirement files, start copying their pins' trees."""
+    global _stager, _trees_folder, _mode
+    if _stager is not None or os.name != "posix":
+        return
+    asked = read_command_line(argv)
+    if asked is None:
+        return
+    files, cache_dir = asked
+    trees_on = settings.trees(environ)[0] and settings.copy_ahead(environ)
+    mode = settings.link_mode(environ)[0]
+    key = trees.interpreter_key()
+    root = settings.cache_location(cache_dir or _pip_cache_dir(environ), environ).root
+    if not trees_on or mode == trees.HARDLINK or key is None or root is None:
+        return
+    folder = Path(root) / TREES.name / key
+    if not folder.is_dir():
+        return
+    shas = list(_trees_of(Store(root), _pins(files), folder))
+    if not shas:
+        return
+    _stager, _trees_folder, _mode = staging.Stager(folder, mode), folder, mode
+    for sha256 in shas:
+        _stager.ask(folder / sha256, sha256)
+
+
+def take(trees_folder: Path, mode: str) -> Optional[staging.Stager]:
+    """The helper started early, if it copies into ``trees_folder`` in ``mode``; any other is stopped."""
+    global _stager
+    stager, _stager = _stager, None
+    if stager is not None and (trees_folder != _trees_folder or mode != _mode):
+        stager.close()
+        return None
+    return stager
+
+
+def discard() -> None:
+    """The command ends without having used the early helper: stop it, remove its folder."""
+    stager = take(Path(), "")
+    if stager is not None:
+        stager.close()
+
+
+def read_command_line(argv: List[str]) -> Optional[Tuple[List[str], Optional[str]]]:
+    """``(requirement files, --cache-dir)`` of a ``pip install`` that may copy ahead; None for any other."""
+    args = argv[1:]
+    if COMMAND not in args:
+        return None
+    position = args.index(COMMAND)
+    if any(not arg.startswith("-") for arg in args[:position]):
+        return None  # a global option's value, or another command: not worth guessing
+    files: List[str] = []
+    cache_dir: Optional[str] = None
+    rest = args[position + 1:]
+    for index, arg in enumerate(rest):
+        name, _, value = arg.partition("=")
+        following = rest[index + 1] if index + 1 < len(rest) else None
+        if name in _STEPS_ASIDE or (arg.startswith("-t") and not arg.startswith("--")):
+            return None
+        if name in ("-r", "--requirement") and (value or following):
+            files.append(value or following)  # type: ignore[arg-type]
+        elif arg.startswith("-r") and not arg.startswith("--") and len(arg) > 2:
+            files.append(arg[2:])
+        elif name == "--cache-dir" and (value or following):
+            cache_dir = value or following
+    return (files, cache_dir) if files else None
+
+
+def _pip_cache_dir(environ: Mapping[str, str]) -> Optional[str]:
+    """pip's cache folder as its variable or its default names it (its configuration files are not read)."""
+    named = environ.get("PIP_CACHE_DIR", "").strip()
+    if named:
+        return named
+    if environ.get("PIP_NO_CACHE_DIR", "").strip():
+        return None
+    if sys.platform == "darwin":
+        return os.path.expanduser("~/Library/Caches/pip")
+    return os.path.join(environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pip")
+
+
+def _pins(files: Iterable[str]) -> List[Tuple[str, str]]:
+    """``(project, version)`` of each ``name==version`` line, in order (nested files followed)."""
+    pins: List[Tuple[str, str]] = []
+    seen = set()
+    pending = [Path(name) for name in files]
+    while pending:
+        path = pending.pop(0).resolve()
+        if path in seen:
+            continue
+        seen.add(path)
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            nested = re.match(r"^\s*(?:-r|--requirement)[\s=]+(\S+)", line)
+            if nested:
+                pending.append(path.parent / nested.group(1))
+            match = _PIN.match(line)
+            if match:
+                pins.append((canonicalize_name(match.group(1)), version_key(match.group(2))))
+    return pins
+
+
+def _trees_of(store: Store, pins: List[Tuple[str, str]], folder: Path) -> Iterable[str]:
+    """The sha256 of each cached wheel of a pin that has an installed tree in ``folder``."""
+    for project, version in pins:
+        for entry in store.walk(project):
+            record = entry.record
+            if (record.filename.endswith(".whl") and version_key(record.version) == version
+                    and (folder / record.sha256 / trees.TREE_FILE).is_file()):
+                yield record.sha256
