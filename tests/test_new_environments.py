@@ -6,14 +6,18 @@ pipcachefirst, virtualenv and tox, as a user would have them.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import subprocess
 import sys
+import sysconfig
 import textwrap
 from pathlib import Path
 from typing import Dict, Optional
 
 import pytest
 
+from pipcachefirst import recreating
 from tests.conftest import PipRun, World
 from tests.support.envs import Venv, isolated_environ
 
@@ -34,6 +38,9 @@ def runner(world: World, *args: str, env: Optional[Dict[str, str]] = None, cwd: 
     proc = subprocess.run([sys.executable, *args], env=isolated_environ(extra), capture_output=True, text=True,
                           cwd=cwd, timeout=600)
     return PipRun(proc.returncode, proc.stdout, proc.stderr, world.server.take_requests())
+
+
+BUNDLED_PIP = recreating.pip_wheel_of(sysconfig.get_path("stdlib"))
 
 
 def seeded(venv_dir: Path) -> bool:
@@ -156,11 +163,44 @@ def test_one_command_re_create(warm: World) -> None:
         assert run.returncode == 0, run.output
         assert run.requests == []
         assert "re-created and installed in" in run.stdout
-        assert Venv(target).run(["-c", "import alpha_mod"]).returncode == 0
+        venv = Venv(target)
+        assert venv.run(["-c", "import alpha_mod"]).returncode == 0
+        version = venv.pip("--version")
+        assert version.returncode == 0, "the new environment has a pip of its own"
+        if BUNDLED_PIP is not None:  # the pip ``python -m venv`` gives, placed from its tree
+            assert version.stdout.split()[1] == os.path.basename(BUNDLED_PIP).split("-")[1]
+        assert venv.pip("freeze", check=True).stdout.split() == ["alpha==1.0"]
+        assert seeded(target)
     not_a_venv = warm.tmp / "precious"
     not_a_venv.mkdir()
     refused = runner(warm, "-m", "pipcachefirst", "venv", str(not_a_venv), "alpha==1.0")
     assert refused.returncode == 1 and not_a_venv.is_dir()
+
+
+def test_re_create_with_hashes_still_gives_the_environment_pip(warm: World) -> None:
+    wheel = warm.index_root / "main" / "alpha" / "alpha-1.0-py3-none-any.whl"
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    requirements = warm.write("hashed.txt", f"alpha==1.0 --hash=sha256:{digest}\n")
+    target = warm.tmp / ".venv"
+
+    run = runner(warm, "-m", "pipcachefirst", "venv", str(target), "-r", str(requirements))
+    assert run.returncode == 0, run.output
+    assert run.requests == []
+    assert Venv(target).pip("--version").returncode == 0
+    assert Venv(target).pip("freeze", check=True).stdout.split() == ["alpha==1.0"]
+
+
+def test_re_create_where_a_requirement_needs_another_pip_installs_that_one(warm: World) -> None:
+    warm.publish_wheel("pip", "0.5")  # a stand-in: the test index has no real pip
+    warm.publish_wheel("beta", "1.0", requires=["pip<1"])
+    target = warm.tmp / ".venv"
+
+    run = runner(warm, "-m", "pipcachefirst", "venv", str(target), "beta==1.0")
+    assert run.returncode == 0, run.output
+    if BUNDLED_PIP is not None:  # pip joined the first try, which failed on the conflict before installing anything
+        assert f"installing again without {os.path.basename(BUNDLED_PIP)}" in run.stderr
+    installed = sorted(p.name for p in Venv(target).site_packages.glob("*.dist-info"))
+    assert installed == ["beta-1.0.dist-info", "pip-0.5.dist-info"]
 
 
 # -- pip-sync: README's setup for it ---------------------------------------

@@ -29,7 +29,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence
 
-from pipcachefirst import __version__, environments, pipcompat, settings, trees
+from pipcachefirst import __version__, pipcompat, recreating, settings, trees
 from pipcachefirst._startup import SWITCH, switch_state
 from pipcachefirst._packaging import canonicalize_name
 from pipcachefirst.provenance import normalized_set
@@ -494,6 +494,8 @@ def _targets(args: argparse.Namespace) -> List[str]:
 
 
 def _enable(args: argparse.Namespace) -> int:
+    from pipcachefirst import environments  # importlib.metadata: only these two commands need it
+
     for target in _targets(args):
         path = environments.enable_virtualenv() if target == "virtualenv" else environments.enable_sitecustomize()
         print(f"pipcachefirst: enabled for {target} ({path})")
@@ -501,6 +503,8 @@ def _enable(args: argparse.Namespace) -> int:
 
 
 def _disable(args: argparse.Namespace) -> int:
+    from pipcachefirst import environments
+
     for target in _targets(args):
         path = environments.disable_virtualenv() if target == "virtualenv" else environments.disable_sitecustomize()
         print(f"pipcachefirst: disabled for {target} ({path})")
@@ -510,7 +514,7 @@ def _disable(args: argparse.Namespace) -> int:
 def _venv(args: argparse.Namespace) -> int:
     if not args.pip_args:
         raise UsageError("name what to install: -r requirements.txt or NAME==VERSION")
-    seconds = environments.recreate(Path(args.path), args.pip_args, args.python)
+    seconds = recreating.recreate(Path(args.path), args.pip_args, args.python)
     print(f"pipcachefirst: {args.path} re-created and installed in {seconds:.1f} s")
     return 0
 

@@ -1,4 +1,4 @@
-"""Making environments that do not exist yet cache-first: virtualenv's config, sitecustomize, re-create.
+"""Making environments that do not exist yet cache-first: virtualenv's config and sitecustomize.
 
 ``enable``/``disable`` change files outside the cache (virtualenv's config
 file, an interpreter's ``sitecustomize``); each keeps what it found so its
@@ -12,15 +12,11 @@ import importlib.util
 import io
 import os
 import shutil
-import subprocess
-import sys
 import sysconfig
-import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any, List, Optional, Sequence
+from typing import Any
 
-from pipcachefirst import seed
 from pipcachefirst._atomic import write_atomically
 
 SEEDER = "pipcachefirst"
@@ -132,36 +128,3 @@ def disable_sitecustomize() -> Path:
     elif path.exists() and MARKER in path.read_text("utf-8", errors="replace"):
         path.unlink()
     return path
-
-
-# -- re-create ------------------------------------------------------------------------
-
-
-def recreate(path: Path, pip_args: Sequence[str], python: Optional[str]) -> float:
-    """Replace ``path`` with a fresh, cache-first environment and ``pip install`` into it; seconds taken."""
-    started = time.perf_counter()
-    if path.exists():
-        if not (path / "pyvenv.cfg").is_file():
-            raise RuntimeError(f"{path} exists and is not a virtual environment; not replacing it")
-        shutil.rmtree(path)
-    interpreter = python or sys.executable
-    if importlib.util.find_spec("virtualenv") is not None and seeder_registered():
-        _run([sys.executable, "-m", "virtualenv", "--quiet", "--seeder", SEEDER, "--python", interpreter, str(path)])
-    else:
-        _run([interpreter, "-m", "venv", str(path)])
-    new_python = path / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    site_packages = subprocess.run(
-        [str(new_python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()
-    if not seed.write_seed(site_packages):  # venv from another interpreter, or virtualenv without the seeder
-        print("pipcachefirst: could not give the new environment the hook (pipcachefirst "
-              "is not importable here); installing with plain pip", file=sys.stderr)
-    _run([str(new_python), "-m", "pip", "install", *pip_args])
-    return time.perf_counter() - started
-
-
-def _run(command: List[str]) -> None:
-    status = subprocess.call(command)
-    if status != 0:
-        raise RuntimeError(f"{' '.join(command)} failed with exit status {status}")
