@@ -34,7 +34,7 @@ from pipcachefirst.store import TREES, Store
 
 COMMAND = "install"
 _STEPS_ASIDE = ("-t", "--target", "--prefix", "--root", "--user", "--dry-run", "--no-compile", "--no-cache-dir")
-_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*(?:[;#\\]|$)")
+_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*(?:[;#\\]|--|$)")
 
 _stager: Optional[staging.Stager] = None
 _trees_folder: Optional[Path] = None

@@ -22,10 +22,11 @@ runs on ``flask-celery.txt``), while into one that ``python -m venv`` just
 filled, copying ahead measured faster (2.46 s against 2.71 s).
 
 pip is added to the user's run only when the user's requirements cannot
-disagree with it (they do not name pip and check no hashes); if that run
-fails before installing anything, it runs once more without pip.  Otherwise
-pip comes in a run of its own afterwards, if the user's run did not install
-one.  Without a runner for this interpreter or a wheel of pip, environments
+disagree with it (they do not name pip, check no hashes, and pip's
+configuration sets no constraints); if that run fails before installing
+anything, it runs once more without pip.  Otherwise pip comes in a run of
+its own afterwards, if the user's run did not install one.  Without a runner
+for this interpreter or a wheel of pip, environments
 are made as before: virtualenv with the pipcachefirst seeder, or ``venv``.
 """
 
@@ -74,14 +75,17 @@ def recreate(path: Path, pip_args: Sequence[str], python: Optional[str]) -> floa
     if runner is None or wheel is None:
         _recreate_seeded(path, pip_args, interpreter)
     else:
-        _recreate_bare(path, pip_args, interpreter, runner, wheel)
+        _recreate_bare(path, pip_args, python, runner, wheel)
     return time.perf_counter() - started
 
 
-def _recreate_bare(path: Path, pip_args: Sequence[str], interpreter: str, runner: str, wheel: str) -> None:
-    _run([interpreter, "-m", "venv", "--without-pip", str(path)])
+def _recreate_bare(path: Path, pip_args: Sequence[str], python: Optional[str], runner: str, wheel: str) -> None:
+    if python is None:
+        _create_here(path)
+    else:
+        _run([python, "-m", "venv", "--without-pip", str(path)])
     new_python = str(_python_in(path))
-    purelib = _purelib_of(new_python, path)
+    purelib = _purelib_of(new_python, path, here=python is None)
     _seed(purelib)
     install = [new_python, runner, "install"]
     environ = dict(os.environ)
@@ -127,8 +131,24 @@ def _facts(python: str) -> Interpreter:
     return Interpreter(tuple(version), stdlib, purelib)
 
 
-def _purelib_of(python: str, env_dir: Path) -> str:
-    purelib = _facts(python).purelib
+def _create_here(path: Path) -> None:
+    """``python -m venv --without-pip PATH`` in this process (its defaults: symlinks, and 3.13's .gitignore)."""
+    import venv
+
+    try:
+        builder = venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt",  # type: ignore[call-arg, unused-ignore]
+                                  scm_ignore_files=frozenset(["git"]))
+    except TypeError:  # before Python 3.13
+        builder = venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt")
+    builder.create(str(path))
+
+
+def _purelib_of(python: str, env_dir: Path, here: bool = False) -> str:
+    """The new environment's site-packages; ``here``: made by this interpreter, whose ``venv`` scheme (3.11+) names it."""
+    if here and "venv" in sysconfig.get_scheme_names():
+        purelib = sysconfig.get_path("purelib", scheme="venv", vars={"base": str(env_dir), "platbase": str(env_dir)})
+    else:
+        purelib = _facts(python).purelib
     if not Path(purelib).resolve().is_relative_to(env_dir.resolve()):
         raise RuntimeError(f"{python} is not the new environment's interpreter (site-packages: {purelib})")
     return purelib

@@ -119,6 +119,15 @@ def test_switched_off_it_starts_nothing(cache: Path, tmp_path: Path, more: Dict[
     assert not list(folder.glob(".tmp-*"))
 
 
+@pytest.mark.parametrize("line", [
+    "rich-pure==1.0 --hash=sha256:" + "ab" * 32,
+    "rich_pure===1.0 \\",
+    "Rich.Pure==1.0.0  # via x",
+])
+def test_lock_file_spellings_of_a_pin_are_read(tmp_path: Path, line: str) -> None:
+    assert early_staging._pins([requirements(tmp_path, line + "\n")]) == [("rich-pure", "1")]
+
+
 def test_pins_without_a_tree_start_no_helper(cache: Path, tmp_path: Path) -> None:
     file = requirements(tmp_path, "rich-pure==2.0\nunknown==1.0\n")
     early_staging.start(["pip", "install", "-r", file], environ(cache))
