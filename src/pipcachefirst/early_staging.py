@@ -28,22 +28,22 @@ from pathlib import Path
 from typing import Iterable, List, Mapping, Optional, Tuple
 
 from pipcachefirst import settings, staging, trees
+from pipcachefirst._pip_args import option_values, requirement_lines
 from pipcachefirst.catalog import version_key
 from pipcachefirst._packaging import canonicalize_name
 from pipcachefirst.store import TREES, Store
 
 COMMAND = "install"
 _STEPS_ASIDE = ("-t", "--target", "--prefix", "--root", "--user", "--dry-run", "--no-compile", "--no-cache-dir")
-_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*(?:[;#\\]|--|$)")
+_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?"  # name[extras]
+                  r"\s*===?\s*([A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*(?:[;#\\]|--|$)")  # ==version, then markers or options
 
 _stager: Optional[staging.Stager] = None
-_trees_folder: Optional[Path] = None
-_mode = ""
 
 
 def start(argv: List[str], environ: Mapping[str, str] = os.environ) -> None:
     """At pip's start: if ``argv`` installs requirement files, start copying their pins' trees."""
-    global _stager, _trees_folder, _mode
+    global _stager
     if _stager is not None or os.name != "posix":
         return
     asked = read_command_line(argv)
@@ -62,16 +62,16 @@ def start(argv: List[str], environ: Mapping[str, str] = os.environ) -> None:
     shas = list(_trees_of(Store(root), _pins(files), folder))
     if not shas:
         return
-    _stager, _trees_folder, _mode = staging.Stager(folder, mode), folder, mode
+    _stager = staging.Stager(folder, mode)
     for sha256 in shas:
         _stager.ask(folder / sha256, sha256)
 
 
 def take(trees_folder: Path, mode: str) -> Optional[staging.Stager]:
-    """The helper started early, if it copies into ``trees_folder`` in ``mode``; any other is stopped."""
+    """The helper started early, if it copies from ``trees_folder`` in ``mode``; any other is stopped."""
     global _stager
     stager, _stager = _stager, None
-    if stager is not None and (trees_folder != _trees_folder or mode != _mode):
+    if stager is not None and (stager.trees_folder != trees_folder or stager.mode != mode):
         stager.close()
         return None
     return stager
@@ -79,7 +79,8 @@ def take(trees_folder: Path, mode: str) -> Optional[staging.Stager]:
 
 def discard() -> None:
     """The command ends without having used the early helper: stop it, remove its folder."""
-    stager = take(Path(), "")
+    global _stager
+    stager, _stager = _stager, None
     if stager is not None:
         stager.close()
 
@@ -92,21 +93,13 @@ def read_command_line(argv: List[str]) -> Optional[Tuple[List[str], Optional[str
     position = args.index(COMMAND)
     if any(not arg.startswith("-") for arg in args[:position]):
         return None  # a global option's value, or another command: not worth guessing
-    files: List[str] = []
-    cache_dir: Optional[str] = None
     rest = args[position + 1:]
-    for index, arg in enumerate(rest):
-        name, _, value = arg.partition("=")
-        following = rest[index + 1] if index + 1 < len(rest) else None
-        if name in _STEPS_ASIDE or (arg.startswith("-t") and not arg.startswith("--")):
-            return None
-        if name in ("-r", "--requirement") and (value or following):
-            files.append(value or following)  # type: ignore[arg-type]
-        elif arg.startswith("-r") and not arg.startswith("--") and len(arg) > 2:
-            files.append(arg[2:])
-        elif name == "--cache-dir" and (value or following):
-            cache_dir = value or following
-    return (files, cache_dir) if files else None
+    if any(arg.partition("=")[0] in _STEPS_ASIDE or (arg.startswith("-t") and not arg.startswith("--"))
+           for arg in rest):
+        return None
+    files = option_values(rest, "-r", "--requirement")
+    cache_dirs = option_values(rest, None, "--cache-dir")
+    return (files, cache_dirs[-1] if cache_dirs else None) if files else None
 
 
 def _pip_cache_dir(environ: Mapping[str, str]) -> Optional[str]:
@@ -135,10 +128,8 @@ def _pins(files: Iterable[str]) -> List[Tuple[str, str]]:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        for line in text.splitlines():
-            nested = re.match(r"^\s*(?:-r|--requirement)[\s=]+(\S+)", line)
-            if nested:
-                pending.append(path.parent / nested.group(1))
+        for line in requirement_lines(text):
+            pending += [path.parent / name for name in option_values(line.split(), "-r", "--requirement")]
             match = _PIN.match(line)
             if match:
                 pins.append((canonicalize_name(match.group(1)), version_key(match.group(2))))

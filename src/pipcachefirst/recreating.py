@@ -47,6 +47,7 @@ from typing import Iterable, List, Mapping, NamedTuple, Optional, Sequence, Set,
 
 from pipcachefirst import seed, settings
 from pipcachefirst._packaging import InvalidVersion, Version, canonicalize_name
+from pipcachefirst._pip_args import option_values, requirement_lines
 
 DEBIAN_WHEELS = "/usr/share/python-wheels"
 _FACTS = ("import json, sys, sysconfig; print(json.dumps([list(sys.version_info[:3]), "
@@ -144,7 +145,10 @@ def _create_here(path: Path) -> None:
 
 
 def _purelib_of(python: str, env_dir: Path, here: bool = False) -> str:
-    """The new environment's site-packages; ``here``: made by this interpreter, whose ``venv`` scheme (3.11+) names it."""
+    """The new environment's site-packages.
+
+    ``here``: made by this interpreter, whose ``venv`` scheme (3.11+) names it without asking the new one.
+    """
     if here and "venv" in sysconfig.get_scheme_names():
         purelib = sysconfig.get_path("purelib", scheme="venv", vars={"base": str(env_dir), "platbase": str(env_dir)})
     else:
@@ -235,19 +239,10 @@ def may_add_pip(pip_args: Sequence[str], environ: Mapping[str, str] = os.environ
 
 def _tokens(args: Sequence[str], folder: Path, seen: Set[Path]) -> Iterable[str]:
     """Every requirement-like word in ``args``, reading requirement and constraint files as pip would."""
-    args = list(args)
-    for index, arg in enumerate(args):
-        for short, long in _FILE_OPTIONS.items():
-            name: Optional[str] = None
-            if arg in (short, long) and index + 1 < len(args):
-                name = args[index + 1]
-            elif arg.startswith(long + "="):
-                name = arg[len(long) + 1:]
-            elif arg.startswith(short) and len(arg) > 2 and not arg.startswith("--"):
-                name = arg[2:]
-            if name is not None:
-                yield from _file_tokens(name, folder, seen)
-        yield arg
+    for short, long in _FILE_OPTIONS.items():
+        for name in option_values(args, short, long):
+            yield from _file_tokens(name, folder, seen)
+    yield from args
 
 
 def _file_tokens(name: str, folder: Path, seen: Set[Path]) -> Iterable[str]:
@@ -257,11 +252,8 @@ def _file_tokens(name: str, folder: Path, seen: Set[Path]) -> Iterable[str]:
     if path in seen:
         return
     seen.add(path)
-    text = path.read_text(encoding="utf-8", errors="replace").replace("\\\n", " ")
-    for line in text.splitlines():
-        line = re.sub(r"(^|\s)#.*$", "", line).strip()
-        if line:
-            yield from _tokens(line.split(), path.parent, seen)
+    for line in requirement_lines(path.read_text(encoding="utf-8", errors="replace")):
+        yield from _tokens(line.split(), path.parent, seen)
 
 
 def _mentions_pip(tokens: Iterable[str]) -> bool:
@@ -291,7 +283,8 @@ def _configuration_refuses(environ: Mapping[str, str]) -> bool:
     xdg_home = environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
     xdg_dirs = (environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)
     files = [environ.get("PIP_CONFIG_FILE", ""), "/etc/pip.conf", os.path.join(home, ".pip", "pip.conf"),
-             os.path.join(xdg_home, "pip", "pip.conf"), os.path.join(home, "Library", "Application Support", "pip", "pip.conf"),
+             os.path.join(xdg_home, "pip", "pip.conf"),
+             os.path.join(home, "Library", "Application Support", "pip", "pip.conf"),
              os.path.join(environ.get("APPDATA", home), "pip", "pip.ini")]
     files += [os.path.join(folder, "pip", "pip.conf") for folder in xdg_dirs]
     for file in files:

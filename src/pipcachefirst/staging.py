@@ -85,6 +85,7 @@ class Stager:
     """
 
     def __init__(self, trees_folder: Path, mode: str) -> None:
+        self.trees_folder, self.mode = trees_folder, mode
         self.folder = trees_folder / f"{TEMPORARY_PREFIX}stage-{os.getpid()}-{os.urandom(4).hex()}"
         self.folder.mkdir()
         package_parent = str(Path(__file__).resolve().parent.parent)
