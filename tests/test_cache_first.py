@@ -6,6 +6,9 @@ whose request log is the only witness of network use.
 
 from __future__ import annotations
 
+import os
+import stat
+
 from tests.conftest import World, index_pages, sha256_of
 
 
@@ -228,3 +231,32 @@ def test_a_cache_that_cannot_be_used_costs_one_warning_and_nothing_else(world: W
     assert len(warnings) == 1, run.stderr
     assert "Traceback" not in run.output
     assert "Successfully installed alpha-1.0" in run.stdout
+
+
+def test_pip_works_out_its_user_agent_only_when_it_asks_the_index(world: World) -> None:
+    """pip's User-Agent header costs a tenth of a second (``rustc --version``, ``lsb_release``, ...)."""
+    tools = world.tmp / "tools"
+    tools.mkdir()
+    asked = world.tmp / "rustc-was-asked"
+    rustc = tools / "rustc"
+    rustc.write_text(f"#!/bin/sh\necho asked >> '{asked}'\necho 'rustc 9.9.9 (0000000 2099-01-01)'\n")
+    rustc.chmod(rustc.stat().st_mode | stat.S_IEXEC)
+    env = {"PATH": f"{tools}{os.pathsep}{os.environ['PATH']}"}
+    world.publish_wheel("alpha", "1.0")
+    world.publish_wheel("beta", "1.0")
+    world.install("alpha==1.0", env=env)
+    asked.unlink()
+
+    served = world.install("alpha==1.0", env=env)
+    assert served.requests == []
+    assert not asked.exists(), "a run the cache serves whole never needs the header"
+
+    seen = len(world.server.user_agents)
+    asking = world.install("alpha==1.0", "beta==1.0", env=env)
+    assert index_pages(asking.requests) == ["GET /main/simple/beta/"]
+    sent = world.server.user_agents[seen:]
+    seen = len(world.server.user_agents)
+    plain = world.install("beta==1.0", env={**env, "PIPCACHEFIRST": "0"})
+    assert index_pages(plain.requests) == ["GET /main/simple/beta/"]
+    assert set(sent) == set(world.server.user_agents[seen:]), "the same header plain pip sends"
+    assert '"rustc_version":"9.9.9"' in sent[0]

@@ -491,6 +491,34 @@ def _install_wheel(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     return sys.modules["pipcachefirst.installing"].install_wheel(wrapped, instance, args, kwargs)
 
 
+# -- the session: the user agent --------------------------------------------
+
+
+def _user_agent(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """pip's User-Agent header, computed at the session's first request rather than when it is made.
+
+    Computing it runs ``rustc --version`` and ``lsb_release -a`` and looks for
+    setuptools among the installed distributions: about a tenth of a second,
+    spent on every pip run, for a header that a command the cache serves
+    whole never sends.
+    """
+    if pipcompat.SESSION_REQUEST not in _active:
+        return wrapped(*args, **kwargs)
+    try:
+        return pipcompat.defer_user_agent(lambda: wrapped(*args, **kwargs))
+    except Exception as exc:
+        logger.log(pipcompat.VERBOSE, "pipcachefirst: computing the user agent now: %s", exc)
+        return wrapped(*args, **kwargs)
+
+
+def _session_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    try:
+        pipcompat.settle_user_agent(instance)
+    except Exception as exc:
+        SESSION.warn("could not compute pip's user agent", exc)
+    return wrapped(*args, **kwargs)
+
+
 _WRAPPERS: Dict[HookPoint, Callable[[Any, Any, Any, Any], Any]] = {
     pipcompat.COMMAND_PARSE_ARGS: _parse_args,
     pipcompat.COMMAND_MAIN: _command_main,
@@ -501,4 +529,6 @@ _WRAPPERS: Dict[HookPoint, Callable[[Any, Any, Any, Any], Any]] = {
     pipcompat.GET_CACHE_ENTRY: _get_cache_entry,
     pipcompat.GET_REQUIREMENTS: _get_requirements,
     pipcompat.INSTALL_WHEEL: _install_wheel,
+    pipcompat.SESSION_REQUEST: _session_request,
+    pipcompat.USER_AGENT: _user_agent,
 }

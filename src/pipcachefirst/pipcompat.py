@@ -17,7 +17,8 @@ out, this is the file to read against it:
 Checked against pip 22.3.1 to 26.3.  What the hooks call imports no pip
 module that pip has not imported itself by then (pip 26.3 refuses imports
 once installation starts): modules are taken from ``sys.modules``.  Only the
-functions for the ``pipcachefirst`` command line import pip modules.
+functions for the ``pipcachefirst`` command line import pip modules, and
+``defer_user_agent`` the one module pip's ``user_agent`` would have imported.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import importlib
 import os
 import sys
 from types import ModuleType
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Protocol, Sequence, Tuple
 
 SUPPORTED_MAJOR_VERSIONS = range(22, 27)
 VERBOSE = 15  # pip's own level between DEBUG and INFO, shown with -v
@@ -140,6 +141,15 @@ GET_REQUIREMENTS = HookPoint(
     ("self", "args", "options", "finder", "session"), "the user's pins and offline mode", COMMAND_STARTS,
 )
 
+# Every request pip makes goes through PipSession.request (requests' get, head and post call
+# it); pip computes its User-Agent header once per session, in PipSession.__init__.  Wrapped
+# in this order, so a user agent is deferred only where requests will settle it.
+SESSION_MODULE = "pip._internal.network.session"
+SESSION_REQUEST = HookPoint(
+    SESSION_MODULE, "PipSession.request", ("self", "method", "url"), "the user agent only for a request"
+)
+USER_AGENT = HookPoint(SESSION_MODULE, "user_agent", (), "the user agent only for a request")
+
 # Called with keywords by install_wheel in every pip 22.3-26.3; 26.2 adds script_executable after these.
 INSTALL_WHEEL = HookPoint(
     "pip._internal.operations.install.wheel", "_install_wheel",
@@ -157,6 +167,8 @@ HOOK_POINTS = (
     GET_CACHE_ENTRY,
     GET_REQUIREMENTS,
     INSTALL_WHEEL,
+    SESSION_REQUEST,
+    USER_AGENT,
 )
 
 # pip --python: where get_runnable_pip lives (utils.misc from 23.x, build_env in 22.x),
@@ -211,6 +223,41 @@ def hook_points() -> Dict[str, str]:
         except Exception as exc:  # noqa: BLE001 - reported, not raised
             report[point.attribute] = f"{type(exc).__name__}: {exc} ({point.feature} is off)"
     return report
+
+
+# -- the session: a user agent computed only when a request needs it ----------------
+
+
+class DeferredUserAgent(str):
+    """What ``PipSession.__init__`` puts in its User-Agent header until a request needs the real one.
+
+    Its text, pip's name and version, is a valid header on its own; it is
+    never meant to be sent (``settle_user_agent`` replaces it first).
+    """
+
+    compute: Callable[[], str]
+
+
+def defer_user_agent(compute: Callable[[], str]) -> DeferredUserAgent:
+    """A stand-in for pip's user agent; ``compute()`` is pip's own ``user_agent`` call, made later.
+
+    pip's function imports ``distro`` when it runs; it is imported now, while
+    pip still allows imports (a request after installation started must not
+    import anything).
+    """
+    importlib.import_module("pip._vendor.distro")
+    agent = DeferredUserAgent(f"pip/{pip_version()}")
+    agent.compute = compute
+    return agent
+
+
+def settle_user_agent(session: Any) -> None:
+    """Put pip's real user agent into ``session``'s headers, if it was deferred."""
+    headers: Any = getattr(session, "headers", None)
+    agent = headers.get("User-Agent") if headers is not None else None
+    if isinstance(agent, DeferredUserAgent):
+        headers["User-Agent"] = str(agent)  # a failing computation is not tried again
+        headers["User-Agent"] = agent.compute()
 
 
 # -- the install step: what a tree stands in for -----------------------------------

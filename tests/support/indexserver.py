@@ -61,6 +61,7 @@ class IndexServer(LoopbackServer):
         self.delay = delay
         self.page_max_age = page_max_age
         self.requests: List[str] = []
+        self.user_agents: List[str] = []  # the User-Agent header of each request, in order
         super().__init__(_handler_for(self))
 
     def index_url(self, name: str = "main") -> str:
@@ -94,6 +95,8 @@ def _handler_for(server: IndexServer) -> type:
 
         def _handle(self, method: str) -> None:
             server.log(f"{method} {self.path}")
+            with server._lock:
+                server.user_agents.append(self.headers.get("User-Agent", ""))
             if server.delay:
                 time.sleep(server.delay)
             self._respond(self.path.split("?", 1)[0].split("#", 1)[0])

@@ -53,3 +53,44 @@ def test_an_unknown_pip_is_not_supported() -> None:
     assert not PipBehavior("27.0").supported
     assert not PipBehavior("not-a-version").supported
     assert PipBehavior(metadata.version("pip")).supported
+
+
+class _Session:
+    """What ``settle_user_agent`` reads of a PipSession: its headers."""
+
+    def __init__(self, agent: str) -> None:
+        self.headers = {"User-Agent": agent}
+
+
+def test_a_deferred_user_agent_is_pips_own_once_a_request_needs_it() -> None:
+    calls = []
+
+    def pips_user_agent() -> str:
+        calls.append(1)
+        return 'pip/26.3 {"installer":{"name":"pip"}}'
+
+    session = _Session(pipcompat.defer_user_agent(pips_user_agent))
+    assert calls == [], "nothing is computed while no request is made"
+    pipcompat.settle_user_agent(session)
+    pipcompat.settle_user_agent(session)
+    assert session.headers["User-Agent"] == 'pip/26.3 {"installer":{"name":"pip"}}'
+    assert type(session.headers["User-Agent"]) is str
+    assert calls == [1]
+
+
+def test_a_user_agent_that_fails_to_compute_leaves_a_plain_header_and_is_not_tried_again() -> None:
+    def failing() -> str:
+        raise OSError("no rustc today")
+
+    session = _Session(pipcompat.defer_user_agent(failing))
+    with pytest.raises(OSError):
+        pipcompat.settle_user_agent(session)
+    assert type(session.headers["User-Agent"]) is str
+    assert session.headers["User-Agent"].startswith("pip/")
+    pipcompat.settle_user_agent(session)  # nothing left to settle
+
+
+def test_a_user_agent_pip_computed_itself_is_left_alone() -> None:
+    session = _Session("pip/26.3 full")
+    pipcompat.settle_user_agent(session)
+    assert session.headers["User-Agent"] == "pip/26.3 full"
