@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import PIPBEHAVIOR, World
+from tests.support.envs import Venv
 
 
 @pytest.mark.same_on_every_pip
@@ -136,3 +139,39 @@ def test_names_locked_by_a_pylock_file_are_left_to_pip(world: World) -> None:
     run = world.install("-r", str(lock_file), "-v")
     assert "pipcachefirst: alpha==1.0 not from cache: locked by a pylock file" in run.stdout
     assert f"GET /main/alpha/{wheel.name}" in run.requests
+
+
+def test_pip_skips_its_last_garbage_collection_only_where_it_is_the_program(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+    probe = world.tmp / "probe"
+    probe.mkdir()
+    (probe / "sitecustomize.py").write_text(  # registered first, so it runs last at exit
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: sys.stderr.write(f'frozen at exit: {gc.get_freeze_count() > 0}\\n'))\n"
+    )
+    temporary = world.tmp / "temporary"
+    temporary.mkdir()
+    env = {**world.env(), "PYTHONPATH": str(probe), "TMPDIR": str(temporary)}
+    venv = world.new_venv()
+
+    pip = venv.run(["-m", "pip", "install", "alpha==1.0"], env=env, check=True)
+    assert "frozen at exit: True" in pip.stderr
+    assert "Successfully installed alpha-1.0" in pip.stdout
+    assert list(temporary.iterdir()) == [], "pip still removes all it made"
+    script = venv.run([str(pip_script(venv, world.tmp / "pip-script")), "install", "alpha==1.0"], env=env, check=True)
+    assert "frozen at exit: True" in script.stderr, "the pip script is pip too"
+
+    inside = "import sys, pip._internal.cli.main as pip; pip.main(['install', '--force-reinstall', 'alpha==1.0'])"
+    program = venv.run(["-c", inside], env=env, check=True)
+    assert "frozen at exit: False" in program.stderr, "a program that runs pip inside itself keeps its exit"
+    assert "Successfully installed alpha-1.0" in program.stdout
+
+
+def pip_script(venv: Venv, path: Path) -> Path:
+    """The ``pip`` console script an installer writes, for the entry point pip names."""
+    code = ("from importlib.metadata import distribution\n"
+            "print([e.value for e in distribution('pip').entry_points if e.name == 'pip'][0])")
+    module, _, function = venv.run(["-c", code], check=True).stdout.strip().partition(":")
+    path.write_text(f"import sys\nfrom {module} import {function}\nsys.exit({function}())\n")
+    return path

@@ -14,6 +14,8 @@ that needs it.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import logging
 import os
 import sys
@@ -130,7 +132,26 @@ def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             logger.error("%s", _offline_message(SESSION.missing()))
     except Exception:  # the summary is a courtesy; never a reason to fail
         pass
+    _skip_the_last_collection()
     return status
+
+
+def _skip_the_last_collection() -> None:
+    """Hide pip's objects from the garbage collector at exit, when pip is the program.
+
+    At exit, Python collects garbage over every object left: after an install
+    that is some millions, and it took 0.15 s of every pip run here (the
+    interpreter's end, measured from the last atexit handler to the process's
+    end: 0.18-0.21 s before, 0.04-0.05 s after, ``flask-celery.txt``, pip 26.3).
+    ``gc.freeze()`` moves them out of the collector's sight; the memory goes
+    with the process.  What is no longer done at exit is finalizing objects
+    caught in reference cycles; pip closes its files and removes its temporary
+    folders itself (``with`` blocks, and atexit handlers, which still run).
+    Only when pip is the program: a program that runs pip's code inside itself
+    keeps the exit it had.
+    """
+    if pipcompat.pip_is_the_program():
+        atexit.register(gc.freeze)
 
 
 def _stop_early_staging() -> None:

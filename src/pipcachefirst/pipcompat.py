@@ -535,6 +535,22 @@ def installs_here_compiled(command: str, options: Any) -> bool:
                                                                    "root_path", "use_user_site")))
 
 
+PIP_MAIN_MODULE = "pip.__main__"  # python -m pip, and pip's runner (pip --python, build environments)
+# What the pip console scripts import and call: pip._internal.cli.main:main, :cli from 26.x
+CLI_MODULE, CLI_ENTRY_POINTS = "pip._internal.cli.main", ("main", "cli")
+
+
+def pip_is_the_program() -> bool:
+    """Whether this process is pip's command line, not a program that runs pip's code inside itself."""
+    program = sys.modules.get("__main__")
+    spec = getattr(program, "__spec__", None)
+    if getattr(spec, "name", None) == PIP_MAIN_MODULE:
+        return True
+    cli = sys.modules.get(CLI_MODULE)
+    return any(getattr(cli, name, None) is not None and getattr(program, name, None) is getattr(cli, name, None)
+               for name in CLI_ENTRY_POINTS)
+
+
 def skip_version_check(options: Any) -> None:
     """Offline: pip's own check for a newer pip must not reach out either."""
     if hasattr(options, "disable_pip_version_check"):
