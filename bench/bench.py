@@ -53,7 +53,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import shlex
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -64,6 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
 import report  # noqa: E402
+import trash  # noqa: E402
 from tests.support.indexserver import IndexServer  # noqa: E402
 
 PLAIN, OURS, TREES_OFF, BOUND, FIRST = "plain pip", "pipcachefirst", "trees off", "bound", "first install"
@@ -208,7 +208,7 @@ class Bench:
         self.target = work / "target"
         self.templates = {pip: harness.target_template(self.tools[pip] / "python", self.target) for pip in plan.pips}
         self.caches = work / "caches"
-        shutil.rmtree(self.caches, ignore_errors=True)  # every invocation starts from the same state
+        trash.set_aside(self.caches)  # every invocation starts from the same state
         self.warm: Set[Tuple[Path, bool]] = set()
         self.files: Dict[Path, Path] = {}
         for workload in plan.workloads:
@@ -274,7 +274,7 @@ class Bench:
             elif way == TREES_OFF or (way == OURS and not self.plan.trees):
                 env["PIPCACHEFIRST_TREES"] = "0"
             if way == FIRST:  # its files stay cached; the trees it built last time go
-                shutil.rmtree(cache / TREES_BUCKET, ignore_errors=True)
+                trash.set_aside(cache / TREES_BUCKET)
             command = [str(python), "-m", "pip", "install", "-q", "-r", str(workload)]
             if way == BOUND:
                 command += ["--no-index", "--find-links", str(self.files[workload])]
@@ -394,8 +394,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     started = time.monotonic()
     work = args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    bench = Bench(plan, work, deadline)
-    cells = bench.measure()
+    trash.use(work)
+    try:
+        bench = Bench(plan, work, deadline)
+        cells = bench.measure()
+    finally:
+        trash.empty()
     data = {
         "date": datetime.date.today().isoformat(),
         "command": shlex.join(["python3", "bench/bench.py", *(sys.argv[1:] if argv is None else argv)]),

@@ -7,7 +7,9 @@ to 127.0.0.1 only, with none of this machine's pip configuration
 
 Each timed command runs right after ``os.sync()``: otherwise the previous
 run's deleted venv and written files are flushed to disk during the next
-timed run, which on a small machine adds up to a second at random.
+timed run, which on a small machine adds up to a second at random.  What a
+run is done with is not deleted but set aside (``trash``): on this machine
+a deletion slows every file made for minutes after it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Dict, Mapping, Optional, Sequence
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import trash  # noqa: E402
 from tests.support.envs import create_venv, isolated_environ  # noqa: E402
 from tests.support.indexserver import canonical  # noqa: E402
 
@@ -50,6 +53,7 @@ def run(command: Sequence[str], env: Mapping[str, str], cwd: Path = REPO) -> "su
 
 def timed(command: Sequence[str], env: Mapping[str, str]) -> float:
     """Seconds ``command`` takes, on a disk with nothing left to flush."""
+    trash.make_room()
     os.sync()
     start = time.perf_counter()
     run(command, env)
@@ -135,7 +139,7 @@ def tool_venv(work: Path, name: str, requirements: Sequence[str]) -> Path:
     marker = venv / "bench-requirements.txt"
     if marker.is_file() and marker.read_text() == wanted:
         return venv / "bin"
-    shutil.rmtree(venv, ignore_errors=True)
+    trash.set_aside(venv)
     run([sys.executable, "-m", "venv", str(venv)], isolated_environ())
     python = str(venv / "bin" / "python")
     pips = [r for r in requirements if r.startswith("pip==")]
@@ -163,8 +167,8 @@ def target_template(tool_python: Path, target: Path) -> Path:
     a third of the time it takes to make one.
     """
     template = target.with_name(f"{target.name}-template-{tool_python.parent.parent.name}")
-    shutil.rmtree(template, ignore_errors=True)
-    shutil.rmtree(target, ignore_errors=True)
+    trash.set_aside(template)
+    trash.set_aside(target)
     code = (
         "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
         "from tests.support.envs import create_venv; v = create_venv(Path(sys.argv[1]));"
@@ -177,7 +181,7 @@ def target_template(tool_python: Path, target: Path) -> Path:
 
 def fresh_target(template: Path, target: Path) -> Path:
     """A fresh copy of ``template`` at ``target``; its python."""
-    shutil.rmtree(target, ignore_errors=True)
+    trash.set_aside(target)
     shutil.copytree(template, target, symlinks=True)
     return target / "bin" / "python"
 
@@ -212,7 +216,7 @@ def environ(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
 
 def venv_without_pip(path: Path) -> Path:
     """An empty venv (for uv, which brings its own installer)."""
-    shutil.rmtree(path, ignore_errors=True)
+    trash.set_aside(path)
     create_venv(path, dists=())
     return path / "bin" / "python"
 

@@ -10,8 +10,9 @@
 
 Against the same delayed loopback index as ``bench.py`` (stale pages), each
 with its own warm cache, interleaved (each run starts one way later), median
-of several runs; the clock runs from "nothing there" to "installed".  Ratios
-are medians of per-run ratios.  Goal: ``pipcachefirst venv`` at most 1.2× uv
+of several runs; the clock runs from "nothing there" to "installed" (the
+venv before is set aside, not deleted: ``trash.py``).  Ratios are medians of
+per-run ratios.  Goal: ``pipcachefirst venv`` at most 1.2× uv
 with byte code.
 
     python3 bench/recreate.py [--runs 5] [--delay 0.1]
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -30,6 +30,7 @@ from typing import Dict, List
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
+import trash  # noqa: E402
 from tests.support.indexserver import IndexServer  # noqa: E402
 
 PLAIN, OURS, TREES_OFF = "venv + pip", "pipcachefirst venv", "pipcachefirst venv, trees off"
@@ -84,6 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     work = args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
+    trash.use(work)
     workload = args.workload.resolve()
     harness.publish(harness.workload_files(workload, work), work / "index")
     tools = tool_env(work, harness.product_wheel(work))
@@ -91,13 +93,13 @@ def main() -> None:
     times: Dict[str, List[float]] = {way: [] for way in WAYS}
     requests: Dict[str, List[int]] = {way: [] for way in WAYS}
     caches = work / "recreate-caches"
-    shutil.rmtree(caches, ignore_errors=True)
+    trash.set_aside(caches)
     try:
         for run in range(-1, args.runs):  # run -1 warms every cache
             turn = run % len(WAYS)
             for way in WAYS[turn:] + WAYS[:turn]:
                 target = work / "recreate-target"
-                shutil.rmtree(target, ignore_errors=True)
+                trash.set_aside(target)
                 env = harness.environ({
                     "PIP_CACHE_DIR": str(caches / slug(way) / "pip"),
                     "UV_CACHE_DIR": str(caches / slug(way) / "uv"),
@@ -116,6 +118,7 @@ def main() -> None:
             print(f"run {run + 1} of {args.runs} done", flush=True)
     finally:
         server.stop()
+        trash.empty()
     lines = [
         harness.measured_on(shlex.join(["python3", "bench/recreate.py", *sys.argv[1:]])),
         "",

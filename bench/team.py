@@ -40,7 +40,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import statistics
 import sys
 import time
@@ -50,6 +49,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
+import trash  # noqa: E402
 import report  # noqa: E402
 from delayproxy import DelayProxy  # noqa: E402
 from tests.support.indexserver import IndexServer  # noqa: E402
@@ -113,7 +113,7 @@ class Team:
         self.target = mine / "target"
         self.templates = {pip: harness.target_template(self.tools[pip] / "python", self.target) for pip in self.pips}
         self.caches = mine / "caches"
-        shutil.rmtree(self.caches, ignore_errors=True)
+        trash.set_aside(self.caches)
         self.files = {w: harness.workload_files(w, work) for w in self.workloads}
         for files in self.files.values():
             harness.publish(files, work / "index")
@@ -178,7 +178,7 @@ class Team:
         python = harness.fresh_target(self.templates[pip], self.target)
         if way in COLD_WAYS:
             cache = self.caches / pip / "cold"
-            shutil.rmtree(cache, ignore_errors=True)
+            trash.set_aside(cache)
         else:
             cache = self.caches / pip / slug(way)
         env = harness.environ({"PIP_CACHE_DIR": str(cache), "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
@@ -204,7 +204,7 @@ class Team:
             kinds[kind] = kinds.get(kind, 0) + 1
         output = (proc.stdout + proc.stderr).splitlines()
         if way in COLD_WAYS:
-            shutil.rmtree(cache, ignore_errors=True)
+            trash.set_aside(cache)
         return {
             "seconds": round(seconds, 4),
             "index_requests": len(self.index.take_requests()),
@@ -375,8 +375,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     started = time.monotonic()
     work = args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    team = Team(workloads, pips, runs, warm_up, work, deadline)
-    team.measure()
+    trash.use(work)
+    try:
+        team = Team(workloads, pips, runs, warm_up, work, deadline)
+        team.measure()
+    finally:
+        trash.empty()
     data = {
         "kind": "team",
         "date": datetime.date.today().isoformat(),
