@@ -547,8 +547,11 @@ def pip_is_the_program() -> bool:
     if getattr(spec, "name", None) == PIP_MAIN_MODULE:
         return True
     cli = sys.modules.get(CLI_MODULE)
-    return any(getattr(cli, name, None) is not None and getattr(program, name, None) is getattr(cli, name, None)
-               for name in CLI_ENTRY_POINTS)
+    for name in CLI_ENTRY_POINTS:
+        entry_point = getattr(cli, name, None)
+        if entry_point is not None and getattr(program, name, None) is entry_point:
+            return True
+    return False
 
 
 def skip_version_check(options: Any) -> None:
