@@ -260,3 +260,32 @@ def test_pip_works_out_its_user_agent_only_when_it_asks_the_index(world: World) 
     assert index_pages(plain.requests) == ["GET /main/simple/beta/"]
     assert set(sent) == set(world.server.user_agents[seen:]), "the same header plain pip sends"
     assert '"rustc_version":"9.9.9"' in sent[0]
+
+
+def test_pip_works_out_the_tags_this_python_supports_once_not_once_per_wheel(world: World) -> None:
+    """Before pip 24.2 its resolver works the list out again for every candidate: about 10 ms each."""
+    pins = ("alpha==1.0", "beta==1.0", "gamma==1.0")
+    for pin in pins:
+        world.publish_wheel(*pin.split("=="))
+    world.install(*pins)
+    probe = world.tmp / "probe"
+    probe.mkdir()
+    (probe / "sitecustomize.py").write_text(
+        "import atexit, sys\n"
+        "import pip._internal.utils.compatibility_tags as tags\n"
+        "original, calls = tags.get_supported, []\n"
+        "def get_supported(*args, **kwargs):\n"
+        "    calls.append(args)\n"
+        "    return original(*args, **kwargs)\n"
+        "tags.get_supported = get_supported\n"
+        "atexit.register(lambda: sys.stderr.write(f'supported tags worked out {len(calls)} times\\n'))\n"
+    )
+    probed = {"PYTHONPATH": str(probe)}
+
+    plain = world.install(*pins, env={**probed, "PIPCACHEFIRST": "0"})
+    served = world.install(*pins, env=probed)
+    assert "pipcachefirst: 3 of 3 pinned requirements from cache" in served.stdout
+    assert "supported tags worked out 2 times" in served.stderr, "once for pip's finder, once for its resolver"
+    assert "supported tags worked out 2 times" in plain.stderr or "worked out 4 times" in plain.stderr, (
+        "plain pip 24.2+ works them out twice too; before that, once more for each of the 3 wheels"
+    )

@@ -150,6 +150,12 @@ SESSION_REQUEST = HookPoint(
 )
 USER_AGENT = HookPoint(SESSION_MODULE, "user_agent", (), "the user agent only for a request")
 
+# Before pip 24.2 the resolver's factory works out the supported tags again for every
+# candidate it makes (to look it up in the wheel cache); 24.2+ calls this once per factory.
+SUPPORTED_TAGS = HookPoint(
+    "pip._internal.resolution.resolvelib.factory", "get_supported", (), "the supported tags worked out once"
+)
+
 # Called with keywords by install_wheel in every pip 22.3-26.3; 26.2 adds script_executable after these.
 INSTALL_WHEEL = HookPoint(
     "pip._internal.operations.install.wheel", "_install_wheel",
@@ -169,6 +175,7 @@ HOOK_POINTS = (
     INSTALL_WHEEL,
     SESSION_REQUEST,
     USER_AGENT,
+    SUPPORTED_TAGS,
 )
 
 # pip --python: where get_runnable_pip lives (utils.misc from 23.x, build_env in 22.x),
