@@ -30,7 +30,10 @@ from typing import Dict, Mapping, Optional, Sequence
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import trash  # noqa: E402
+if __package__:  # imported as bench.harness (tests.differential): the same trash module as its importer
+    from bench import trash  # noqa: E402
+else:
+    import trash  # noqa: E402
 from tests.support.envs import create_venv, isolated_environ  # noqa: E402
 from tests.support.indexserver import canonical  # noqa: E402
 

@@ -47,7 +47,7 @@ def set_aside(path: Path) -> None:
     if not os.path.lexists(path):
         return
     if _folder is None:
-        shutil.rmtree(path)
+        shutil.rmtree(path, ignore_errors=True)
         return
     _folder.mkdir(parents=True, exist_ok=True)
     path.rename(_folder / f"{time.time_ns()}-{path.name}")
