@@ -289,3 +289,31 @@ def test_pip_works_out_the_tags_this_python_supports_once_not_once_per_wheel(wor
     assert "supported tags worked out 2 times" in plain.stderr or "worked out 4 times" in plain.stderr, (
         "plain pip 24.2+ works them out twice too; before that, once more for each of the 3 wheels"
     )
+
+
+def test_pip_parses_each_requirement_a_wheel_declares_once_not_each_time_it_reads_it(world: World) -> None:
+    """Before pip 24.2 the resolver and the conflict check each parse ``Requires-Dist`` again (pyparsing < 24.1)."""
+    world.publish_wheel("alpha", "1.0", requires=["beta>=1.0"])
+    world.publish_wheel("beta", "1.0")
+    world.install("alpha==1.0", "beta==1.0")
+    probe = world.tmp / "probe"
+    probe.mkdir()
+    (probe / "sitecustomize.py").write_text(
+        "import atexit, sys\n"
+        "from pip._vendor.packaging.requirements import Requirement\n"
+        "original, texts = Requirement.__init__, []\n"
+        "def __init__(self, requirement_string):\n"
+        "    texts.append(requirement_string)\n"
+        "    original(self, requirement_string)\n"
+        "Requirement.__init__ = __init__\n"
+        "atexit.register(lambda: sys.stderr.write(f'beta>=1.0 parsed {texts.count(\"beta>=1.0\")} times\\n'))\n"
+    )
+    probed = {"PYTHONPATH": str(probe)}
+
+    plain = world.install("alpha==1.0", "beta==1.0", env={**probed, "PIPCACHEFIRST": "0"})
+    served = world.install("alpha==1.0", "beta==1.0", env=probed)
+    assert "pipcachefirst: 2 of 2 pinned requirements from cache" in served.stdout
+    assert "beta>=1.0 parsed 1 times" in served.stderr
+    assert "beta>=1.0 parsed 1 times" in plain.stderr or "beta>=1.0 parsed 3 times" in plain.stderr, (
+        "plain pip 24.2+ parses it once too; before that, once for pip's own requirement and twice reading alpha's"
+    )

@@ -156,6 +156,14 @@ SUPPORTED_TAGS = HookPoint(
     "pip._internal.resolution.resolvelib.factory", "get_supported", (), "the supported tags worked out once"
 )
 
+# Before pip 24.2 the installed distributions' metadata parses each Requires-Dist line into a
+# new Requirement every time it is read (24.2 goes through the cached get_requirement); before
+# 24.1 that parser is pyparsing's.  The name is the class, as _dists imported it.
+REQUIRES_DIST = HookPoint(
+    "pip._internal.metadata.importlib._dists", "Requirement", ("self", "requirement_string"),
+    "requirements parsed once",
+)
+
 # Called with keywords by install_wheel in every pip 22.3-26.3; 26.2 adds script_executable after these.
 INSTALL_WHEEL = HookPoint(
     "pip._internal.operations.install.wheel", "_install_wheel",
@@ -176,6 +184,7 @@ HOOK_POINTS = (
     SESSION_REQUEST,
     USER_AGENT,
     SUPPORTED_TAGS,
+    REQUIRES_DIST,
 )
 
 # pip --python: where get_runnable_pip lives (utils.misc from 23.x, build_env in 22.x),
@@ -201,6 +210,9 @@ def check_signature(function: Any, point: HookPoint) -> None:
     """Raise TypeError when a hook point no longer takes the arguments we bind."""
     for _ in range(3):  # our own wrapper, an lru_cache (pip < 25.1): look underneath
         if getattr(function, "__code__", None) is not None and not getattr(function, "_pipcachefirst_wrapper", False):
+            break
+        if isinstance(function, type):  # a class: what its constructor takes
+            function = vars(function).get("__init__")
             break
         function = getattr(function, "__wrapped__", None)
     code = getattr(function, "__code__", None)
@@ -483,6 +495,13 @@ def search_no_index(finder: Finder) -> None:
 
 
 # -- requirements being prepared and built ---------------------------------
+
+
+def cached_requirement(text: str, parse: Callable[[str], Any]) -> Any:
+    """``text`` parsed by pip's cached ``utils.packaging.get_requirement`` (pip 22.3-26.3), else by ``parse``."""
+    module = sys.modules.get("pip._internal.utils.packaging")
+    get_requirement = getattr(module, "get_requirement", None)
+    return (get_requirement or parse)(text)
 
 
 class PreparedFile(NamedTuple):
