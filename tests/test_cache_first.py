@@ -7,9 +7,10 @@ whose request log is the only witness of network use.
 from __future__ import annotations
 
 import os
+import re
 import stat
 
-from tests.conftest import World, index_pages, sha256_of
+from tests.conftest import PIPBEHAVIOR, World, index_pages, sha256_of
 
 
 def test_second_install_of_a_pinned_file_asks_no_index_and_installs_the_same(world: World) -> None:
@@ -288,6 +289,40 @@ def test_pip_works_out_the_tags_this_python_supports_once_not_once_per_wheel(wor
     assert "supported tags worked out 2 times" in served.stderr, "once for pip's finder, once for its resolver"
     assert "supported tags worked out 2 times" in plain.stderr or "worked out 4 times" in plain.stderr, (
         "plain pip 24.2+ works them out twice too; before that, once more for each of the 3 wheels"
+    )
+
+
+def test_pip_reads_the_environment_once_for_its_successfully_installed_line(world: World) -> None:
+    """Before pip 24.2 it looks each installed project up again, each lookup a scan of the whole environment."""
+    pins = ("alpha==1.0", "beta==1.0", "gamma==1.0", "delta==1.0")
+    for pin in pins:
+        world.publish_wheel(*pin.split("=="))
+    world.install(*pins)
+    probe = world.tmp / "probe"
+    probe.mkdir()
+    (probe / "sitecustomize.py").write_text(
+        "import atexit, sys\n"
+        "from pip._internal.metadata.importlib._envs import Environment\n"
+        "original, scans = Environment._iter_distributions, []\n"
+        "def _iter_distributions(self):\n"
+        "    scans.append(self)\n"
+        "    return original(self)\n"
+        "Environment._iter_distributions = _iter_distributions\n"
+        "atexit.register(lambda: sys.stderr.write(f'environment read {len(scans)} times\\n'))\n"
+    )
+    probed = {"PYTHONPATH": str(probe)}
+
+    plain = world.install(*pins, env={**probed, "PIPCACHEFIRST": "0"})
+    served = world.install(*pins, env=probed)
+
+    summary = "Successfully installed alpha-1.0 beta-1.0 delta-1.0 gamma-1.0"
+    assert summary in plain.stdout and summary in served.stdout
+    [plain_reads] = re.findall(r"environment read (\d+) times", plain.stderr)
+    [served_reads] = re.findall(r"environment read (\d+) times", served.stderr)
+    for_the_summary = 0 if PIPBEHAVIOR.summary_reads_environment_once else len(pins) - 2
+    assert int(plain_reads) - int(served_reads) == 1 + for_the_summary, (
+        "one read fewer for pip's user agent (no request needed it); before pip 24.2, the summary's"
+        " first lookup and one read for all the others"
     )
 
 

@@ -164,6 +164,13 @@ REQUIRES_DIST = HookPoint(
     "requirements parsed once",
 )
 
+# Before pip 24.2, ``pip install`` looks each installed project up for its closing
+# "Successfully installed" line, every lookup a scan of the whole environment.
+GET_DISTRIBUTION = HookPoint(
+    "pip._internal.metadata.importlib._envs", "Environment.get_distribution", ("self", "name"),
+    "installed distributions found in one pass",
+)
+
 # Called with keywords by install_wheel in every pip 22.3-26.3; 26.2 adds script_executable after these.
 INSTALL_WHEEL = HookPoint(
     "pip._internal.operations.install.wheel", "_install_wheel",
@@ -185,6 +192,7 @@ HOOK_POINTS = (
     USER_AGENT,
     SUPPORTED_TAGS,
     REQUIRES_DIST,
+    GET_DISTRIBUTION,
 )
 
 # pip --python: where get_runnable_pip lives (utils.misc from 23.x, build_env in 22.x),
@@ -350,6 +358,8 @@ class PipBehavior:
         self.pylock_locks_links = numbers >= (26, 2)
         # installation polices late imports: a warning from 26.1, an error from 26.3
         self.polices_late_imports = numbers >= (26, 1)
+        # pip install reads the environment once for its "Successfully installed" line (24.2)
+        self.summary_reads_environment_once = numbers >= (24, 2)
 
 
 def pip_version() -> Optional[str]:
@@ -495,6 +505,14 @@ def search_no_index(finder: Finder) -> None:
 
 
 # -- requirements being prepared and built ---------------------------------
+
+
+def distributions_by_name(environment: Any) -> Dict[str, Any]:
+    """Each project in pip's ``environment``, by canonical name: the first found, as ``get_distribution`` picks."""
+    found: Dict[str, Any] = {}
+    for distribution in environment.iter_all_distributions():
+        found.setdefault(distribution.canonical_name, distribution)
+    return found
 
 
 def cached_requirement(text: str, parse: Callable[[str], Any]) -> Any:
