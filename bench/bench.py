@@ -394,12 +394,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     started = time.monotonic()
     work = args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    trash.use(work)
-    try:
+    with trash.in_use(work):
         bench = Bench(plan, work, deadline)
         cells = bench.measure()
-    finally:
-        trash.empty()
     data = {
         "date": datetime.date.today().isoformat(),
         "command": shlex.join(["python3", "bench/bench.py", *(sys.argv[1:] if argv is None else argv)]),

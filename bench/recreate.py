@@ -25,7 +25,7 @@ import shlex
 import statistics
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -75,27 +75,18 @@ def middle_half(values: List[float]) -> str:
     return f" ({low:.2f}–{high:.2f})"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--delay", type=float, default=0.1)
-    parser.add_argument("--workload", type=Path, default=DEFAULT_WORKLOAD)
-    parser.add_argument("--workdir", type=Path, default=harness.DEFAULT_WORKDIR)
-    parser.add_argument("--output", type=Path, help="also write the table here")
-    args = parser.parse_args()
-    work = args.workdir.resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    trash.use(work)
-    workload = args.workload.resolve()
+def measure(
+    work: Path, workload: Path, caches: Path, runs: int, delay: float
+) -> Tuple[Dict[str, List[float]], Dict[str, List[int]]]:
+    """Seconds and index requests of each way, in ``runs`` interleaved runs after one that warms every cache."""
     harness.publish(harness.workload_files(workload, work), work / "index")
     tools = tool_env(work, harness.product_wheel(work))
-    server = IndexServer(work / "index", delay=args.delay).start()
+    server = IndexServer(work / "index", delay=delay).start()
     times: Dict[str, List[float]] = {way: [] for way in WAYS}
     requests: Dict[str, List[int]] = {way: [] for way in WAYS}
-    caches = work / "recreate-caches"
     trash.set_aside(caches)
     try:
-        for run in range(-1, args.runs):  # run -1 warms every cache
+        for run in range(-1, runs):  # run -1 warms every cache
             turn = run % len(WAYS)
             for way in WAYS[turn:] + WAYS[:turn]:
                 target = work / "recreate-target"
@@ -115,10 +106,26 @@ def main() -> None:
                 if run >= 0:
                     times[way].append(seconds)
                     requests[way].append(len(server.take_requests()))
-            print(f"run {run + 1} of {args.runs} done", flush=True)
+            print(f"run {run + 1} of {runs} done", flush=True)
     finally:
         server.stop()
-        trash.empty()
+    return times, requests
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--delay", type=float, default=0.1)
+    parser.add_argument("--workload", type=Path, default=DEFAULT_WORKLOAD)
+    parser.add_argument("--workdir", type=Path, default=harness.DEFAULT_WORKDIR)
+    parser.add_argument("--output", type=Path, help="also write the table here")
+    args = parser.parse_args()
+    work = args.workdir.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    workload = args.workload.resolve()
+    caches = work / "recreate-caches"
+    with trash.in_use(work):
+        times, requests = measure(work, workload, caches, args.runs, args.delay)
     lines = [
         harness.measured_on(shlex.join(["python3", "bench/recreate.py", *sys.argv[1:]])),
         "",

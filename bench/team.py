@@ -375,12 +375,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     started = time.monotonic()
     work = args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    trash.use(work)
-    try:
+    with trash.in_use(work):
         team = Team(workloads, pips, runs, warm_up, work, deadline)
         team.measure()
-    finally:
-        trash.empty()
     data = {
         "kind": "team",
         "date": datetime.date.today().isoformat(),

@@ -22,11 +22,12 @@ and then nothing is timed until those minutes have passed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 RECENT_SECONDS = 310  # the kernel's window is 300 s for an inode whose table block was dirty
 MIN_FREE_BYTES = 8 << 30
@@ -34,12 +35,21 @@ MIN_FREE_BYTES = 8 << 30
 _folder: Optional[Path] = None
 
 
-def use(work: Path) -> None:
-    """Keep what is set aside under ``work`` from now on; delete what an interrupted run left."""
+@contextlib.contextmanager
+def in_use(work: Path) -> Iterator[None]:
+    """Set things aside into ``<work>/.trash`` while the block runs, and delete them when it ends.
+
+    What an interrupted run left there is deleted first, and then nothing is
+    timed for a while.
+    """
     global _folder
     _folder = work / ".trash"
     if empty():
         settle("what an interrupted run left was deleted")
+    try:
+        yield
+    finally:
+        empty()
 
 
 def set_aside(path: Path) -> None:
