@@ -504,7 +504,7 @@ def search_no_index(finder: Finder) -> None:
     finder.search_scope = scope_class.create(find_links=local, index_urls=[], no_index=True)  # type: ignore[attr-defined]
 
 
-# -- requirements being prepared and built ---------------------------------
+# -- installed distributions ----------------------------------------------
 
 
 def distributions_by_name(environment: Any) -> Dict[str, Any]:
@@ -520,6 +520,9 @@ def cached_requirement(text: str, parse: Callable[[str], Any]) -> Any:
     module = sys.modules.get("pip._internal.utils.packaging")
     get_requirement = getattr(module, "get_requirement", None)
     return (get_requirement or parse)(text)
+
+
+# -- requirements being prepared and built ---------------------------------
 
 
 class PreparedFile(NamedTuple):
