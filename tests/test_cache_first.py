@@ -10,10 +10,11 @@ import os
 import re
 import stat
 import sys
+from typing import Sequence, Tuple
 
 import pytest
 
-from tests.conftest import PIPBEHAVIOR, World, index_pages, sha256_of
+from tests.conftest import PIPBEHAVIOR, PipRun, World, index_pages, sha256_of
 
 
 # pip reads installed metadata with importlib.metadata on Python 3.11+, with pkg_resources (which
@@ -273,28 +274,35 @@ def test_pip_works_out_its_user_agent_only_when_it_asks_the_index(world: World) 
     assert '"rustc_version":"9.9.9"' in sent[0]
 
 
+def _plain_and_served(world: World, pins: Sequence[str], probe: str) -> Tuple[PipRun, PipRun]:
+    """``pip install PINS`` into new venvs, plain and then with pipcachefirst, with ``probe`` as sitecustomize."""
+    folder = world.tmp / "probe"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(probe)
+    probed = {"PYTHONPATH": str(folder)}
+    return world.install(*pins, env={**probed, "PIPCACHEFIRST": "0"}), world.install(*pins, env=probed)
+
+
 def test_pip_works_out_the_tags_this_python_supports_once_not_once_per_wheel(world: World) -> None:
     """Before pip 24.2 its resolver works the list out again for every candidate: about 10 ms each."""
     pins = ("alpha==1.0", "beta==1.0", "gamma==1.0")
     for pin in pins:
         world.publish_wheel(*pin.split("=="))
     world.install(*pins)
-    probe = world.tmp / "probe"
-    probe.mkdir()
-    (probe / "sitecustomize.py").write_text(
-        "import atexit, sys\n"
-        "import pip._internal.utils.compatibility_tags as tags\n"
-        "original, calls = tags.get_supported, []\n"
-        "def get_supported(*args, **kwargs):\n"
-        "    calls.append(args)\n"
-        "    return original(*args, **kwargs)\n"
-        "tags.get_supported = get_supported\n"
-        "atexit.register(lambda: sys.stderr.write(f'supported tags worked out {len(calls)} times\\n'))\n"
+    plain, served = _plain_and_served(
+        world,
+        pins,
+        (
+            "import atexit, sys\n"
+            "import pip._internal.utils.compatibility_tags as tags\n"
+            "original, calls = tags.get_supported, []\n"
+            "def get_supported(*args, **kwargs):\n"
+            "    calls.append(args)\n"
+            "    return original(*args, **kwargs)\n"
+            "tags.get_supported = get_supported\n"
+            "atexit.register(lambda: sys.stderr.write(f'supported tags worked out {len(calls)} times\\n'))\n"
+        ),
     )
-    probed = {"PYTHONPATH": str(probe)}
-
-    plain = world.install(*pins, env={**probed, "PIPCACHEFIRST": "0"})
-    served = world.install(*pins, env=probed)
     assert "pipcachefirst: 3 of 3 pinned requirements from cache" in served.stdout
     assert "supported tags worked out 2 times" in served.stderr, "once for pip's finder, once for its resolver"
     assert "supported tags worked out 2 times" in plain.stderr or "worked out 4 times" in plain.stderr, (
@@ -309,22 +317,20 @@ def test_pip_reads_the_environment_once_for_its_successfully_installed_line(worl
     for pin in pins:
         world.publish_wheel(*pin.split("=="))
     world.install(*pins)
-    probe = world.tmp / "probe"
-    probe.mkdir()
-    (probe / "sitecustomize.py").write_text(
-        "import atexit, sys\n"
-        "from pip._internal.metadata.importlib._envs import Environment\n"
-        "original, scans = Environment._iter_distributions, []\n"
-        "def _iter_distributions(self):\n"
-        "    scans.append(self)\n"
-        "    return original(self)\n"
-        "Environment._iter_distributions = _iter_distributions\n"
-        "atexit.register(lambda: sys.stderr.write(f'environment read {len(scans)} times\\n'))\n"
+    plain, served = _plain_and_served(
+        world,
+        pins,
+        (
+            "import atexit, sys\n"
+            "from pip._internal.metadata.importlib._envs import Environment\n"
+            "original, scans = Environment._iter_distributions, []\n"
+            "def _iter_distributions(self):\n"
+            "    scans.append(self)\n"
+            "    return original(self)\n"
+            "Environment._iter_distributions = _iter_distributions\n"
+            "atexit.register(lambda: sys.stderr.write(f'environment read {len(scans)} times\\n'))\n"
+        ),
     )
-    probed = {"PYTHONPATH": str(probe)}
-
-    plain = world.install(*pins, env={**probed, "PIPCACHEFIRST": "0"})
-    served = world.install(*pins, env=probed)
 
     summary = "Successfully installed alpha-1.0 beta-1.0 delta-1.0 gamma-1.0"
     assert summary in plain.stdout and summary in served.stdout
@@ -342,23 +348,22 @@ def test_pip_parses_each_requirement_a_wheel_declares_once_not_each_time_it_read
     """Before pip 24.2 the resolver and the conflict check each parse ``Requires-Dist`` again (pyparsing < 24.1)."""
     world.publish_wheel("alpha", "1.0", requires=["beta>=1.0"])
     world.publish_wheel("beta", "1.0")
-    world.install("alpha==1.0", "beta==1.0")
-    probe = world.tmp / "probe"
-    probe.mkdir()
-    (probe / "sitecustomize.py").write_text(
-        "import atexit, sys\n"
-        "from pip._vendor.packaging.requirements import Requirement\n"
-        "original, texts = Requirement.__init__, []\n"
-        "def __init__(self, requirement_string):\n"
-        "    texts.append(requirement_string)\n"
-        "    original(self, requirement_string)\n"
-        "Requirement.__init__ = __init__\n"
-        "atexit.register(lambda: sys.stderr.write(f'beta>=1.0 parsed {texts.count(\"beta>=1.0\")} times\\n'))\n"
+    pins = ("alpha==1.0", "beta==1.0")
+    world.install(*pins)
+    plain, served = _plain_and_served(
+        world,
+        pins,
+        (
+            "import atexit, sys\n"
+            "from pip._vendor.packaging.requirements import Requirement\n"
+            "original, texts = Requirement.__init__, []\n"
+            "def __init__(self, requirement_string):\n"
+            "    texts.append(requirement_string)\n"
+            "    original(self, requirement_string)\n"
+            "Requirement.__init__ = __init__\n"
+            "atexit.register(lambda: sys.stderr.write(f'beta>=1.0 parsed {texts.count(\"beta>=1.0\")} times\\n'))\n"
+        ),
     )
-    probed = {"PYTHONPATH": str(probe)}
-
-    plain = world.install("alpha==1.0", "beta==1.0", env={**probed, "PIPCACHEFIRST": "0"})
-    served = world.install("alpha==1.0", "beta==1.0", env=probed)
     assert "pipcachefirst: 2 of 2 pinned requirements from cache" in served.stdout
     assert "beta>=1.0 parsed 1 times" in served.stderr
     assert "beta>=1.0 parsed 1 times" in plain.stderr or "beta>=1.0 parsed 3 times" in plain.stderr, (
