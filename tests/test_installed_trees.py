@@ -30,8 +30,9 @@ import pytest
 
 from tests.conftest import PIPBEHAVIOR, PipRun, World, sha256_of
 from tests.support.envs import Venv, create_venv, isolated_environ
-from tests.support.packages import make_rich_wheel
+from tests.support.packages import make_pyc_shipping_wheel, make_rich_wheel, source_tree
 
+from pipcachefirst.store import TREES
 from pipcachefirst.trees import Tree, Trees, interpreter_key
 
 TREES_OFF = {"PIPCACHEFIRST_TREES": "0"}
@@ -131,7 +132,7 @@ def rich_wheels(world: World) -> List[Path]:
 
 def trees_on_disk(world: World) -> List[Tree]:
     found = []
-    for folder, tree in Trees(world.cache_root / "trees-v1", "").walk():
+    for folder, tree in Trees(world.cache_root / TREES.name, "").walk():
         assert tree is not None, f"{folder} is not a complete tree"
         found.append(tree)
     return found
@@ -161,7 +162,7 @@ def test_a_venv_placed_from_trees_holds_byte_for_byte_what_plain_pip_writes(worl
         return run, snapshot(same)
 
     _, by_plain_pip = install(TREES_OFF)
-    assert not (world.cache_root / "trees-v1").exists()
+    assert not (world.cache_root / TREES.name).exists()
     building, built_and_placed = install({})
     placing, placed = install({})
 
@@ -210,7 +211,7 @@ def test_imports_use_the_placed_bytecode_tracebacks_name_the_venv_and_uninstall_
     leaf = venv.site_packages / "rich_pure" / "sub" / "deep" / "leaf.py"
     assert f'File "{leaf}", line 6, in boom\n' in raised.stderr, raised.stderr
     assert 'raise RuntimeError("boom from the leaf")' in raised.stderr  # the source line, read where it was placed
-    assert "trees-v1" not in raised.stderr
+    assert TREES.name not in raised.stderr
 
     bin_folder = venv.path / "bin"
     assert run_script(bin_folder / "rich_plat-cli") == "hello from cli\n"  # a console script pip wrote
@@ -265,7 +266,7 @@ def test_no_compile_steps_aside_and_an_optimizing_python_gets_opt_1_pycs_from_tr
     pip_in(world, venv, "--no-index", "--no-compile", "--prefix", str(plain), *wheels, env=TREES_OFF)
     run = pip_in(world, venv, "--no-index", "--no-compile", "-v", "--prefix", str(placed), *wheels)
     assert tree_lines(run, "tree") == []  # nothing to save: pip unzips, as always
-    assert not (world.cache_root / "trees-v1").exists()
+    assert not (world.cache_root / TREES.name).exists()
     assert differences(snapshot(plain), snapshot(placed)) == []
 
     plain, placed = world.tmp / "plain-O", world.tmp / "trees-O"
@@ -280,7 +281,7 @@ def test_no_compile_steps_aside_and_an_optimizing_python_gets_opt_1_pycs_from_tr
     assert differences(by_plain_pip, from_trees) == []
     pycs = [p for p in from_trees.files if p.endswith(".pyc")]
     assert len(pycs) == 2 * 9 + 2 and all(p.endswith(".opt-1.pyc") for p in pycs), pycs
-    [key] = [p.name for p in (world.cache_root / "trees-v1").iterdir()]
+    [key] = [p.name for p in (world.cache_root / TREES.name).iterdir()]
     assert key.split("-o")[-1] == "1-time" and key != interpreter_key(), "a tree of its own"
 
 
@@ -335,6 +336,102 @@ def test_with_the_default_link_mode_editing_an_installed_file_leaves_the_tree_al
     assert Path(tree.source(LEAF)).read_bytes() == original(wheel, LEAF)
 
 
+# -- a tree holds what pip writes last, and every byte placed is checked ----------------
+
+
+def test_a_wheel_shipping_byte_code_of_its_own_source_gets_the_pyc_pip_writes_every_time(world: World) -> None:
+    """numpy's wheels ship ``__pycache__/*.pyc`` members that pip's compile step then writes again."""
+    wheel = str(make_pyc_shipping_wheel(world.tmp / "wheels", "shipping", "1.0"))
+    same = world.tmp / "same"
+
+    def install(env: Dict[str, str]) -> Tuple[PipRun, Installed]:
+        shutil.rmtree(same, ignore_errors=True)
+        run = world.install("-v", wheel, venv=create_venv(same), env=env)
+        return run, snapshot(same)
+
+    _, by_plain_pip = install(TREES_OFF)
+    runs = [install({}) for _ in range(4)]
+    assert len(tree_lines(runs[0][0], BUILT)) == 1
+    for run, placed in runs:
+        assert "changed since it was built" not in run.output, run.output
+        assert len(tree_lines(run, PLACED)) == 1, run.output
+        assert differences(by_plain_pip, placed) == []
+        assert records(placed) == records(by_plain_pip)
+    imported = Venv(same).run(["-v", "-c", "import shipping.shipped as m; assert m.answer() == 42"], check=True)
+    source = Venv(same).site_packages / "shipping" / "shipped.py"
+    assert f"# {importlib.util.cache_from_source(str(source))} matches {source}\n" in imported.stderr
+    [tree] = trees_on_disk(world)
+    assert Trees.first_damage(tree) is None
+
+
+def flip_a_bit_keeping_size_and_mtime(path: Path) -> None:
+    info = path.stat()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 1
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+
+
+def test_a_tree_file_flipped_in_place_is_never_installed_under_hashes_and_verify_removes_its_tree(
+    world: World,
+) -> None:
+    wheel = make_rich_wheel(world.index_root / "main" / "rich-pure", "rich-pure", "1.0")
+    hashed = world.write("hashed.txt", f"rich-pure==1.0 --hash=sha256:{sha256_of(wheel)}\n")
+    world.install("-v", "-r", str(hashed))
+    [tree] = trees_on_disk(world)
+    flip_a_bit_keeping_size_and_mtime(Path(tree.source(LEAF)))
+    assert Trees.first_change(tree) is None and Trees.first_damage(tree) == tree.source(LEAF)
+
+    venv = world.new_venv()
+    run = world.install("-v", "-r", str(hashed), venv=venv)
+    assert (venv.site_packages / LEAF).read_bytes() == original(wheel, LEAF)
+    changed = [line for line in run.output.splitlines() if "changed since it was built" in line]
+    assert len(changed) == 1 and LEAF in changed[0], run.output
+    assert trees_on_disk(world) == [], "the changed tree is gone"
+
+    world.install("-v", "rich-pure==1.0")  # built again
+    [tree] = trees_on_disk(world)
+    flip_a_bit_keeping_size_and_mtime(Path(tree.pyc("rich_pure/cli.py")))
+    verified = venv.run(["-m", "pipcachefirst", "verify"], env=world.env())
+    assert verified.returncode == 0, verified.stderr
+    assert "checked 1 installed trees; removed 1 that changed since they were built" in verified.stdout
+    assert tree.pyc("rich_pure/cli.py") in verified.stdout
+    assert trees_on_disk(world) == []
+
+
+# -- trees only for wheels whose bytes come again --------------------------------------
+
+
+def git_repository(folder: Path, name: str, version: str) -> str:
+    """A git repository of a project with an in-tree backend, tagged ``v<version>``; its HEAD commit."""
+    for relative, text in source_tree(name, version).items():
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_text(text)
+    env = isolated_environ({"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                            "GIT_COMMITTER_EMAIL": "t@t", "GIT_CONFIG_GLOBAL": os.devnull})
+    for command in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "one"], ["tag", f"v{version}"]):
+        subprocess.run(["git", *command], cwd=folder, env=env, check=True)
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, env=env, check=True, stdout=subprocess.PIPE,
+                          text=True).stdout.strip()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_a_wheel_built_anew_from_a_git_tag_gets_no_tree_and_one_pip_keeps_from_a_commit_gets_one(
+    world: World,
+) -> None:
+    repository = world.tmp / "repo"
+    commit = git_repository(repository, "fromgit", "1.0")
+    for _ in range(2):  # a tag may move: pip builds the wheel again each time and keeps none
+        run = world.install("-v", f"fromgit @ git+file://{repository}@v1.0")
+        assert tree_lines(run, "tree") == [], run.output
+    assert trees_on_disk(world) == []
+    first = world.install("-v", f"fromgit @ git+file://{repository}@{commit}")  # pip keeps this wheel: it recurs
+    second = world.install("-v", f"fromgit @ git+file://{repository}@{commit}")
+    assert len(tree_lines(first, BUILT)) == 1 and len(tree_lines(second, PLACED)) == 1, second.output
+    assert tree_lines(second, BUILT) == []
+    assert len(trees_on_disk(world)) == 1
+
+
 # -- nothing imported while pip installs ------------------------------------------
 
 LATE_IMPORT_WORDS = ("Unexpected import", "Blocked import", "Unsafe import", "DEPRECATION", "Warning:")
@@ -376,7 +473,7 @@ def test_trees_of_wheels_served_from_the_cache_are_copied_ahead_and_pip_only_ren
     assert differences(by_plain_pip, placed) == [] and records(placed) == records(by_plain_pip)
     if PIPBEHAVIOR.polices_late_imports:
         assert [word for word in LATE_IMPORT_WORDS if word in placing.output] == [], placing.output
-    bucket = world.cache_root / "trees-v1"
+    bucket = world.cache_root / TREES.name
     assert [p for p in bucket.rglob("*") if p.name.startswith(".tmp-")] == [], "the helper's folder is gone"
 
 
@@ -386,4 +483,4 @@ def test_copying_ahead_steps_aside_for_dry_runs_target_and_no_compile(world: Wor
     for args in (["--dry-run"], ["--target", str(world.tmp / "target")], ["--no-compile"]):
         run = pip_in(world, world.new_venv(), "-v", "plain==1.0", *args)
         assert tree_lines(run, COPIED_AHEAD) == [], (args, run.output)
-    assert [p for p in (world.cache_root / "trees-v1").rglob("*") if p.name.startswith(".tmp-")] == []
+    assert [p for p in (world.cache_root / TREES.name).rglob("*") if p.name.startswith(".tmp-")] == []

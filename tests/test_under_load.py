@@ -19,6 +19,7 @@ from tests.conftest import World
 from tests.support.envs import Venv, isolated_environ
 
 from pipcachefirst.trees import FILES_FOLDER, TREE_FILE, Tree, TreeError, Trees
+from pipcachefirst.store import TREES
 
 # What these show is the store's (atomic writes and renames, records last), whichever pip or
 # Python writes through it: the file system's guarantees, run in one environment.
@@ -80,7 +81,7 @@ def records_that_lie(cache: Path) -> List[str]:
 def incomplete_trees(cache: Path) -> List[str]:
     """Published tree folders that are not whole: no tree.json, or a file missing, changed, or not described."""
     found = []
-    for key in sorted((cache / "trees-v1").glob("*")):
+    for key in sorted((cache / TREES.name).glob("*")):
         for folder in sorted(key.iterdir()):
             if folder.name.startswith(".tmp-"):
                 continue  # a build in progress, or one a killed pip left: nobody uses it
@@ -89,7 +90,7 @@ def incomplete_trees(cache: Path) -> List[str]:
             except (OSError, ValueError, TreeError) as exc:
                 found.append(f"{folder}: no readable {TREE_FILE} ({exc})")
                 continue
-            changed = Trees.first_change(tree)
+            changed = Trees.first_damage(tree)
             if changed is not None:
                 found.append(f"{folder}: {changed} is not as built")
             files = folder / FILES_FOLDER
@@ -101,7 +102,7 @@ def incomplete_trees(cache: Path) -> List[str]:
 
 
 def published_trees(cache: Path) -> List[Path]:
-    return [p for p in (cache / "trees-v1").glob("*/*") if not p.name.startswith(".tmp-")]
+    return [p for p in (cache / TREES.name).glob("*/*") if not p.name.startswith(".tmp-")]
 
 
 def test_eight_pips_at_once_share_one_cold_cache(world: World) -> None:
@@ -117,7 +118,7 @@ def test_eight_pips_at_once_share_one_cold_cache(world: World) -> None:
     # install the same wheels, served from the cache, in step, so they build the same trees at the same time.
     for round_, requirements in (("cold", files), ("warm", [everything] * 8)):
         if round_ == "warm":
-            (cache / "trees-v1").rename(world.tmp / "trees-of-the-cold-round")
+            (cache / TREES.name).rename(world.tmp / "trees-of-the-cold-round")
         venvs = [world.new_venv() for _ in requirements]
         world.server.take_requests()
         finished = finish_all([start_install(world, v, f, cache) for v, f in zip(venvs, requirements)])
@@ -167,7 +168,7 @@ def kill_at_write(proc: "subprocess.Popen[bytes]", cache: Path, nth: int) -> Non
 
 def trees_being_built(cache: Path) -> Set[str]:
     """The temporary folders trees are built in (a tree is published by renaming its folder)."""
-    return {str(p) for p in (cache / "trees-v1").glob("*/.tmp-*")}
+    return {str(p) for p in (cache / TREES.name).glob("*/.tmp-*")}
 
 
 def kill_at_tree_build(proc: "subprocess.Popen[bytes]", cache: Path, nth: int, delay: float = 0.0) -> None:
@@ -230,7 +231,7 @@ def test_pip_killed_at_random_moments_never_leaves_a_lying_record(world: World) 
     # Installed trees: pips killed while they build them (the files come from the cache, the trees do not).
     torn = []
     for trial in range(4):
-        (cache / "trees-v1").rename(world.tmp / f"trees-{trial}")
+        (cache / TREES.name).rename(world.tmp / f"trees-{trial}")
         proc = start_install(world, world.new_venv(), requirements, cache)
         delay = 0.0 if trial % 2 == 0 else rng.uniform(0, 0.01)  # in a build, or anywhere: before, after, between
         kill_at_tree_build(proc, cache, nth=rng.randint(1, len(PROJECTS)), delay=delay)

@@ -34,7 +34,7 @@ from pipcachefirst._startup import SWITCH, switch_state
 from pipcachefirst._packaging import canonicalize_name
 from pipcachefirst.provenance import normalized_set
 from pipcachefirst.catalog import Entry, parse_filename
-from pipcachefirst.store import QUARANTINE, TREES, Store
+from pipcachefirst.store import QUARANTINE, RETIRED_BUCKETS, TREES, Store
 
 GRACE_SECONDS = 600
 _SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
@@ -433,7 +433,8 @@ def _prune(args: argparse.Namespace) -> int:
 def _clear(args: argparse.Namespace) -> int:
     store = _store()
     removed = _remove(_removables(store), time.time())
-    shutil.rmtree(store.root / QUARANTINE, ignore_errors=True)
+    for folder in (QUARANTINE, *(bucket.name for bucket in RETIRED_BUCKETS)):
+        shutil.rmtree(store.root / folder, ignore_errors=True)
     return _report_removed(args, store, removed)
 
 
@@ -473,9 +474,10 @@ def _verify(args: argparse.Namespace) -> int:
     trees_checked, changed = 0, []
     for folder, tree in shelf.walk():
         trees_checked += 1
-        if tree is None or shelf.first_change(tree) is not None:
+        damage = shelf.first_damage(tree) if tree is not None else trees.TREE_FILE
+        if damage is not None:
             shelf.remove(folder)
-            changed.append(str(folder))
+            changed.append(f"{folder} ({damage})")
     data = {"checked": checked, "moved_aside": bad, "trees_checked": trees_checked, "trees_removed": changed}
     _emit(args, data, [f"checked {checked} files; moved aside {len(bad)}"] + [f"  {name}" for name in bad]
           + [f"checked {trees_checked} installed trees; removed {len(changed)} that changed since they were built"]

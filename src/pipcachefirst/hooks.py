@@ -185,6 +185,8 @@ def _get_requirements(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> An
     try:
         finder = pipcompat.GET_REQUIREMENTS.argument("finder", args, kwargs)
         wanted = pipcompat.wanted_requirements(ireqs)
+        SESSION.hash_checking = pipcompat.hash_checking(pipcompat.GET_REQUIREMENTS.argument("options", args, kwargs),
+                                                        ireqs)
     except Exception as exc:
         SESSION.warn("could not read the requirements", exc)
         return ireqs

@@ -30,6 +30,7 @@ renamed into place.
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib.util
 import logging
 import os
@@ -87,6 +88,10 @@ def install_wheel(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         module.compileall = step.compileall
         if background:
             module.warnings = warnings
+    if placements.changed is not None:
+        shelf = _shelf()
+        if shelf is not None:
+            shelf.reject(tree, placements.changed)
     logger.log(VERBOSE, "pipcachefirst: %s placed from its installed tree (%s%s)", name, _placer_mode(),
                f"; {placements.renamed} files copied ahead" if placements.renamed else "")
     SESSION.trees_placed += 1
@@ -101,10 +106,10 @@ def _plan(args: Any, kwargs: Any) -> Optional[Tuple[InstallStep, trees.Tree, str
     name = INSTALL_WHEEL.argument("name", args, kwargs)
     if not INSTALL_WHEEL.argument("pycompile", args, kwargs, True):
         return None  # --no-compile (and pip 26.2's build environments): nothing to save
-    if pipcompat.from_local_directory(INSTALL_WHEEL.argument("direct_url", args, kwargs, None)):
+    wheel_path = INSTALL_WHEEL.argument("wheel_path", args, kwargs)
+    if pipcompat.built_anew(INSTALL_WHEEL.argument("direct_url", args, kwargs, None), wheel_path):
         return None
     step = pipcompat.install_step(sys.modules[INSTALL_WHEEL.module])
-    wheel_path = INSTALL_WHEEL.argument("wheel_path", args, kwargs)
     with open(wheel_path, "rb") as handle:
         sha256 = sha256_of(handle)
     tree = shelf.find(sha256)
@@ -271,6 +276,8 @@ class _Placements:
         self._batch_folder = ""
         self._pending: List[Tuple[Job, List[_Placing]]] = []
         self._targets: Set[str] = set()  # every file a pending or done placement creates
+        self.check_hashes = SESSION.hash_checking  # pip checks the wheel's hash: every placed byte is checked too
+        self.changed: Optional[trees.TreeChanged] = None  # a tree file found not as recorded: pip's own bytes went there
 
     def folder(self, path: str) -> None:
         _folder(self.folders, path)
@@ -280,11 +287,12 @@ class _Placements:
         dest = file.dest_path
         key = os.path.normpath(os.path.abspath(dest))
         mode = (0o777 & ~self.umask | 0o111) if self.step.is_executable(file._getinfo()) else 0o666 & ~self.umask
-        pyc: Optional[Tuple[str, str, int, trees.Stamp]] = None
+        pyc: Optional[_PycJob] = None
         stamp_pyc = self.tree.compiled.get(member)
         if stamp_pyc is not None:
             target = importlib.util.cache_from_source(dest)
-            pyc = (self.tree.pyc(member), target, trees.pyc_mode(mode, self.umask), stamp_pyc)
+            pyc = (self.tree.pyc(member), target, trees.pyc_mode(mode, self.umask), stamp_pyc, True,
+                   self.digest(self.tree.pyc_digest(member)))
         background = self._pool is not None and not _is_script(member)  # pip reads a script right after save()
         if key in self._targets:
             self.wait()  # two members landing on one file (a.py and a.data/purelib/a.py): in pip's order
@@ -295,7 +303,8 @@ class _Placements:
         file.written = True  # pip 26.1+ asks, to clean up after an interrupted install
         if self._rename_staged(member, stamp, dest, mode, key, with_pyc=pyc is not None):
             return
-        job = (self.tree.source(member), dest, mode, stamp, _may_link(member), pyc)
+        job = (self.tree.source(member), dest, mode, stamp, _may_link(member), pyc,
+               self.digest(self.tree.source_digest(member)))
         if background:
             folder = os.path.dirname(key)
             if folder != self._batch_folder:
@@ -305,10 +314,14 @@ class _Placements:
             return
         try:
             placed_pyc = _place(self.placer, self.folders, *job)
-        except OSError:  # the tree went away meanwhile (another pip found it changed): unzip, as pip would
-            self._unzip(file, dest)
+        except OSError as exc:  # the tree went away or changed meanwhile: unzip, as pip would
+            self._unzip(file, dest, exc)
             return
         self._done(key, member, placed_pyc)
+
+    def digest(self, sha256: Optional[str]) -> Optional[str]:
+        """The sha256 a placed file is checked against: in pip's hash-checking mode only (it reads every byte)."""
+        return sha256 if self.check_hashes else None
 
     def _rename_staged(self, member: str, stamp: trees.Stamp, dest: str, mode: int, key: str,
                        with_pyc: bool) -> bool:
@@ -318,6 +331,8 @@ class _Placements:
         if staging_of_tree is None or staged is None:
             return False
         try:
+            if not _has_digest(staged, self.digest(self.tree.source_digest(member))):
+                return False  # copied from a changed file: placing from the tree checks it, and falls back
             _folder(self.folders, dest)
             os.replace(staged, dest)
             os.chmod(dest, mode)
@@ -331,6 +346,9 @@ class _Placements:
         if staged_pyc is not None:
             target = importlib.util.cache_from_source(dest)
             try:
+                if not _has_digest(staged_pyc, self.digest(self.tree.pyc_digest(member))):
+                    self.changed = trees.TreeChanged(errno.ESTALE, "its sha256 changed", self.tree.pyc(member))
+                    raise self.changed
                 _folder(self.folders, target)
                 os.replace(staged_pyc, target)
                 os.chmod(target, trees.pyc_mode(mode, self.umask))
@@ -356,7 +374,7 @@ class _Placements:
             outcomes = job.result()
             for (_, file, dest, member), outcome in zip(batch, outcomes):
                 if isinstance(outcome, OSError):
-                    self._unzip(file, dest)
+                    self._unzip(file, dest, outcome)
                 else:
                     self._done(os.path.normpath(os.path.abspath(dest)), member, outcome)
 
@@ -373,7 +391,9 @@ class _Placements:
         else:
             self.compiled.discard(key)
 
-    def _unzip(self, file: Any, dest: str) -> None:
+    def _unzip(self, file: Any, dest: str, why: OSError) -> None:
+        if isinstance(why, trees.TreeChanged):
+            self.changed = why
         key = os.path.normpath(os.path.abspath(dest))
         self.placed.pop(key, None)
         self.compiled.discard(key)
@@ -383,6 +403,15 @@ class _Placements:
 
 
 _Placing = Tuple[Tuple[Any, ...], Any, str, str]  # (arguments of _place but the first two, pip's file, dest, member)
+_PycJob = Tuple[str, str, int, trees.Stamp, bool, Optional[str]]  # the arguments of _place_one but the placer
+
+
+def _has_digest(path: str, sha256: Optional[str]) -> bool:
+    """Whether the file at ``path`` has this sha256 (None: nothing to check)."""
+    if sha256 is None:
+        return True
+    with open(path, "rb") as handle:
+        return sha256_of(handle) == sha256
 
 
 def _place_all(placer: trees.Placer, folders: Set[str], batch: List[_Placing]) -> List[Union[bool, OSError]]:
@@ -397,10 +426,10 @@ def _place_all(placer: trees.Placer, folders: Set[str], batch: List[_Placing]) -
 
 
 def _place(placer: trees.Placer, folders: Set[str], source: str, dest: str, mode: int, stamp: trees.Stamp,
-           may_link: bool, pyc: Optional[Tuple[str, str, int, trees.Stamp]]) -> bool:
+           may_link: bool, pyc: Optional[_PycJob], sha256: Optional[str]) -> bool:
     """Place one file, and its ``.pyc`` if given; whether that ``.pyc`` was placed (False: pip compiles it)."""
     _folder(folders, dest)  # pip up to 24.1 made the folder in save()
-    _place_one(placer, source, dest, mode, stamp, may_link)
+    _place_one(placer, source, dest, mode, stamp, may_link, sha256)
     if pyc is None:
         return False
     try:
@@ -422,12 +451,12 @@ def _folder(made: Set[str], path: str) -> None:
 
 
 def _place_one(placer: trees.Placer, source: str, dest: str, mode: int, stamp: trees.Stamp,
-               may_link: bool = True) -> None:
+               may_link: bool = True, sha256: Optional[str] = None) -> None:
     try:
-        placer.place(source, dest, mode, stamp, may_link)
+        placer.place(source, dest, mode, stamp, may_link, sha256)
     except FileExistsError:
         os.unlink(dest)  # as pip does: never write through an existing file
-        placer.place(source, dest, mode, stamp, may_link)
+        placer.place(source, dest, mode, stamp, may_link, sha256)
 
 
 class _Barrier:
@@ -494,9 +523,11 @@ class _CompileFromTree:
                         os.unlink(target)
                     try:
                         _the_placer().place(tree.pyc(member), target, trees.pyc_mode(info.st_mode, placements.umask),
-                                            stamp)
+                                            stamp, True, placements.digest(tree.pyc_digest(member)))
                         return True
-                    except OSError:  # the tree went away meanwhile: compile, as pip would
+                    except OSError as exc:  # the tree went away or changed meanwhile: compile, as pip would
+                        if isinstance(exc, trees.TreeChanged):
+                            placements.changed = exc
                         if os.path.lexists(target):
                             os.unlink(target)
         return self._compileall.compile_file(fullname, *args, **kwargs)

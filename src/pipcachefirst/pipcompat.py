@@ -323,13 +323,21 @@ def install_step(module: ModuleType) -> InstallStep:
     return InstallStep(module, file_class, compileall, module.zip_item_is_executable, warnings_module)
 
 
-def from_local_directory(direct_url: Any) -> bool:
-    """Whether pip is installing a wheel it just built from a local folder (``pip install .``, editables).
+def built_anew(direct_url: Any, wheel_path: str) -> bool:
+    """Whether pip installs a wheel it built for this command alone, whose bytes will not come again.
 
-    Such a wheel is new bytes every time: keeping a tree of it would only fill the cache.
+    A local folder (``pip install .``, editables) is built every time; so is
+    any wheel pip does not keep in its wheel cache (a VCS branch or tag rather
+    than a commit, say), which it builds in an ephemeral one.  Keeping a tree
+    of such a wheel would only fill the cache.
     """
-    info = getattr(direct_url, "info", None)
-    return type(info).__name__ == "DirInfo"
+    if type(getattr(direct_url, "info", None)).__name__ == "DirInfo":
+        return True
+    return any(part.startswith(EPHEMERAL_WHEELS) for part in os.path.normpath(wheel_path).split(os.sep))
+
+
+# pip builds a wheel it will not keep under TempDirectory(kind="ephem-wheel-cache"), named "pip-<kind>-…" (22.3-26.3).
+EPHEMERAL_WHEELS = "pip-ephem-wheel-cache-"
 
 
 # -- what differs between pip versions ------------------------------------------
@@ -614,6 +622,12 @@ class Wanted(NamedTuple):
     specifier: Any
     hashes: Any
     text: str
+
+
+def hash_checking(options: Any, ireqs: Sequence[Any]) -> bool:
+    """Whether pip runs in hash-checking mode: ``--require-hashes``, or any requirement with a ``--hash``."""
+    return bool(getattr(options, "require_hashes", False)) or any(
+        getattr(ireq, "has_hash_options", False) for ireq in ireqs)
 
 
 def wanted_requirements(ireqs: Sequence[Any]) -> List[Wanted]:

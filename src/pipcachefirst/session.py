@@ -42,6 +42,7 @@ class Session:
         self.trees = False  # place installed trees (PIPCACHEFIRST_TREES)
         self.stage_ahead = False  # an install that compiles, into this environment: trees may be copied ahead
         self.trees_placed = 0
+        self.hash_checking = False  # pip's hash-checking mode (--require-hashes, or a --hash): placed trees are hashed
         self.remote: "Optional[TeamCache]" = None  # the team cache (PIPCACHEFIRST_REMOTE)
         self.stored: List[Entry] = []  # what this command downloaded or built into the store: to share
 

@@ -65,8 +65,11 @@ class Bucket(NamedTuple):
 
 
 FILES = Bucket("files", 1)
-TREES = Bucket("trees", 1)  # installed trees: see ``trees``
+TREES = Bucket("trees", 2)  # installed trees: see ``trees``
 BUCKETS = (FILES, TREES)  # what this version reads and writes; any other folder is left alone
+# Buckets of earlier versions that BUCKETS replaced: never read; only ``clear`` removes them.
+# trees-v1 recorded no sha256s, and could record a member's size from before pip's compile step rewrote it.
+RETIRED_BUCKETS = (Bucket("trees", 1),)
 QUARANTINE = "quarantine"
 _RECORD_SUFFIX = ".json"
 

@@ -17,11 +17,24 @@ checked (every file's size and mtime) before each use: a file changed in
 place (through a hard link, say) makes the tree be built again, never reach
 another environment.
 
+What a tree records is what pip leaves behind, not what the wheel held: a
+member that pip's compile step writes again (numpy's wheels ship
+``__pycache__/*.pyc`` members that ``compileall`` then rewrites) is recorded
+with the bytes, size and mtime it has after compiling.  Every file's sha256 is
+recorded too, each member's checked against the wheel's RECORD when the tree
+is built: placing copies exactly the recorded size from a file that still has
+the recorded size and mtime (and, in pip's hash-checking mode, the recorded
+sha256), and ``verify`` re-hashes everything and checks each ``.pyc``
+against its source.
+
 Layout, in the bucket ``trees-v1`` beside ``files-v1``::
 
-    trees-v1/<interpreter key>/<sha256 of the wheel>/tree.json
-    trees-v1/<interpreter key>/<sha256 of the wheel>/files/<member, as named in the wheel>
-    trees-v1/<interpreter key>/<sha256 of the wheel>/files/<folder>/__pycache__/<stem>.<tag>.pyc
+    trees-v2/<interpreter key>/<sha256 of the wheel>/tree.json
+    trees-v2/<interpreter key>/<sha256 of the wheel>/files/<member, as named in the wheel>
+    trees-v2/<interpreter key>/<sha256 of the wheel>/files/<folder>/__pycache__/<stem>.<tag>.pyc
+
+(``trees-v1``, before 0.2, recorded no sha256 and could record a member's
+size from before pip's compile step rewrote it: this version never reads it.)
 
 A tree is built in a temporary folder beside its final place, ``tree.json``
 is written last, and the folder is published by one rename: a tree folder
@@ -32,12 +45,16 @@ a newer pipcachefirst wrote is used by neither rebuilds nor removal.
 
 from __future__ import annotations
 
+import base64
 import compileall
 import contextlib
+import csv
 import errno
+import hashlib
 import importlib.util
 import io
 import json
+import marshal
 import os
 import shutil
 import stat
@@ -65,6 +82,7 @@ _CANNOT_CLONE = {errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errn
 _CANNOT_LINK = {errno.EXDEV, errno.EMLINK, errno.EPERM, errno.EACCES, errno.ENOTSUP, errno.EOPNOTSUPP}
 
 Stamp = Tuple[int, int]  # (size, mtime_ns): what a .pyc is checked against
+_CHUNK = 1024 * 1024
 
 
 def interpreter_key() -> Optional[str]:
@@ -93,8 +111,17 @@ def safe_member(name: str) -> bool:
     ) and parts[-1] not in ("", ".", "..")
 
 
+def pyc_member(member: str) -> str:
+    """Where the ``.pyc`` of source ``member`` lies in a tree, relative to its ``files`` folder, as ``/`` path."""
+    return importlib.util.cache_from_source(member).replace(os.sep, "/")
+
+
 class TreeError(Exception):
     """A tree could not be built or read."""
+
+
+class TreeChanged(OSError):
+    """A tree file is not what the tree recorded (size, mtime or sha256): it is not placed."""
 
 
 class Tree(NamedTuple):
@@ -106,12 +133,19 @@ class Tree(NamedTuple):
     compiled: Dict[str, Stamp]  # .py member -> stamp of its .pyc
     not_compiled: FrozenSet[str]  # .py members that did not compile (pip records no .pyc for them)
     wheel: str = ""  # the wheel's file name, for people reading the cache
+    digests: Dict[str, str] = {}  # path under files/ (a member, or a source's .pyc) -> sha256 of its bytes
 
     def source(self, member: str) -> str:
         return os.path.join(self.folder, FILES_FOLDER, member)
 
     def pyc(self, member: str) -> str:
         return importlib.util.cache_from_source(self.source(member))
+
+    def source_digest(self, member: str) -> Optional[str]:
+        return self.digests.get(member)
+
+    def pyc_digest(self, member: str) -> Optional[str]:
+        return self.digests.get(pyc_member(member))
 
     def to_json(self) -> str:
         return json.dumps({
@@ -121,6 +155,7 @@ class Tree(NamedTuple):
             "files": {m: list(s) for m, s in sorted(self.files.items())},
             "compiled": {m: list(s) for m, s in sorted(self.compiled.items())},
             "not_compiled": sorted(self.not_compiled),
+            "sha256s": dict(sorted(self.digests.items())),
         }, indent=0, sort_keys=True)
 
     @classmethod
@@ -134,8 +169,11 @@ class Tree(NamedTuple):
         compiled = {str(m): (int(s[0]), int(s[1])) for m, s in data["compiled"].items()}
         if not all(safe_member(m) for m in files) or not set(compiled) <= set(files):
             raise TreeError("names a file outside the tree")
+        digests = {str(m): str(d) for m, d in data.get("sha256s", {}).items()}
+        if not set(files) | {pyc_member(m) for m in compiled} <= set(digests):
+            raise TreeError("a file without its sha256")
         return cls(folder, str(data["sha256"]), files, compiled, frozenset(map(str, data["not_compiled"])),
-                   str(data.get("wheel", "")))
+                   str(data.get("wheel", "")), digests)
 
 
 class FutureTree(TreeError):
@@ -192,6 +230,31 @@ class Trees:
                 return tree.pyc(member)
         return None
 
+    @staticmethod
+    def first_damage(tree: Tree) -> Optional[str]:
+        """The first file of the tree that is not what was recorded, read whole: ``verify``'s check.
+
+        Beyond ``first_change``: every file's sha256, and every ``.pyc`` valid
+        for its source (this interpreter's magic number, the source's mtime
+        and size or hash in its header) and holding the code its source
+        compiles to.
+        """
+        changed = Trees.first_change(tree)
+        if changed is not None:
+            return changed
+        for relative, digest in tree.digests.items():
+            path = os.path.join(tree.folder, FILES_FOLDER, relative)
+            try:
+                with open(path, "rb") as handle:
+                    if _sha256(handle) != digest:
+                        return path
+            except OSError:
+                return path
+        for member in tree.compiled:
+            if not _pyc_matches_source(tree.source(member), tree.pyc(member)):
+                return tree.pyc(member)
+        return None
+
     def walk(self) -> Iterator[Tuple[Path, Optional[Tree]]]:
         """Every tree folder of every interpreter: ``(folder, tree or None if unreadable or a newer version's)``."""
         for key_folder in _folders(self.bucket):
@@ -218,6 +281,11 @@ class Trees:
             return (folder / TREE_FILE).stat().st_mtime
         except OSError:
             return 0.0
+
+    def reject(self, tree: Tree, why: TreeChanged) -> None:
+        """A file of ``tree`` was found changed while it was placed (and pip's own bytes went there instead)."""
+        self._discard(tree.folder, f"tree {tree.folder} changed since it was built ({why.filename}: {why.strerror}); "
+                      "removed, built again when next needed")
 
     def remove(self, folder: Path) -> None:
         """Take a tree away: renamed out of sight first, so nobody starts using half of it."""
@@ -265,11 +333,18 @@ class Trees:
 
 
 def _unpack_and_compile(folder: Path, sha256: str, wheel: ZipFile, executable: Callable[[ZipInfo], bool]) -> Tree:
-    """The wheel's regular members, as pip unpacks them, and their ``.pyc`` as pip compiles them."""
+    """The wheel's regular members and their ``.pyc``, as pip leaves them after unpacking and compiling.
+
+    Each member's bytes are checked against the wheel's RECORD while they are
+    unpacked.  Stamps and digests are taken after the compile step, which may
+    write a member again (a ``.pyc`` the wheel ships for one of its sources).
+    """
     umask = current_umask()
     files: Dict[str, Stamp] = {}
+    digests: Dict[str, str] = {}
     sources: List[str] = []
     made = set()
+    recorded = _record_hashes(wheel)
     for info in wheel.infolist():
         member = info.filename
         if member.endswith("/"):
@@ -284,10 +359,14 @@ def _unpack_and_compile(folder: Path, sha256: str, wheel: ZipFile, executable: C
             os.makedirs(parent, exist_ok=True)
             made.add(parent)
         mode = (0o777 & ~umask | 0o111) if executable(info) else 0o666 & ~umask
+        algorithm, expected = recorded.get(member, ("sha256", None))
         with wheel.open(info) as source, _created(path, mode) as out:
-            shutil.copyfileobj(source, out, max(1, min(info.file_size, 1024 * 1024)))
+            digest, checked = _copy_hashing(source, out, algorithm)
+        if expected is not None and checked != expected:
+            raise TreeError(f"member {member!r} does not match the wheel's RECORD")
         os.chmod(path, mode)
         files[member] = stamp_of(os.lstat(path))
+        digests[member] = digest
         if member.endswith(".py"):
             sources.append(member)
     compiled: Dict[str, Stamp] = {}
@@ -298,10 +377,80 @@ def _unpack_and_compile(folder: Path, sha256: str, wheel: ZipFile, executable: C
         for member in sources:
             path = os.path.join(folder, FILES_FOLDER, member)
             if compileall.compile_file(path, force=True, quiet=True):
-                compiled[member] = stamp_of(os.lstat(importlib.util.cache_from_source(path)))
+                pyc = importlib.util.cache_from_source(path)
+                compiled[member] = stamp_of(os.lstat(pyc))
+                with open(pyc, "rb") as handle:
+                    digests[pyc_member(member)] = _sha256(handle)
+                if pyc_member(member) in files:  # a member pip's compile step writes again: recorded as it ends
+                    files[pyc_member(member)] = compiled[member]
             else:
                 not_compiled.add(member)
-    return Tree(folder, sha256, files, compiled, frozenset(not_compiled))
+    return Tree(folder, sha256, files, compiled, frozenset(not_compiled), digests=digests)
+
+
+def _record_hashes(wheel: ZipFile) -> Dict[str, Tuple[str, str]]:
+    """Each member's hash as the wheel's RECORD gives it: member -> (algorithm, urlsafe base64 digest)."""
+    names = [n for n in wheel.namelist() if n.count("/") == 1 and n.endswith(".dist-info/RECORD")]
+    if len(names) != 1:
+        return {}
+    hashes: Dict[str, Tuple[str, str]] = {}
+    text = wheel.read(names[0]).decode("utf-8", "replace")
+    for row in csv.reader(text.splitlines()):
+        if len(row) >= 2 and "=" in row[1]:
+            algorithm, _, digest = row[1].partition("=")
+            if algorithm in hashlib.algorithms_guaranteed and algorithm not in ("md5", "sha1"):
+                hashes[row[0]] = (algorithm, digest.rstrip("="))
+    return hashes
+
+
+def _copy_hashing(source: IO[bytes], out: IO[bytes], algorithm: str) -> Tuple[str, str]:
+    """Copy ``source`` to ``out``; the sha256 of the bytes (hex), and their ``algorithm`` digest as RECORD writes it."""
+    sha256 = hashlib.sha256()
+    other = hashlib.new(algorithm) if algorithm != "sha256" else sha256
+    while True:
+        chunk = source.read(_CHUNK)
+        if not chunk:
+            break
+        sha256.update(chunk)
+        if other is not sha256:
+            other.update(chunk)
+        out.write(chunk)
+    return sha256.hexdigest(), base64.urlsafe_b64encode(other.digest()).decode("ascii").rstrip("=")
+
+
+def _sha256(handle: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: handle.read(_CHUNK), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _pyc_matches_source(source: str, pyc: str) -> bool:
+    """Whether ``pyc`` is what this interpreter loads for ``source`` without compiling it, and its code the same."""
+    try:
+        with open(source, "rb") as handle:
+            data = handle.read()
+        info = os.lstat(source)
+        with open(pyc, "rb") as handle:
+            compiled = handle.read()
+    except OSError:
+        return False
+    if len(compiled) < 16 or compiled[:4] != importlib.util.MAGIC_NUMBER:
+        return False
+    flags = int.from_bytes(compiled[4:8], "little")
+    if flags & 0b1:  # hash-based
+        if compiled[8:16] != importlib.util.source_hash(data):
+            return False
+    elif (int.from_bytes(compiled[8:12], "little") != int(info.st_mtime) & 0xFFFFFFFF
+          or int.from_bytes(compiled[12:16], "little") != info.st_size & 0xFFFFFFFF):
+        return False
+    try:
+        code = marshal.loads(compiled[16:])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return bool(code == compile(data, source, "exec", dont_inherit=True))
+    except Exception:  # not byte code, or a source that no longer compiles
+        return False
 
 
 @contextlib.contextmanager
@@ -355,20 +504,42 @@ class Placer:
         self.fallback: Optional[str] = None  # why the mode in use is not the requested one
         self._euid = os.geteuid() if hasattr(os, "geteuid") else -1
 
-    def place(self, source: str, target: str, mode: int, stamp: Stamp, may_link: bool = True) -> None:
-        """Create ``target`` (which must not exist) with ``source``'s bytes, permission bits ``mode``, mtime of ``stamp``."""
-        if self.mode == HARDLINK and may_link and self._link(source, target, mode):
-            return
+    def place(self, source: str, target: str, mode: int, stamp: Stamp, may_link: bool = True,
+              sha256: Optional[str] = None) -> None:
+        """Create ``target`` (which must not exist) with ``source``'s bytes, permission bits ``mode``, mtime of ``stamp``.
+
+        Raises TreeChanged, creating nothing, when ``source`` no longer has the
+        size and mtime of ``stamp`` (or, given ``sha256``, those bytes): the
+        size copied is the file's as read, never one recorded earlier.
+        """
         fd_in = os.open(source, os.O_RDONLY)
         try:
+            info = os.fstat(fd_in)
+            if not stat.S_ISREG(info.st_mode) or stamp_of(info) != stamp:
+                raise TreeChanged(errno.ESTALE, "changed since the tree was built", source)
+            if sha256 is not None and _sha256_fd(fd_in) != sha256:
+                raise TreeChanged(errno.ESTALE, "its sha256 changed since the tree was built", source)
+            if self.mode == HARDLINK and may_link and self._link(source, target, mode, info):
+                return
             fd_out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
-                if not (self.mode == CLONE and self._clone(fd_in, fd_out)):
-                    _copy(fd_in, fd_out, stamp[0])
+                if self.mode == CLONE and self._clone(fd_in, fd_out):
+                    copied = os.fstat(fd_out).st_size
+                else:
+                    copied = _copy(fd_in, fd_out, info.st_size)
+                if copied != stamp[0]:
+                    raise TreeChanged(errno.ESTALE, "changed while it was copied", source)
                 os.fchmod(fd_out, mode)
                 os.utime(fd_out, ns=(stamp[1], stamp[1]))
-            finally:
+            except BaseException:
                 os.close(fd_out)
+                fd_out = -1
+                with contextlib.suppress(OSError):
+                    os.unlink(target)
+                raise
+            finally:
+                if fd_out != -1:
+                    os.close(fd_out)
         finally:
             os.close(fd_in)
 
@@ -384,9 +555,8 @@ class Placer:
             return False
         return True
 
-    def _link(self, source: str, target: str, mode: int) -> bool:
+    def _link(self, source: str, target: str, mode: int, info: os.stat_result) -> bool:
         try:
-            info = os.lstat(source)
             if info.st_uid != self._euid or stat.S_IMODE(info.st_mode) != mode:
                 return False  # a link shares owner and permission bits: pip would have written others
             os.link(source, target)
@@ -399,24 +569,38 @@ class Placer:
         return True
 
 
-def _copy(fd_in: int, fd_out: int, size: int) -> None:
+def _copy(fd_in: int, fd_out: int, size: int) -> int:
+    """Copy from offset 0 of ``fd_in`` until its end (``size`` is what fstat said); the bytes copied."""
     offset = 0
     try:
-        while offset < size:
-            sent = os.sendfile(fd_out, fd_in, offset, size - offset)
+        while True:
+            sent = os.sendfile(fd_out, fd_in, offset, max(size - offset, _CHUNK))
             if sent == 0:
-                break
+                return offset
             offset += sent
-        return
     except (OSError, AttributeError):
         if offset:
             raise
+    os.lseek(fd_in, 0, os.SEEK_SET)
     while True:
-        chunk = os.read(fd_in, 1024 * 1024)
+        chunk = os.read(fd_in, _CHUNK)
         if not chunk:
-            return
+            return offset
+        offset += len(chunk)
         while chunk:
             chunk = chunk[os.write(fd_out, chunk):]
+
+
+def _sha256_fd(fd: int) -> str:
+    """The sha256 of the file open at ``fd``, read with ``pread`` (the file offset stays where it is)."""
+    digest = hashlib.sha256()
+    offset = 0
+    while True:
+        chunk = os.pread(fd, _CHUNK, offset)
+        if not chunk:
+            return digest.hexdigest()
+        digest.update(chunk)
+        offset += len(chunk)
 
 
 def link_mode_here(folder: Union[str, "os.PathLike[str]"], requested: str) -> Tuple[str, Optional[str]]:
@@ -429,7 +613,7 @@ def link_mode_here(folder: Union[str, "os.PathLike[str]"], requested: str) -> Tu
             source = os.path.join(scratch, "a")
             with open(source, "wb") as out:
                 out.write(b"probe")
-            placer.place(source, os.path.join(scratch, "b"), 0o600, (5, time.time_ns()))
+            placer.place(source, os.path.join(scratch, "b"), 0o600, stamp_of(os.lstat(source)))
     except OSError as exc:
         return COPY, f"cannot try here: {exc.strerror or exc}"
     return placer.mode, placer.fallback

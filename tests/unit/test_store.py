@@ -183,7 +183,7 @@ def test_a_version_leaves_buckets_it_does_not_know_alone(store: Store, tmp_path:
     newer = store.root / "files-v2" / "alpha" / "1.0"
     newer.mkdir(parents=True)
     (newer / "x.json").write_text("{}")
-    assert [bucket.name for bucket in BUCKETS] == ["files-v1", "trees-v1"]
+    assert [bucket.name for bucket in BUCKETS] == ["files-v1", "trees-v2"]
     assert store.usage() == (1, len(b"alpha"))
     for entry in list(store.walk()):
         store.remove(entry)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import compileall
+import hashlib
 import importlib.util
 import io
 import json
@@ -250,6 +251,7 @@ def a_source(tmp_path: Path, mode: int = 0o644) -> Path:
 def test_a_copy_keeps_the_trees_mtime_and_gets_pips_mode(tmp_path: Path) -> None:
     source = a_source(tmp_path)
     stamp = (source.stat().st_size, 1_600_000_000_123_456_789)
+    os.utime(source, ns=(stamp[1], stamp[1]))  # a tree file has the mtime its tree recorded
     target = tmp_path / "target.py"
     Placer(COPY).place(str(source), str(target), 0o751, stamp)
     info = target.stat()
@@ -258,6 +260,32 @@ def test_a_copy_keeps_the_trees_mtime_and_gets_pips_mode(tmp_path: Path) -> None
     assert info.st_ino != source.stat().st_ino
     with pytest.raises(FileExistsError):  # never writes through a file that is there
         Placer(COPY).place(str(source), str(target), 0o751, stamp)
+
+
+def test_a_file_that_is_not_what_the_tree_recorded_is_never_placed(tmp_path: Path) -> None:
+    """Placing reads the file it copies: another size or mtime than recorded, or other bytes, and nothing is made."""
+    source = a_source(tmp_path)
+    info = source.stat()
+    stamp = (info.st_size, info.st_mtime_ns)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    for mode in (COPY, CLONE, HARDLINK):
+        with pytest.raises(trees.TreeChanged):  # recorded before the file grew: not a truncated copy
+            Placer(mode).place(str(source), str(tmp_path / "short.py"), 0o644, (stamp[0] - 23, stamp[1]))
+        with pytest.raises(trees.TreeChanged):
+            Placer(mode).place(str(source), str(tmp_path / "older.py"), 0o644, (stamp[0], stamp[1] - 1))
+        flipped = bytearray(source.read_bytes())
+        flipped[7] ^= 1
+        source.write_bytes(bytes(flipped))  # a bit flip with size and mtime kept
+        os.utime(source, ns=(stamp[1], stamp[1]))
+        with pytest.raises(trees.TreeChanged):
+            Placer(mode).place(str(source), str(tmp_path / "flipped.py"), 0o644, stamp, True, digest)
+        assert not any((tmp_path / name).exists() for name in ("short.py", "older.py", "flipped.py"))
+        flipped[7] ^= 1
+        source.write_bytes(bytes(flipped))
+        os.utime(source, ns=(stamp[1], stamp[1]))
+        Placer(mode).place(str(source), str(tmp_path / "good.py"), 0o644, stamp, True, digest)
+        assert (tmp_path / "good.py").read_bytes() == source.read_bytes()
+        (tmp_path / "good.py").unlink()
 
 
 def test_a_hard_link_only_where_it_would_have_the_mode_pip_gives_and_only_when_allowed(tmp_path: Path) -> None:
@@ -279,6 +307,7 @@ def test_a_hard_link_only_where_it_would_have_the_mode_pip_gives_and_only_when_a
 def test_a_clone_falls_back_to_a_copy_where_the_file_system_cannot_and_says_why(tmp_path: Path) -> None:
     source = a_source(tmp_path)
     stamp = (source.stat().st_size, 1_600_000_000_000_000_000)
+    os.utime(source, ns=(stamp[1], stamp[1]))
     placer = Placer(CLONE)
     for name in ("a.py", "b.py"):
         placer.place(str(source), str(tmp_path / name), 0o644, stamp)
