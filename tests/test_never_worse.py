@@ -7,12 +7,14 @@ installs, gets the same files, and pip builds nothing that plain pip would not.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import List
+from typing import Dict, List, Optional, Tuple
 
 import pytest
 
 from tests.conftest import PIPBEHAVIOR, World, index_pages, sha256_of
+from tests.support.envs import Venv
 
 
 def _hashed(lines: List[str]) -> str:
@@ -159,3 +161,74 @@ def test_a_lock_may_pin_any_packaging_and_wrapt(world: World, pins: List[str]) -
     again = world.install("-r", str(lock), "-v", venv=world.new_venv())
     assert again.requests == []
     assert "pipcachefirst: alpha==1.0 from cache" in again.output
+
+
+# -- pip's reports name the index, as plain pip's do ---------------------------
+
+
+def _lock(world: World, hashed: bool) -> Path:
+    """alpha 1.0 (a wheel) needing docopt 0.6.2 (an sdist only), both pinned; with hashes or without."""
+    files = {
+        "alpha": world.publish_wheel("alpha", "1.0", requires=["docopt==0.6.2"]),
+        "docopt": world.publish_sdist("docopt", "0.6.2"),
+    }
+    hashes = {name: f" --hash=sha256:{sha256_of(path)}" if hashed else "" for name, path in files.items()}
+    return world.write("requirements.txt", f"alpha==1.0{hashes['alpha']}\ndocopt==0.6.2{hashes['docopt']}\n")
+
+
+def _report(world: World, venv: Venv, *args: str, env: Optional[Dict[str, str]] = None) -> Tuple[dict, str]:
+    """What ``pip install --report`` says it installed (or would), one entry per project by name; and pip's output."""
+    path = world.tmp / "report.json"
+    run = world.pip(venv, "install", "--report", str(path), *args, env=env)
+    assert run.returncode == 0, run.output
+    report = json.loads(path.read_text())
+    report["install"] = sorted(report["install"], key=lambda item: item["metadata"]["name"])
+    return report, run.output
+
+
+def _inspect(world: World, venv: Venv) -> dict:
+    """``pip inspect``, with the venv's own folder written as VENV: two venvs compare as one."""
+    run = world.pip(venv, "inspect")
+    assert run.returncode == 0, run.output
+    report: dict = json.loads(run.stdout.replace(str(venv.path), "VENV"))
+    return report
+
+
+PLAIN = {"PIPCACHEFIRST": "0"}
+SERVED = "pipcachefirst: 2 of 2 pinned requirements from cache"
+
+
+@pytest.mark.parametrize("hashed", [False, True], ids=["pins", "hashed-pins"])
+def test_a_dry_run_report_names_the_index_file_and_its_hash_as_plain_pip_does(world: World, hashed: bool) -> None:
+    lock = _lock(world, hashed)
+    world.install("-r", str(lock))  # the cache holds both files, and the wheel built from docopt's sdist
+
+    plain, _ = _report(world, world.new_venv(), "--dry-run", "-r", str(lock), env=PLAIN)
+    served, output = _report(world, world.new_venv(), "--dry-run", "-r", str(lock))
+
+    assert SERVED in output
+    assert [item["download_info"]["url"].startswith(world.server.url + "/") for item in plain["install"]] == [True] * 2
+    assert served == plain
+
+
+def test_an_install_of_served_files_reports_and_records_what_plain_pip_does(world: World, tmp_path: Path) -> None:
+    lock = _lock(world, hashed=False)
+    fill = world.pip(world.new_venv(), "download", "-d", str(tmp_path / "dl"), "-r", str(lock))
+    assert fill.returncode == 0, fill.output  # the cache holds both files; no wheel is built yet
+
+    served_venv, plain_venv = world.new_venv(), world.new_venv()
+    served, output = _report(world, served_venv, "-r", str(lock))
+    assert SERVED in output and "Building wheel for docopt" in output  # from the served sdist
+    plain, _ = _report(world, plain_venv, "-r", str(lock), env=PLAIN)
+    assert served == plain
+    assert _inspect(world, served_venv) == _inspect(world, plain_venv)
+    for project in ("alpha", "docopt"):  # an index install is no URL install: pip writes no direct_url.json
+        assert not list(served_venv.site_packages.glob(f"{project}-*.dist-info/direct_url.json"))
+        assert list(served_venv.site_packages.glob(f"{project}-*.dist-info/RECORD"))
+    origins = [p.read_text() for p in world.pip_cache.rglob("origin.json")]
+    assert origins and not [o for o in origins if "file:" in o], "pip's wheel cache names the sdist's index URL"
+
+    # pip's own wheel cache now holds the wheel it built from the served sdist: pip takes it from there.
+    again, output = _report(world, world.new_venv(), "--dry-run", "-r", str(lock))
+    assert SERVED in output
+    assert again == _report(world, world.new_venv(), "--dry-run", "-r", str(lock), env=PLAIN)[0]

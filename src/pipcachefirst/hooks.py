@@ -39,6 +39,8 @@ _installed = False
 _answers: MutableMapping[Any, Dict[Tuple[Any, ...], serve.Answer]] = weakref.WeakKeyDictionary()
 _page_links: MutableMapping[Any, Dict[str, List[Any]]] = weakref.WeakKeyDictionary()
 _picks: MutableMapping[Any, Dict[Any, Any]] = weakref.WeakKeyDictionary()
+# Each file served in this process, by the URL of the link pip was handed (its place in the cache).
+_served: Dict[str, Record] = {}
 
 
 def install() -> None:
@@ -269,8 +271,11 @@ def _answer(finder: Any, project_name: str, specifier: Any = None, hashes: Any =
 
             pipcachefirst.installing.stage_ahead(answer.entry.record.sha256)
     candidate = pipcompat.best_candidate(answer.result)
-    if answer.entry is not None and candidate is not None and not answer.entry.record.filename.endswith(".whl"):
-        SESSION.remember_source(pipcompat.link_url(pipcompat.candidate_link(candidate)), answer.entry.record)
+    if answer.entry is not None and candidate is not None:
+        url = pipcompat.link_url(pipcompat.candidate_link(candidate))
+        _served[url] = answer.entry.record
+        if not answer.entry.record.filename.endswith(".whl"):
+            SESSION.remember_source(url, answer.entry.record)
     return answer
 
 
@@ -464,6 +469,32 @@ def _store_download(preparer: Any, req: Any, _dist: Any) -> None:
         SESSION.remember_source(pipcompat.link_facts(prepared.link).url, entry.record)
 
 
+_store_prepared = _storing(pipcompat.PREPARE_LINKED, "a downloaded file", _store_download)
+
+
+def _prepare_linked(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """pip prepares a file: it is stored if pip downloaded it, and reported as the index's if the cache served it.
+
+    pip sets ``download_info`` from the link it was handed, for a served file
+    its place in this cache (``file://…``).  ``--report`` shows it, and pip
+    keeps it as the origin of a wheel it builds from that file.  Plain pip
+    would have the index's link, with the sha256 an index lists: so it becomes
+    what pip makes of that link, from the record (the index's URL, without
+    credentials, as pip's report writes it).  pip reads it only later (the
+    report, the wheel cache's origin, ``direct_url.json`` for a URL the user
+    gave, which a served pin never is).
+    """
+    result = _store_prepared(wrapped, instance, args, kwargs)
+    try:
+        req = pipcompat.PREPARE_LINKED.argument("req", args, kwargs)
+        record = _served.get(pipcompat.download_url(req) or "")
+        if record is not None:
+            pipcompat.report_index_file(req, record.url, record.sha256)
+    except Exception as exc:
+        SESSION.warn("could not name the index's file in pip's report", exc)
+    return result
+
+
 def _store_built(_module: Any, req: Any, wheel_path: Any) -> None:
     url = pipcompat.built_source_url(req)
     if SESSION.store is None or not SESSION.storing or not wheel_path or url is None:
@@ -638,7 +669,7 @@ _WRAPPERS: Dict[HookPoint, Callable[[Any, Any, Any, Any], Any]] = {
     pipcompat.COMMAND_MAIN: _command_main,
     pipcompat.EVALUATE_LINKS: _evaluate_links,
     pipcompat.FIND_BEST_CANDIDATE: _find_best_candidate,
-    pipcompat.PREPARE_LINKED: _storing(pipcompat.PREPARE_LINKED, "a downloaded file", _store_download),
+    pipcompat.PREPARE_LINKED: _prepare_linked,
     pipcompat.BUILD_ONE: _storing(pipcompat.BUILD_ONE, "a built wheel", _store_built),
     pipcompat.GET_CACHE_ENTRY: _get_cache_entry,
     pipcompat.GET_REQUIREMENTS: _get_requirements,

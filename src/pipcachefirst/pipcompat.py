@@ -127,9 +127,11 @@ FIND_BEST_CANDIDATE = HookPoint(
     FINDER_MODULE, "PackageFinder.find_best_candidate", ("self", "project_name", "specifier", "hashes"),
     "serving pins from the cache",
 )
+# Also where pip sets ``req.download_info`` for every file it prepares (22.3-26.3): what
+# ``--report`` and a built wheel's origin in pip's wheel cache say the file came from.
 PREPARE_LINKED = HookPoint(
     "pip._internal.operations.prepare", "RequirementPreparer._prepare_linked_requirement", ("self", "req"),
-    "storing downloads",
+    "storing downloads, and pip's reports naming the index",
 )
 BUILD_ONE = HookPoint("pip._internal.wheel_builder", "_build_one", ("req", "output_dir"), "storing built wheels")
 GET_CACHE_ENTRY = HookPoint(
@@ -559,6 +561,22 @@ def built_source_url(req: Any) -> Optional[str]:
     if link is None or getattr(req, "editable", False):
         return None
     return link_url(link)
+
+
+def download_url(req: Any) -> Optional[str]:
+    """Where pip will report ``req``'s file came from (``download_info.url``), once pip has set it."""
+    url = getattr(getattr(req, "download_info", None), "url", None)
+    return url if isinstance(url, str) else None
+
+
+def report_index_file(req: Any, url: str, sha256: str) -> None:
+    """Make ``req``'s ``download_info`` what pip itself sets for the index's link ``url#sha256=...``.
+
+    pip's own ``direct_url_from_link`` makes it, so its form is the running pip's
+    (``archive_info.hash`` alone in pip 22, ``hashes`` as well in later pips).
+    """
+    link = _loaded("pip._internal.models.link").Link(f"{url}#sha256={sha256}")
+    req.download_info = _loaded("pip._internal.utils.direct_url_helpers").direct_url_from_link(link)
 
 
 def preparer_finder(preparer: Any) -> Finder:
