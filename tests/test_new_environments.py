@@ -12,6 +12,7 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+from importlib import metadata
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -20,6 +21,7 @@ import pytest
 from pipcachefirst import recreating
 from tests.conftest import PipRun, World
 from tests.support.envs import Venv, isolated_environ
+from tests.support.packages import wheel_of_installed
 
 # New environments get the pip their maker brings (ensurepip's, virtualenv's), not the pip under test.
 pytestmark = pytest.mark.same_on_every_pip
@@ -226,6 +228,14 @@ def test_pip_sync_keeps_a_seeded_environment_cache_first(world: World) -> None:
     made = runner(world, "-m", "venv", str(target))
     assert made.returncode == 0 and seeded(target), made.output
     venv = Venv(target)
+    # README: then upgrade the venv's pip.  pip-tools 7.7 and later sync only into an
+    # environment whose pip meets their own requirement (pip >= 26.2.2), which the pip a
+    # new venv gets from ensurepip (23.2.1 on Python 3.11) does not.  The test index's
+    # newest pip is the runner's own, which meets pip-tools' requirement (tox installed both).
+    wheel_of_installed(world.index_root / "main" / "pip", "pip")
+    upgraded = world.pip(venv, "install", "-U", "pip")
+    assert upgraded.returncode == 0, upgraded.output
+    assert f"pip=={metadata.version('pip')}" in venv.freeze(), upgraded.output
 
     def sync(requirements: Path) -> PipRun:
         run = runner(world, "-m", "piptools", "sync", "--python-executable", str(venv.python), str(requirements))

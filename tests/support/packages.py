@@ -19,6 +19,7 @@ import sysconfig
 import tarfile
 import textwrap
 import zipfile
+from importlib import metadata
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -291,4 +292,34 @@ def make_pyc_shipping_wheel(folder: Path, name: str, version: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{_dist_name(name)}-{version}-py3-none-any.whl"
     path.write_bytes(members_wheel_bytes(pyc_shipping_members(name, version)))
+    return path
+
+
+def wheel_of_installed(folder: Path, name: str) -> Path:
+    """The test runner's installed ``name`` packed back into a wheel in ``folder``, for the test index.
+
+    For a story that needs the real thing where a stand-in would not do, such as a
+    venv that upgrades its pip: the files its RECORD lists in site-packages, without
+    byte code and scripts (pip makes those at install) or INSTALLER, REQUESTED and
+    direct_url.json (pip writes those), with a new RECORD.
+    """
+    dist = metadata.distribution(name)
+    info = next(f.parent for f in dist.files or [] if f.name == "METADATA" and f.parent.name.endswith(".dist-info"))
+    left_out = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
+    files = {
+        str(relative): Path(dist.locate_file(relative)).read_bytes()
+        for relative in dist.files or []
+        # (virtualenv's seeder, which put pip into tox's environments, lists __pycache__ folders too)
+        if relative.parts[0] != ".." and relative.suffix != ".pyc" and "__pycache__" not in relative.parts
+        and not (relative.parent == info and relative.name in left_out)
+    }
+    tag = re.search(r"^Tag: (\S+)$", files[f"{info}/WHEEL"].decode(), re.MULTILINE)
+    assert tag is not None, f"{info}/WHEEL names no tag"
+    record = [_record_line(path, data) for path, data in files.items()] + [f"{info}/RECORD,,"]
+    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{_dist_name(name)}-{dist.version}-{tag.group(1)}.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member, data in files.items():
+            archive.writestr(zipfile.ZipInfo(member, date_time=(2020, 1, 1, 0, 0, 0)), data)
     return path
