@@ -26,7 +26,7 @@ five pip ways per pip version and two uv ways, all in the same runs:
 
 - **plain pip** and **bound** as above;
 - **first install**: pipcachefirst with its files cached but no installed
-  trees yet (its ``trees-v1`` bucket removed before each run), so it builds them;
+  trees yet (its ``trees-v2`` bucket removed before each run), so it builds them;
 - **trees off**: pipcachefirst with ``PIPCACHEFIRST_TREES=0``, as it was before trees;
 - **pipcachefirst**: as installed, trees on: each wheel's tree placed;
 - **uv --compile-bytecode** and **uv** (no byte code: the floor).
@@ -73,7 +73,7 @@ GRID_PIP_WAYS = (PLAIN, OURS, BOUND)
 TREES_PIP_WAYS = (PLAIN, FIRST, TREES_OFF, BOUND, OURS)
 TREES_UV_WAYS = (UV_COMPILE, UV)
 # Where pipcachefirst keeps installed trees under pip's cache dir (settings.SUBDIRECTORY, store.TREES).
-TREES_BUCKET = Path("cachefirst", "trees-v1")
+TREES_BUCKET = Path("cachefirst", "trees-v2")
 PIPS = ("23.2.1", "24.3.1", "26.3")  # Python 3.11's ensurepip, one from 2024, the newest
 DELAYS_MS = (0, 50, 100, 300)
 FRESH_PAGES_PIP = "26.3"  # the first pip that uses fresh pages without asking (26.2+)

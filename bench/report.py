@@ -320,7 +320,7 @@ def trees_markdown(data: dict) -> str:
         "is what building the trees costs by itself. The ways:",
         "",
         "- **plain pip**: `PIPCACHEFIRST=0`, pip's own caches warm;",
-        "- **first install**: pipcachefirst with its files cached but no installed trees yet (its `trees-v1` "
+        "- **first install**: pipcachefirst with its files cached but no installed trees yet (its `trees-v2` "
         "removed before each run), so it builds them;",
         "- **trees off**: pipcachefirst with `PIPCACHEFIRST_TREES=0`, as it was before trees;",
         "- **bound**: `pip install --no-index --find-links` over the same files;",
