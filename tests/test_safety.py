@@ -18,7 +18,7 @@ from tests.conftest import World, sha256_of
 
 
 def warnings_of(run) -> list:  # type: ignore[no-untyped-def]
-    return [line for line in run.stderr.splitlines() if "pipcachefirst:" in line]
+    return run.warnings()
 
 
 def the_record(world: World, filename: str) -> Path:
