@@ -12,6 +12,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Dict, List, Optional
 
+from pipcachefirst._free_space import LowOnSpace
 from pipcachefirst.catalog import Entry, Record
 from pipcachefirst.decisions import Decision
 from pipcachefirst.pipcompat import LOCK_COMMAND, VERBOSE
@@ -61,10 +62,13 @@ class Session:
         self.off_reason = None if access.serve else (access.problem or "the cache cannot be used")
 
     def stop_storing(self, exc: OSError) -> None:
-        """A write failed (disk full, permissions changed): store nothing more in this run."""
+        """A write failed (disk full, permissions changed) or would leave the disk short: store nothing more."""
         if self.storing:
             self.storing = False
-            self.problem(f"cannot write to the cache ({exc.strerror or exc}); storing nothing more in this run")
+            if isinstance(exc, LowOnSpace):
+                self.problem(exc.line)
+            else:
+                self.problem(f"cannot write to the cache ({exc.strerror or exc}); storing nothing more in this run")
 
     def problem(self, line: str) -> None:
         """One warning line per distinct problem, a handful at most."""
