@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -31,6 +32,8 @@ from pipcachefirst.pipcompat import PipBehavior
 
 # What the pip under test does by itself, named once in pipcompat (coverage.py's PYBEHAVIOR is the model).
 PIPBEHAVIOR = PipBehavior(metadata.version("pip"))
+
+SUMMARY = re.compile(r"^pipcachefirst: \d+ of \d+ .*from cache$")
 
 # The longest story tests (a minute and more; --durations), started first.  In
 # collection order they came last, and with ``-n 2`` one worker ran them alone
@@ -58,6 +61,10 @@ class PipRun:
 
     def lines(self, prefix: str = "pipcachefirst:") -> List[str]:
         return [line for line in self.output.splitlines() if line.startswith(prefix)]
+
+    def warnings(self) -> List[str]:
+        """pipcachefirst's lines on stderr but its summary line ("N of M ... from cache"), which goes there too."""
+        return [line for line in self.stderr.splitlines() if "pipcachefirst:" in line and not SUMMARY.search(line)]
 
 
 class World:

@@ -73,7 +73,26 @@ def test_normal_verbosity_prints_one_summary_line(world: World) -> None:
 
     run = world.install("alpha==1.0")
     assert run.lines() == ["pipcachefirst: 1 of 1 pinned requirement from cache"]
-    assert run.stdout.rstrip().endswith("pipcachefirst: 1 of 1 pinned requirement from cache")
+
+
+# Where pip says each file comes from: the index, pip's cache, or (served) a file in this cache.
+_WHERE_FROM = ("Collecting ", "  Downloading ", "  Using cached ", "Processing ")
+
+
+@pytest.mark.same_on_every_pip
+def test_pips_stdout_is_as_pip_wrote_it_and_the_summary_line_is_on_stderr(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.publish_wheel("beta", "1.0")
+    world.install("alpha==1.0", "beta==1.0")
+
+    plain = world.install("alpha==1.0", "beta==1.0", env={"PIPCACHEFIRST": "0"})
+    served = world.install("alpha==1.0", "beta==1.0")
+    assert served.requests == []
+    assert served.stdout.splitlines()[-1] == plain.stdout.splitlines()[-1] == "Successfully installed alpha-1.0 beta-1.0"
+    assert [line for line in served.stdout.splitlines() if not line.startswith(_WHERE_FROM)] == [
+        line for line in plain.stdout.splitlines() if not line.startswith(_WHERE_FROM)
+    ]
+    assert served.stderr.splitlines() == ["pipcachefirst: 2 of 2 pinned requirements from cache"]
 
 
 def test_no_cache_dir_means_no_pipcachefirst_cache_either(world: World) -> None:

@@ -32,12 +32,12 @@ def test_second_install_of_a_pinned_file_asks_no_index_and_installs_the_same(wor
     first_venv = world.new_venv()
     first = world.install("-r", str(requirements), venv=first_venv)
     assert index_pages(first.requests), "the first install has to ask the index"
-    assert "pipcachefirst: 0 of 2 pinned requirements from cache" in first.stdout
+    assert "pipcachefirst: 0 of 2 pinned requirements from cache" in first.stderr
 
     second_venv = world.new_venv()
     second = world.install("-r", str(requirements), venv=second_venv)
     assert second.requests == []
-    assert "pipcachefirst: 2 of 2 pinned requirements from cache" in second.stdout
+    assert "pipcachefirst: 2 of 2 pinned requirements from cache" in second.stderr
     assert second_venv.freeze() == first_venv.freeze()
 
 
@@ -52,7 +52,7 @@ def test_a_range_still_asks_the_index(world: World) -> None:
         "the pin asks nothing; the range asks the index, which has a newer beta than the cache"
     )
     assert "pipcachefirst: alpha==1.0 from cache (alpha-1.0-py3-none-any.whl)" in run.stdout
-    assert "pipcachefirst: 1 of 1 pinned requirement from cache" in run.stdout
+    assert "pipcachefirst: 1 of 1 pinned requirement from cache" in run.stderr
     assert "Successfully installed alpha-1.0 beta-1.1" in run.stdout
 
 
@@ -198,7 +198,7 @@ def test_pip_python_carries_pipcachefirst_into_a_bare_venv(world: World) -> None
     run = world.pip(world.new_venv(), "--python", str(bare.python), "install", "alpha==1.0")
     assert run.returncode == 0, run.output
     assert run.requests == []
-    assert "pipcachefirst: 1 of 1 pinned requirement from cache" in run.stdout
+    assert "pipcachefirst: 1 of 1 pinned requirement from cache" in run.stderr
     listed = bare.run(["-c", "import importlib.metadata as m; print(sorted(d.metadata['Name'] for d in m.distributions()))"])
     assert listed.stdout.strip() == "['alpha']", "nothing of ours shows up as installed there"
 
@@ -239,8 +239,7 @@ def test_a_cache_that_cannot_be_used_costs_one_warning_and_nothing_else(world: W
     not_a_folder = world.write("not-a-folder", "")
 
     run = world.install("alpha==1.0", env={"PIPCACHEFIRST_DIR": str(not_a_folder)})
-    warnings = [line for line in run.stderr.splitlines() if "pipcachefirst" in line]
-    assert len(warnings) == 1, run.stderr
+    assert len(run.warnings()) == 1, run.stderr
     assert "Traceback" not in run.output
     assert "Successfully installed alpha-1.0" in run.stdout
 
@@ -303,7 +302,7 @@ def test_pip_works_out_the_tags_this_python_supports_once_not_once_per_wheel(wor
             "atexit.register(lambda: sys.stderr.write(f'supported tags worked out {len(calls)} times\\n'))\n"
         ),
     )
-    assert "pipcachefirst: 3 of 3 pinned requirements from cache" in served.stdout
+    assert "pipcachefirst: 3 of 3 pinned requirements from cache" in served.stderr
     assert "supported tags worked out 2 times" in served.stderr, "once for pip's finder, once for its resolver"
     assert "supported tags worked out 2 times" in plain.stderr or "worked out 4 times" in plain.stderr, (
         "plain pip 24.2+ works them out twice too; before that, once more for each of the 3 wheels"
@@ -364,7 +363,7 @@ def test_pip_parses_each_requirement_a_wheel_declares_once_not_each_time_it_read
             "atexit.register(lambda: sys.stderr.write(f'beta>=1.0 parsed {texts.count(\"beta>=1.0\")} times\\n'))\n"
         ),
     )
-    assert "pipcachefirst: 2 of 2 pinned requirements from cache" in served.stdout
+    assert "pipcachefirst: 2 of 2 pinned requirements from cache" in served.stderr
     assert "beta>=1.0 parsed 1 times" in served.stderr
     assert "beta>=1.0 parsed 1 times" in plain.stderr or "beta>=1.0 parsed 3 times" in plain.stderr, (
         "plain pip 24.2+ parses it once too; before that, once for pip's own requirement and twice reading alpha's"

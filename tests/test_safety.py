@@ -18,7 +18,7 @@ from tests.conftest import World, sha256_of
 
 
 def warnings_of(run) -> list:  # type: ignore[no-untyped-def]
-    return [line for line in run.stderr.splitlines() if "pipcachefirst:" in line]
+    return run.warnings()
 
 
 def the_record(world: World, filename: str) -> Path:
@@ -132,14 +132,67 @@ def test_a_read_only_cache_serves_and_stores_nothing(world: World) -> None:
 
 
 @pytest.mark.same_on_every_pip
-def test_a_full_disk_mid_write_costs_one_line_and_leaves_no_partial_file(world: World) -> None:
+def test_a_disk_that_runs_out_of_room_while_storing_costs_one_line_and_leaves_no_partial_file(world: World) -> None:
     world.publish_wheel("alpha", "1.0", payload=os.urandom(600_000))
-    with mounted_tmpfs(world.tmp / "small", "size=256k") as cache:
+    # Out of inodes half way down the entry's folders: "No space left on device", with its blocks free.
+    with mounted_tmpfs(world.tmp / "small", "size=16m,nr_inodes=5") as cache:
         run = world.install("alpha==1.0", env={"PIPCACHEFIRST_DIR": str(cache)})
         [warning] = warnings_of(run)
         assert "cannot write to the cache" in warning and "No space left" in warning
         assert "Successfully installed alpha-1.0" in run.stdout
         assert [p.name for p in cache.rglob("*") if p.is_file()] == []
+
+
+def leave_free(disk: Path, free: int) -> Path:
+    """A file on ``disk`` that leaves ``free`` bytes of it free."""
+    fs = os.statvfs(disk)
+    ballast = disk / "ballast"
+    ballast.write_bytes(bytes(fs.f_bavail * fs.f_frsize - free))  # written zeros take their pages on a tmpfs
+    return ballast
+
+
+@pytest.mark.same_on_every_pip
+def test_a_cache_on_a_nearly_full_disk_serves_and_stores_nothing_with_one_line_per_command(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.publish_wheel("beta", "1.0")
+    with mounted_tmpfs(world.tmp / "small", "size=16m") as disk:  # pipcachefirst leaves a tenth of it free
+        cache = disk / "cache"
+        env = {"PIPCACHEFIRST_DIR": str(cache)}
+        world.install("alpha==1.0", env=env)
+        ballast = leave_free(disk, 1 << 20)
+
+        for _ in range(2):
+            run = world.install("alpha==1.0", "beta==1.0", env=env)
+            assert [line.strip() for line in warnings_of(run)] == [
+                f"WARNING: pipcachefirst: only 1.0 MiB free on the disk of {cache} (pipcachefirst leaves 1.6 MiB "
+                "free); storing nothing more in this run"
+            ]
+            assert not any("/alpha/" in r for r in run.requests), "alpha still comes from the cache"
+            assert "GET /main/simple/beta/" in run.requests
+            assert not list(cache.rglob("beta*"))
+
+        ballast.unlink()
+        run = world.install("beta==1.0", env=env)
+        assert warnings_of(run) == []
+        assert list(cache.rglob("beta-1.0-py3-none-any.whl"))
+
+
+@pytest.mark.same_on_every_pip
+def test_an_install_stores_only_what_leaves_the_margin_free(world: World) -> None:
+    world.publish_wheel("big", "1.0", payload=bytes(3 << 19))  # 1.5 MiB, and as much again unpacked
+    with mounted_tmpfs(world.tmp / "small", "size=16m") as disk:
+        cache = disk / "cache"
+        leave_free(disk, 4 << 20)
+
+        run = world.install("big==1.0", env={"PIPCACHEFIRST_DIR": str(cache)})
+        assert [line.strip() for line in warnings_of(run)] == [
+            "WARNING: pipcachefirst: storing the installed tree of big (1.5 MiB) would leave less than 1.6 MiB free "
+            f"on the disk of {cache}; storing nothing more in this run"
+        ]
+        assert list(cache.rglob("big-1.0-py3-none-any.whl")), "the wheel itself left room enough"
+        assert not list(cache.rglob("big_payload.bin")), "its tree did not"
+        fs = os.statvfs(disk)
+        assert fs.f_bavail * fs.f_frsize >= fs.f_blocks * fs.f_frsize // 10
 
 
 # -- who may write the cache ---------------------------------------------------

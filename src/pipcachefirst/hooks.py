@@ -129,7 +129,7 @@ def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         _share_with_team(status)
         line = SESSION.summary()
         if line:
-            logger.info("%s", line)
+            SESSION.say(line)
         if status and SESSION.mode == settings.OFFLINE and SESSION.missing() and not SESSION.offline_reported:
             logger.error("%s", _offline_message(SESSION.missing()))
     except Exception:  # the summary is a courtesy; never a reason to fail
@@ -426,7 +426,7 @@ def _share_with_team(status: Any) -> None:
         except Exception as exc:  # pip's work is done; a bug of ours costs only the sharing
             SESSION.warn("could not share with the team cache", exc)
     if team.fetched or team.shared:
-        logger.info("pipcachefirst: team cache: %d files fetched, %d shared", team.fetched, team.shared)
+        SESSION.say(f"pipcachefirst: team cache: {team.fetched} files fetched, {team.shared} shared")
 
 
 # -- the preparer and the wheel builder: fill the cache ----------------------

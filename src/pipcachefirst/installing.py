@@ -44,6 +44,7 @@ from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
 from pipcachefirst import early_staging, pipcompat, settings, staging, trees
 from pipcachefirst._workers import Job, Workers
+from pipcachefirst._free_space import tree_size
 from pipcachefirst._atomic import current_umask, sha256_of
 from pipcachefirst.pipcompat import INSTALL_WHEEL, VERBOSE, InstallStep
 from pipcachefirst.session import CURRENT as SESSION
@@ -113,10 +114,11 @@ def _plan(args: Any, kwargs: Any) -> Optional[Tuple[InstallStep, trees.Tree, str
     with open(wheel_path, "rb") as handle:
         sha256 = sha256_of(handle)
     tree = shelf.find(sha256)
-    if tree is None and SESSION.storing:
+    if tree is None and SESSION.storing and SESSION.store is not None:
+        wheel_zip = INSTALL_WHEEL.argument("wheel_zip", args, kwargs)
         try:
-            tree = shelf.build(sha256, INSTALL_WHEEL.argument("wheel_zip", args, kwargs), step.is_executable,
-                               os.path.basename(wheel_path))
+            SESSION.store.free_space.claim(tree_size(wheel_zip), f"the installed tree of {name}")
+            tree = shelf.build(sha256, wheel_zip, step.is_executable, os.path.basename(wheel_path))
         except trees.TreeError as exc:
             logger.log(VERBOSE, "pipcachefirst: no installed tree for %s: %s", name, exc)
             return None

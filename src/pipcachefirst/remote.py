@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Dict, List, NamedTuple, Optional, Protocol, Sequence, Set, Tuple, TypeVar, Union
 
 from pipcachefirst._atomic import TEMPORARY_PREFIX, unlink_quietly, write_atomically
+from pipcachefirst._free_space import LowOnSpace
 from pipcachefirst._packaging import canonicalize_name
 from pipcachefirst._workers import Workers
 from pipcachefirst.catalog import (
@@ -297,7 +298,11 @@ class TeamCache:
         record = found.record
         key = f"{found.folder}/{record.filename}"
         try:
+            self.store.free_space.claim(record.size, record.filename)  # the download; storing it claims again
             fd, temporary = tempfile.mkstemp(dir=self.store.root, prefix=TEMPORARY_PREFIX)
+        except LowOnSpace as exc:
+            self._warn(exc.line)
+            return None
         except OSError as exc:
             self._warn(f"team cache: cannot write to the local cache ({exc.strerror or exc}); not fetching")
             return None
@@ -315,6 +320,9 @@ class TeamCache:
             return entry
         except S3Error as exc:
             self._failed(exc, reading=True)
+            return None
+        except LowOnSpace as exc:
+            self._warn(exc.line)
             return None
         except (OSError, StoreError) as exc:
             self._warn(f"team cache: could not store {record.filename} ({exc}); not used")

@@ -3,14 +3,16 @@
 pip runs one command per process; the hooks fill this in as pip goes (the
 command's name and cache option first, then one decision per pinned
 requirement) and it becomes one ``-v`` line per pin and one summary line at
-the end.  Nothing here knows how pip is patched.
+the end, on stderr.  Nothing here knows how pip is patched.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from typing import TYPE_CHECKING, Dict, List, Optional
 
+from pipcachefirst._free_space import LowOnSpace
 from pipcachefirst.catalog import Entry, Record
 from pipcachefirst.decisions import Decision
 from pipcachefirst.pipcompat import LOCK_COMMAND, VERBOSE
@@ -61,10 +63,13 @@ class Session:
         self.off_reason = None if access.serve else (access.problem or "the cache cannot be used")
 
     def stop_storing(self, exc: OSError) -> None:
-        """A write failed (disk full, permissions changed): store nothing more in this run."""
+        """A write failed (disk full, permissions changed) or would leave the disk short: store nothing more."""
         if self.storing:
             self.storing = False
-            self.problem(f"cannot write to the cache ({exc.strerror or exc}); storing nothing more in this run")
+            if isinstance(exc, LowOnSpace):
+                self.problem(exc.line)
+            else:
+                self.problem(f"cannot write to the cache ({exc.strerror or exc}); storing nothing more in this run")
 
     def problem(self, line: str) -> None:
         """One warning line per distinct problem, a handful at most."""
@@ -95,6 +100,16 @@ class Session:
         noun = "requirement" if total == 1 else "requirements"
         pinned = "pinned " if self.mode == EXACT else ""
         return f"pipcachefirst: {served} of {total} {pinned}{noun} from cache"
+
+    def say(self, line: str) -> None:
+        """A line at pip's normal verbosity, on stderr beside pip's warnings; nothing under ``-q``.
+
+        pip's stdout stays exactly as pip writes it: scripts read its last
+        line ("Successfully installed ...") with ``tail -1``, and
+        ``--report -`` writes JSON there.
+        """
+        if logger.isEnabledFor(logging.INFO):
+            sys.stderr.write(line + "\n")
 
     def missing(self) -> List[Decision]:
         return [d for d in self.decisions.values() if not d.served]

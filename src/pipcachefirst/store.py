@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
+from pipcachefirst._free_space import FreeSpace
 from pipcachefirst._atomic import (
     TEMPORARY_PREFIX,
     can_create_in,
@@ -115,6 +116,7 @@ class Store:
         self._report = report or (lambda line: None)
         self._intact: Dict[Path, Tuple[int, ...]] = {}
         self._real_root = os.path.realpath(self.root)
+        self.free_space = FreeSpace(self.root)  # what may still be stored here; see ``_free_space``
 
     def open(self) -> Access:
         """Create the cache directory if needed and say what it can be used for."""
@@ -293,7 +295,10 @@ class Store:
 
         Returns the existing entry when the same bytes are already stored, and
         None when a newer pipcachefirst's record is there (it is left as it is).
+        ``LowOnSpace`` (an OSError), before anything is written, when the
+        copy would leave the disk short of its margin.
         """
+        self.free_space.claim(os.stat(source).st_size, record.filename)
         folder = self._folder_of(record)
         folder.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(folder)
