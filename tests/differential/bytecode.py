@@ -15,9 +15,9 @@ empty working folder):
   truncated (``EOFError: marshal data too short``) with a header that still
   matches its source.  Also lists the top-level modules the lock installed
   (from every ``RECORD``) whose source has a pyc.
-- ``import``: one such module in a fresh interpreter, with the source loader
-  hooked so that every module compiled from source (a pyc missing, stale or
-  unreadable) is noted.  ``PYTHONDONTWRITEBYTECODE`` (set by
+- ``import``: those modules, one interpreter per top-level name, with the
+  source loader hooked so that every module compiled from source (a pyc
+  missing, stale or unreadable) is noted.  ``PYTHONDONTWRITEBYTECODE`` (set by
   ``isolated_environ``) keeps the import from writing pycs, so the venv the
   probes look at is the one pip left.
 
@@ -31,7 +31,7 @@ import json
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Any, Dict, List, Sequence
 
 from tests.support.envs import isolated_environ
 
@@ -138,22 +138,24 @@ print(json.dumps({"pycs": pycs, "units": sorted(units)}))
 
 _IMPORT = r"""
 import importlib, importlib.machinery, json, os, sys
-site, name, marker = os.path.realpath(sys.argv[1]), sys.argv[2], sys.argv[3]
+site, marker, names = os.path.realpath(sys.argv[1]), sys.argv[2], sys.argv[3:]
 compiled = []
 original = importlib.machinery.SourceFileLoader.source_to_code
 def source_to_code(self, data, path, *args, **kwargs):
     compiled.append(os.path.realpath(path))
     return original(self, data, path, *args, **kwargs)
 importlib.machinery.SourceFileLoader.source_to_code = source_to_code
-error = ""
-try:
-    importlib.import_module(name)
-except BaseException as exc:
-    error = ("%s: %s" % (type(exc).__name__, exc)).splitlines()[0][:300]
-inside = sorted({os.path.relpath(p, site) for p in compiled if p.startswith(site + os.sep)})
-sys.stdout.flush()
-sys.__stdout__.write("\n" + marker + json.dumps({"error": error, "compiled": inside}) + "\n")
-sys.__stdout__.flush()
+for name in names:
+    del compiled[:]
+    error = ""
+    try:
+        importlib.import_module(name)
+    except BaseException as exc:
+        error = ("%s: %s" % (type(exc).__name__, exc)).splitlines()[0][:300]
+    inside = sorted({os.path.relpath(p, site) for p in compiled if p.startswith(site + os.sep)})
+    sys.stdout.flush()
+    sys.__stdout__.write("\n" + marker + json.dumps({"name": name, "error": error, "compiled": inside}) + "\n")
+    sys.__stdout__.flush()
 os._exit(0)
 """
 
@@ -174,11 +176,12 @@ class ByteCode:
     units: List[str] = field(default_factory=list)  # top-level modules the lock installed that have a pyc
     imports: Dict[str, Imported] = field(default_factory=dict)
     error: str = ""  # the scan itself failed
+    seconds: float = 0.0  # scan and imports, wall time
 
     def bad(self) -> Dict[str, str]:
         return {path: verdict for path, verdict in self.pycs.items() if verdict != "ok"}
 
-    def summary(self) -> dict:
+    def summary(self) -> Dict[str, Any]:
         """What report.json keeps: counts, and the pycs and imports that are not fine."""
         return {
             "pycs": len(self.pycs),
@@ -188,6 +191,7 @@ class ByteCode:
             "imports_failed": {n: i.error for n, i in self.imports.items() if i.error},
             "compiled_at_import": sorted({p for i in self.imports.values() for p in i.compiled}),
             "error": self.error,
+            "seconds": round(self.seconds, 1),
         }
 
 
@@ -207,27 +211,42 @@ def scan(python: Path, site_packages: Path, excluded: Sequence[str], cwd: Path) 
     return ByteCode(pycs=data["pycs"], units=data["units"])
 
 
-def import_module(python: Path, site_packages: Path, name: str, cwd: Path) -> Imported:
-    """Import ``name`` alone in the venv; a crash or hang is an error like any other."""
+def import_group(python: Path, site_packages: Path, names: Sequence[str], cwd: Path) -> Dict[str, Imported]:
+    """Import ``names`` one after the other in one interpreter; a crash or hang is an error like any other."""
+    found: Dict[str, Imported] = {}
     try:
         proc = subprocess.run(
-            [str(python), "-c", _IMPORT, str(site_packages), name, MARKER],
+            [str(python), "-c", _IMPORT, str(site_packages), MARKER, *names],
             capture_output=True,
             text=True,
             env=isolated_environ(),
             cwd=cwd,
             timeout=IMPORT_TIMEOUT,
         )
-    except subprocess.TimeoutExpired:
-        return Imported(f"timed out after {IMPORT_TIMEOUT} s")
-    for line in reversed(proc.stdout.splitlines()):
+        stdout, failure = proc.stdout, f"python exited {proc.returncode} during the import"
+        tail = (proc.stderr.strip().splitlines() or [""])[-1][:300]
+        failure += f": {tail}" if tail else ""
+    except subprocess.TimeoutExpired as exc:
+        stdout = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        failure = f"timed out after {IMPORT_TIMEOUT} s"
+    for line in stdout.splitlines():
         if line.startswith(MARKER):
             data = json.loads(line[len(MARKER) :])
-            return Imported(data["error"], data["compiled"])
-    tail = (proc.stderr.strip().splitlines() or [""])[-1][:300]
-    return Imported(f"python exited {proc.returncode} during the import: {tail}")
+            found[data["name"]] = Imported(data["error"], data["compiled"])
+    return {name: found.get(name) or Imported(failure) for name in names}
 
 
 def import_all(python: Path, site_packages: Path, names: Sequence[str], cwd: Path) -> Dict[str, Imported]:
-    """Import each of ``names`` alone in the venv (plain pip's list, on both sides)."""
-    return {name: import_module(python, site_packages, name, cwd) for name in names}
+    """Import each of ``names`` (plain pip's list, on both sides), one interpreter per top-level name.
+
+    ``google.auth``, ``google.protobuf`` and a hundred more share one
+    interpreter (starting one per module doubled a cell of linehaul's lock);
+    each module's import is still its own try, in the same order on both sides.
+    """
+    groups: Dict[str, List[str]] = {}
+    for name in names:
+        groups.setdefault(name.split(".")[0], []).append(name)
+    found: Dict[str, Imported] = {}
+    for group in groups.values():
+        found.update(import_group(python, site_packages, group, cwd))
+    return found

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
+from tests.differential.bytecode import Imported
 from tests.differential.compare import Cell
 
 
@@ -124,5 +125,5 @@ class Report:
         (folder / "report.json").write_text(json.dumps(self.to_json(), indent=1) + "\n")
 
 
-def _imported(imports: dict) -> int:
+def _imported(imports: Dict[str, Imported]) -> int:
     return sum(not imported.error for imported in imports.values())

@@ -183,6 +183,7 @@ def run_cell(lock: Lock, pip: str, exe: str, toolbox: Toolbox, server: IndexServ
     }
     excluded = ["pip", *product_dists]
     site = {name: site_packages(side.root / "venv-b") for name, side in sides.items()}
+    probe_started = time.monotonic()
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures3 = {
             name: pool.submit(bytecode.scan, pythons[name], site[name], excluded, side.root / "cwd")
@@ -196,6 +197,7 @@ def run_cell(lock: Lock, pip: str, exe: str, toolbox: Toolbox, server: IndexServ
         }
         for name, future in futures4.items():
             scans[name].imports = future.result()
+            scans[name].seconds = time.monotonic() - probe_started
     for name, side in sides.items():
         results[name].dry_run = after[name][1]
         results[name].dry_run_report = side.read_report()
