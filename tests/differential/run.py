@@ -21,10 +21,11 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from bench.harness import product_wheel
 from tests.differential import bytecode
+from tests.differential.bytecode import ByteCode
 from tests.differential.compare import Cell, compare
 from tests.differential.corpus import CORPUS_DIR, Lock, discover, select
 from tests.differential.fetch import RecordingProxy, fetch_lock, stamp_path
@@ -175,34 +176,39 @@ def run_cell(lock: Lock, pip: str, exe: str, toolbox: Toolbox, server: IndexServ
         return side.download(pythons[name], False), side.dry_run(dry_pythons[name], False)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures2 = {name: pool.submit(download_then_dry_run, name) for name in sides}
-        after = {name: future.result() for name, future in futures2.items()}
+        pending = {name: pool.submit(download_then_dry_run, name) for name in sides}
+        after = {name: future.result() for name, future in pending.items()}
     results = {
         name: side.finish(pythons[name], side.root / "venv-b", first[name], second[name], after[name][0])
         for name, side in sides.items()
     }
-    excluded = ["pip", *product_dists]
-    site = {name: site_packages(side.root / "venv-b") for name, side in sides.items()}
-    probe_started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures3 = {
-            name: pool.submit(bytecode.scan, pythons[name], site[name], excluded, side.root / "cwd")
-            for name, side in sides.items()
-        }
-        scans = {name: future.result() for name, future in futures3.items()}
-        units = scans["plain"].units  # what imports with plain pip must import with pipcachefirst
-        futures4 = {
-            name: pool.submit(bytecode.import_all, pythons[name], site[name], units, side.root / "cwd")
-            for name, side in sides.items()
-        }
-        for name, future in futures4.items():
-            scans[name].imports = future.result()
-            scans[name].seconds = time.monotonic() - probe_started
+    scans = probe_bytecode(sides, pythons, ["pip", *product_dists])
     for name, side in sides.items():
         results[name].dry_run = after[name][1]
         results[name].dry_run_report = side.read_report()
         results[name].bytecode = scans[name]
     return Cell(lock.slug, pip, lock.python, results["plain"], results["pcf"], product_dists)
+
+
+def probe_bytecode(sides: Dict[str, Side], pythons: Dict[str, Path], excluded: List[str]) -> Dict[str, ByteCode]:
+    """Venv B's pycs on each side, then the imports of plain pip's list of modules on each side (side by side)."""
+    site = {name: site_packages(side.root / "venv-b") for name, side in sides.items()}
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        scanning = {
+            name: pool.submit(bytecode.scan, pythons[name], site[name], excluded, side.root / "cwd")
+            for name, side in sides.items()
+        }
+        scans = {name: future.result() for name, future in scanning.items()}
+        units = scans["plain"].units  # what imports with plain pip must import with pipcachefirst
+        importing = {
+            name: pool.submit(bytecode.import_all, pythons[name], site[name], units, side.root / "cwd")
+            for name, side in sides.items()
+        }
+        for name, future in importing.items():
+            scans[name].imports = future.result()
+            scans[name].seconds = time.monotonic() - started
+    return scans
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
