@@ -3,14 +3,18 @@
 pipcachefirst may add only itself to an environment (and its dependencies, if it has any,
 when the lock does not pin them: then the lock's pins win and must match);
 may make fewer index requests and builds on a warm second install, never
-more; and may not be slower beyond noise.  Everything else must be equal.
+more; and may not be slower beyond noise.  Everything else must be equal,
+including pip's ``--dry-run --report`` JSON, and every pyc must be valid for
+its source and every module that imports with plain pip must import, from
+its pyc, with pipcachefirst.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Set
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from tests.differential.observe import SideResult
 from tests.support.indexserver import canonical
@@ -20,6 +24,7 @@ PRODUCT = "pipcachefirst"
 SLOWER_RATIO = 1.25
 SLOWER_SECONDS = 0.5
 _SHOWN = 8
+_VALUE_CHARS = 160
 
 
 @dataclass
@@ -73,13 +78,16 @@ def compare(cell: Cell) -> List[str]:
     found: List[str] = []
     allowed = extras_allowed(cell)
 
-    for step in ("install1", "install2", "download", "check"):
+    for step in ("install1", "install2", "download", "check", "dry_run"):
+        if getattr(plain, step) is None or getattr(pcf, step) is None:
+            continue
         a, b = getattr(plain, step).returncode, getattr(pcf, step).returncode
         name = {
             "install1": "first install exit status",
             "install2": "second install exit status",
             "download": "pip download exit status",
             "check": "pip check exit status",
+            "dry_run": "pip install --dry-run --report exit status",
         }[step]
         if a != b:
             found.append(f"{name}: plain={a} pipcachefirst={b}")
@@ -130,15 +138,130 @@ def compare(cell: Cell) -> List[str]:
                 f"pipcachefirst={_show(pcf.downloaded[n][:12] for n in changed)} ({_show(changed)})"
             )
 
-    for step in ("install1", "install2", "download"):
+    for step in ("install1", "install2", "download", "dry_run"):
+        if getattr(plain, step) is None or getattr(pcf, step) is None:
+            continue
         a_lines = set(getattr(plain, step).notable([plain.root]))
         b_lines = set(getattr(pcf, step).notable([pcf.root]))
         extra = b_lines - a_lines
         if extra:
             found.append(f"{step} output lines: plain=- pipcachefirst={_show(extra)}")
 
+    found += report_differences(plain.dry_run_report, pcf.dry_run_report)
+    found += bytecode_differences(plain, pcf)
     return [f"{cell.label}: {line}" for line in found if line]
 
 
 def _files(files: Dict[str, List[str]], excluded: Set[str]) -> Set[str]:
     return {path for name, paths in files.items() if name not in excluded for path in paths}
+
+
+def report_differences(plain: Optional[Dict[str, Any]], pcf: Optional[Dict[str, Any]]) -> List[str]:
+    """pip's ``--dry-run --report`` JSON, field by field: one line per field that differs, naming it.
+
+    Entries of ``install`` are matched by project name, so a line reads
+    ``install[*].download_info.url differs for 9 of 9 packages (...)``, with one
+    example's two values.
+    """
+    if plain is None and pcf is None:
+        return []
+    if plain is None or pcf is None:
+        return [f"pip install --dry-run --report: plain={_written(plain)} pipcachefirst={_written(pcf)}"]
+    by_field: Dict[str, List[Tuple[str, Any, Any]]] = {}
+    for path, a, b in _json_differences(plain, pcf, ""):
+        pattern = re.sub(r"^install\[[^]]+\]", "install[*]", path)
+        by_field.setdefault(pattern, []).append((path, a, b))
+    total = len(plain.get("install") or []) if isinstance(plain.get("install"), list) else 0
+    lines = []
+    for pattern, items in by_field.items():
+        path, a, b = items[0]
+        if pattern.startswith("install[*]"):
+            names = [item[0].split("]", 1)[0][len("install[") :] for item in items]
+            where = f"differs for {len(items)} of {total} packages ({_show(names)}); {names[0]}:"
+        else:
+            where = "differs:"
+        lines.append(
+            f"pip install --dry-run --report: {pattern} {where} plain={_value(a)} pipcachefirst={_value(b)}"
+        )
+    return lines
+
+
+def _written(report: Optional[Dict[str, Any]]) -> str:
+    return "no report written" if report is None else "a report"
+
+
+def _value(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+    return text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 1] + "…"
+
+
+def _install_key(entry: Any, index: int) -> str:
+    try:
+        return canonical(str(entry["metadata"]["name"]))
+    except (KeyError, TypeError):
+        return f"#{index}"
+
+
+def _json_differences(a: Any, b: Any, path: str) -> Iterator[Tuple[str, Any, Any]]:
+    """(field path, plain's value, pipcachefirst's) for every leaf that differs; ``<absent>`` for a missing key."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            sub = f"{path}.{key}" if path else key
+            if key not in a or key not in b:
+                yield sub, a.get(key, "<absent>"), b.get(key, "<absent>")
+            else:
+                yield from _json_differences(a[key], b[key], sub)
+    elif isinstance(a, list) and isinstance(b, list) and path == "install":
+        a_by = {_install_key(e, i): e for i, e in enumerate(a)}
+        b_by = {_install_key(e, i): e for i, e in enumerate(b)}
+        for key in sorted(set(a_by) | set(b_by)):
+            sub = f"install[{key}]"
+            if key not in a_by or key not in b_by:
+                yield sub, "<absent>" if key not in a_by else "<present>", "<absent>" if key not in b_by else "<present>"
+            else:
+                yield from _json_differences(a_by[key], b_by[key], sub)
+        if [_install_key(e, i) for i, e in enumerate(a)] != [_install_key(e, i) for i, e in enumerate(b)]:
+            if set(a_by) == set(b_by):
+                yield "install (order)", list(a_by), list(b_by)
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            yield from _json_differences(x, y, f"{path}[{i}]")
+    elif a != b:
+        yield path, a, b
+
+
+def bytecode_differences(plain: SideResult, pcf: SideResult) -> List[str]:
+    """Every pyc valid for its source, none missing, and what imports with plain pip imports from its pyc."""
+    a, b = plain.bytecode, pcf.bytecode
+    found = [f"{side}: {bc.error}" for side, bc in (("plain", a), ("pipcachefirst", b)) if bc.error]
+    invalid = {path: verdict for path, verdict in b.bad().items() if a.pycs.get(path) != verdict}
+    if invalid:
+        found.append(
+            f"byte code not valid for its source ({len(invalid)} of {len(b.pycs)} pycs; plain pip's are valid): "
+            + _show(f"{path}: {verdict}" for path, verdict in invalid.items())
+        )
+    missing = [path for path, verdict in a.pycs.items() if verdict == "ok" and path not in b.pycs]
+    if missing:
+        found.append(f"byte code missing ({len(missing)} pycs plain pip wrote): {_show(missing)}")
+    failed = {
+        name: b.imports[name].error
+        for name, imported in a.imports.items()
+        if not imported.error and name in b.imports and b.imports[name].error
+    }
+    if failed:
+        found.append(
+            f"import fails with pipcachefirst, works with plain pip ({len(failed)} of {len(a.imports)} modules): "
+            + _show(f"{name}: {error}" for name, error in failed.items())
+        )
+    compiled_a = {path for imported in a.imports.values() if not imported.error for path in imported.compiled}
+    compiled_b = {
+        path
+        for name, imported in b.imports.items()
+        if name in a.imports and not a.imports[name].error
+        for path in imported.compiled
+    }
+    if compiled_b - compiled_a:
+        found.append(
+            f"import compiled from source, where plain pip's pyc was loaded: {_show(compiled_b - compiled_a)}"
+        )
+    return found

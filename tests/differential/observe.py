@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import re
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
+from tests.differential.bytecode import ByteCode
 from tests.differential.corpus import Lock
 from tests.support.envs import isolated_environ
 from tests.support.indexserver import IndexServer, canonical
@@ -76,11 +78,17 @@ class SideResult:
     download: Step
     downloaded: Dict[str, str]  # file name -> sha256
     root: str
+    dry_run: Optional[Step] = None  # pip install --dry-run --report, warm cache, fresh venv
+    dry_run_report: Optional[Dict[str, Any]] = None  # its JSON, normalised (see read_report); None: none written
+    bytecode: ByteCode = field(default_factory=ByteCode)  # venv B's pycs and imports
 
     def to_json(self) -> dict:
         data = asdict(self)
-        for step in ("install1", "install2", "check", "download"):
-            data[step].pop("output", None)
+        for step in ("install1", "install2", "check", "download", "dry_run"):
+            if data[step]:
+                data[step].pop("output", None)
+        data.pop("dry_run_report")  # pip's metadata of every package: in the cell's logs when it failed
+        data["bytecode"] = self.bytecode.summary()
         data["builds2"] = self.install2.builds()
         data["served2"] = self.install2.served()
         data["check"]["output_tail"] = self.check.output.strip().splitlines()[-20:]
@@ -150,6 +158,38 @@ class Side:
         return self.pip(
             python, "download", ["download", "-r", str(self.lock.path), "-d", str(dl), *self.lock.args], alone
         )
+
+    def dry_run(self, python: Path, alone: bool = True) -> Step:
+        """``pip install --dry-run --report`` of the lock (into a fresh venv, so that all would be installed)."""
+        return self.pip(
+            python,
+            "dry-run",
+            ["install", "--dry-run", "--report", str(self.report_path), "-r", str(self.lock.path), *self.lock.args],
+            alone,
+        )
+
+    @property
+    def report_path(self) -> Path:
+        return self.logs / "dry-run-report.json"
+
+    def read_report(self) -> Optional[Dict[str, Any]]:
+        """The dry run's report with what differs between any two runs made the same.
+
+        Run twice with plain pip against the same index the reports are equal
+        byte for byte (the environment is the same machine's); the two sides
+        differ only in their own folder and, across harness runs, the
+        loopback index's port.  A report that is not JSON is kept as a string.
+        """
+        try:
+            text = self.report_path.read_text(encoding="utf-8")
+        except OSError:
+            return None
+        text = text.replace(self.server.url, "<index>").replace(str(self.root), "<side>")
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            return {"<not JSON>": f"{exc}: {text[:200]}"}
+        return data if isinstance(data, dict) else {"<not an object>": data}
 
     def finish(self, python: Path, venv: Path, install1: Step, install2: Step, download: Step) -> SideResult:
         """After the second install: freeze, check and the installed files of venv B."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
+from tests.differential.bytecode import Imported
 from tests.differential.compare import Cell
 
 
@@ -37,12 +38,12 @@ class Report:
     run_seconds: float = 0.0
 
     def table(self) -> str:
-        header = ("lock", "pip", "py", "exit", "plain s", "pcf s", "ratio", "requests", "builds", "served", "verdict")
+        header = ("lock", "pip", "py", "exit", "plain s", "pcf s", "ratio", "requests", "builds", "served", "bad pycs", "imports", "verdict")
         rows = [header]
         for o in self.outcomes:
             c = o.cell
             if c is None:
-                rows.append((o.lock, o.pip, o.python, "", "", "", "", "", "", "", "ERROR"))
+                rows.append((o.lock, o.pip, o.python, "", "", "", "", "", "", "", "", "", "ERROR"))
                 continue
             served = c.pcf.install2.served().replace("pipcachefirst: ", "").split(" pinned")[0]
             rows.append(
@@ -57,6 +58,8 @@ class Report:
                     f"{len(c.plain.install2.requests)}/{len(c.pcf.install2.requests)}",
                     f"{len(c.plain.install2.builds())}/{len(c.pcf.install2.builds())}",
                     served or "-",
+                    f"{len(c.plain.bytecode.bad())}/{len(c.pcf.bytecode.bad())} of {len(c.plain.bytecode.pycs)}",
+                    f"{_imported(c.plain.bytecode.imports)}/{_imported(c.pcf.bytecode.imports)}",
                     "pass" if o.passed else f"FAIL ({len(o.differences)})",
                 )
             )
@@ -69,7 +72,8 @@ class Report:
         parts = [self.table(), ""]
         parts.append(
             "exit/requests/builds: second install, plain/pipcachefirst; served: pipcachefirst's "
-            "'N of M' line of its second install; ratio: pipcachefirst s / plain s"
+            "'N of M' line of its second install; ratio: pipcachefirst s / plain s; bad pycs: not valid "
+            "for their source, plain/pipcachefirst, of plain's; imports: top-level modules that imported"
         )
         if self.skipped:
             parts += ["", "skipped:"] + [f"  {s}" for s in self.skipped]
@@ -119,3 +123,7 @@ class Report:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "report.txt").write_text(self.text() + "\n")
         (folder / "report.json").write_text(json.dumps(self.to_json(), indent=1) + "\n")
+
+
+def _imported(imports: Dict[str, Imported]) -> int:
+    return sum(not imported.error for imported in imports.values())

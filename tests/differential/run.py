@@ -21,13 +21,15 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from bench.harness import product_wheel
+from tests.differential import bytecode
+from tests.differential.bytecode import ByteCode
 from tests.differential.compare import Cell, compare
 from tests.differential.corpus import CORPUS_DIR, Lock, discover, select
 from tests.differential.fetch import RecordingProxy, fetch_lock, stamp_path
-from tests.differential.observe import Side
+from tests.differential.observe import Side, Step, site_packages
 from tests.differential.pythons import CI_PIPS, FULL_PIPS, find_python, pip_runs_on
 from tests.differential.report import Outcome, Report
 from tests.differential.venvs import Toolbox, ToolError
@@ -149,12 +151,14 @@ def setup(
 def run_cell(lock: Lock, pip: str, exe: str, toolbox: Toolbox, server: IndexServer, work: Path, logs: Path) -> Cell:
     """Both sides of one cell.
 
-    The first installs (cold caches) run side by side, as do the downloads:
-    neither their requests nor their times are compared, and this halves a
-    cell on two cores.  The second installs, which are timed and whose index
-    requests are counted, run one after the other with nothing else running.
+    The first installs (cold caches) run side by side, as do the downloads,
+    the dry runs and the byte code probes: neither their requests nor their
+    times are compared, and this halves a cell on two cores.  The second
+    installs, which are timed and whose index requests are counted, run one
+    after the other with nothing else running.
     """
     sides = {name: Side(name, work / name, logs / name, lock, server) for name in ("plain", "pcf")}
+    product_dists = toolbox.side_dists(exe, lock.python, pip, "pcf")[1:]
     pythons = {}
     for name, side in sides.items():
         side.logs.mkdir(parents=True, exist_ok=True)
@@ -165,21 +169,46 @@ def run_cell(lock: Lock, pip: str, exe: str, toolbox: Toolbox, server: IndexServ
     for name, side in sides.items():
         pythons[name] = toolbox.fresh(exe, lock.python, pip, name, side.root / "venv-b")
     second = {name: side.install(pythons[name], "install2") for name, side in sides.items()}
+    dry_pythons = {name: toolbox.fresh(exe, lock.python, pip, name, side.root / "venv-c") for name, side in sides.items()}
+
+    def download_then_dry_run(name: str) -> Tuple[Step, Step]:
+        side = sides[name]
+        return side.download(pythons[name], False), side.dry_run(dry_pythons[name], False)
+
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(side.download, pythons[name], False) for name, side in sides.items()}
-        downloads = {name: future.result() for name, future in futures.items()}
+        pending = {name: pool.submit(download_then_dry_run, name) for name in sides}
+        after = {name: future.result() for name, future in pending.items()}
     results = {
-        name: side.finish(pythons[name], side.root / "venv-b", first[name], second[name], downloads[name])
+        name: side.finish(pythons[name], side.root / "venv-b", first[name], second[name], after[name][0])
         for name, side in sides.items()
     }
-    return Cell(
-        lock.slug,
-        pip,
-        lock.python,
-        results["plain"],
-        results["pcf"],
-        toolbox.side_dists(exe, lock.python, pip, "pcf")[1:],
-    )
+    scans = probe_bytecode(sides, pythons, ["pip", *product_dists])
+    for name, side in sides.items():
+        results[name].dry_run = after[name][1]
+        results[name].dry_run_report = side.read_report()
+        results[name].bytecode = scans[name]
+    return Cell(lock.slug, pip, lock.python, results["plain"], results["pcf"], product_dists)
+
+
+def probe_bytecode(sides: Dict[str, Side], pythons: Dict[str, Path], excluded: List[str]) -> Dict[str, ByteCode]:
+    """Venv B's pycs on each side, then the imports of plain pip's list of modules on each side (side by side)."""
+    site = {name: site_packages(side.root / "venv-b") for name, side in sides.items()}
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        scanning = {
+            name: pool.submit(bytecode.scan, pythons[name], site[name], excluded, side.root / "cwd")
+            for name, side in sides.items()
+        }
+        scans = {name: future.result() for name, future in scanning.items()}
+        units = scans["plain"].units  # what imports with plain pip must import with pipcachefirst
+        importing = {
+            name: pool.submit(bytecode.import_all, pythons[name], site[name], units, side.root / "cwd")
+            for name, side in sides.items()
+        }
+        for name, future in importing.items():
+            scans[name].imports = future.result()
+            scans[name].seconds = time.monotonic() - started
+    return scans
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
