@@ -374,15 +374,26 @@ class Store:
         except OSError:
             return entry.record.stored_at
 
-    def remove(self, entry: Entry) -> None:
-        """Delete an entry: its record first, so it is never served without its file."""
-        unlink_quietly(self._record_path(entry))
+    def remove(self, entry: Entry) -> bool:
+        """Delete an entry: its record first, so it is never served without its file.
+
+        False when it could not be (another user's folder, a file the system
+        will not let go): a record that stays keeps its file, so what is left
+        is still a whole entry.
+        """
+        self._intact.pop(entry.path, None)
+        try:
+            os.unlink(self._record_path(entry))
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return False
         unlink_quietly(entry.path)
         try:
             entry.path.parent.rmdir()
         except OSError:
             pass
-        self._intact.pop(entry.path, None)
+        return not os.path.lexists(entry.path)
 
     def quarantine(self, entry: Entry) -> Optional[Path]:
         """Move a bad entry out of the way (kept for inspection, never served again)."""

@@ -1,0 +1,78 @@
+"""What ``prune``, ``clear`` and pip's own ``pip cache purge``/``remove`` take out of the cache.
+
+One place for both command lines, so they remove the same way (a record
+before its file, a tree renamed out of sight before it is deleted) and both
+know what they could not remove: a cache that root wrote into, or a file the
+system will not let go, must not look emptied.  Nothing here knows pip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from functools import partial
+from pathlib import Path
+from typing import Callable, List, NamedTuple, Sequence
+
+from pipcachefirst import trees
+from pipcachefirst.store import QUARANTINE, TREES, Store
+
+class Removable(NamedTuple):
+    """A cached file or an installed tree, as prune, clear and pip's cache commands see it."""
+
+    last_used: float
+    size: int
+    name: str  # the cached file's name, or the name of the wheel a tree was built from ("" when unreadable)
+    path: Path  # what is named when it cannot be removed: the record, or the tree's folder
+    remove: Callable[[], bool]  # True when it is gone
+    is_tree: bool
+
+
+class Outcome(NamedTuple):
+    removed: List[Removable]
+    failed: List[Removable]
+
+
+def shelf(store: Store) -> trees.Trees:
+    """Every interpreter's installed trees in ``store`` (walks and usage see all interpreter keys)."""
+    return trees.Trees(store.root / TREES.name, trees.interpreter_key() or "-", report=store._report)
+
+
+def removables(store: Store) -> List[Removable]:
+    """Everything in the cache that may be removed, least recently used first."""
+    items = [Removable(store.last_served(e), e.record.size, e.record.filename, store._record_path(e),
+                       partial(store.remove, e), False) for e in store.walk()]
+    trees_shelf = shelf(store)
+    items += [Removable(trees_shelf.last_used(folder), trees.disk_use(folder), tree.wheel if tree else "", folder,
+                        partial(_remove_tree, trees_shelf, folder), True)
+              for folder, tree in trees_shelf.walk()]
+    return sorted(items, key=lambda item: item.last_used)
+
+
+def remove(items: Sequence[Removable], now: float, grace: float) -> Outcome:
+    """Remove items, except those used within ``grace`` seconds (a pip may be installing them now)."""
+    outcome = Outcome([], [])
+    for item in items:
+        if now - item.last_used < grace:
+            continue
+        (outcome.removed if item.remove() else outcome.failed).append(item)
+    return outcome
+
+
+def not_removed(failed: Sequence[Removable]) -> str:
+    """One line on what could not be removed, naming the first of it."""
+    files = sum(1 for item in failed if not item.is_tree)
+    return (f"could not remove {files} entries and {len(failed) - files} installed trees, {failed[0].path} first "
+            "(another user's, or read-only)")
+
+
+def remove_quarantine(store: Store) -> bool:
+    """Delete what checks moved aside; False when some of it is still there."""
+    folder = store.root / QUARANTINE
+    shutil.rmtree(folder, ignore_errors=True)
+    return not os.path.lexists(folder)
+
+
+def _remove_tree(trees_shelf: trees.Trees, folder: Path) -> bool:
+    trees_shelf.remove(folder)
+    return not os.path.lexists(folder)
