@@ -14,7 +14,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Iterator, Tuple
+from typing import Dict, Iterator, Tuple
 
 import pytest
 
@@ -36,6 +36,54 @@ def cache_listing(world: World) -> Tuple[list, list]:
     rows = json.loads(proc.stdout)
     return (sorted(r["file"] for r in rows if r["kind"] != "tree"),
             sorted(r["file"] for r in rows if r["kind"] == "tree"))
+
+
+# -- who may write the cache: pip's rule ---------------------------------------------
+
+ANOTHER_USER = 12345
+
+
+def owners(folder: Path) -> Dict[str, Tuple[int, bool]]:
+    """Every path under ``folder``: its owner, and whether it is a folder."""
+    return {str(p.relative_to(folder)): (p.lstat().st_uid, p.is_dir()) for p in folder.rglob("*")}
+
+
+def chown_all(folder: Path, uid: int) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        os.lchown(path, uid, uid)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root (sudo pip) and another uid")
+def test_root_writes_nothing_into_another_users_cache_and_serves_nothing_from_it(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.publish_sdist("gamma", "1.0")
+    world.pip_cache.mkdir()
+    os.chown(world.pip_cache, ANOTHER_USER, ANOTHER_USER)  # the user's own (empty) cache; root runs pip on it
+
+    first = world.install("alpha==1.0", "gamma==1.0")
+    assert "The cache has been disabled" in first.output  # pip's own warning
+    assert owners(world.pip_cache) == {}, "pip wrote nothing, and neither did pipcachefirst"
+
+    chown_all(world.pip_cache, 0)
+    world.install("alpha==1.0", "gamma==1.0")  # the cache filled as root's own
+    chown_all(world.pip_cache, ANOTHER_USER)  # now the user's, with everything in it
+    before = owners(world.pip_cache)
+
+    sudo = world.install("alpha==1.0", "gamma==1.0")
+    assert "The cache has been disabled" in sudo.output
+    assert "GET /main/simple/alpha/" in sudo.requests, "pip reads nothing of its cache: nor is anything served"
+    assert "Building wheel for gamma" in sudo.output
+    assert owners(world.pip_cache) == before, "nothing written, nothing owned by root"
+
+    chosen = world.tmp / "chosen-cache"  # a cache named by PIPCACHEFIRST_DIR gets pip's rule too
+    chosen.mkdir()
+    os.chown(chosen, ANOTHER_USER, ANOTHER_USER)
+    named = world.install("alpha==1.0", env={"PIPCACHEFIRST_DIR": str(chosen)})
+    assert f"cache directory {chosen} is not this user's" in named.output
+    assert owners(chosen) == {}
+
+    status = world.new_venv().run(["-m", "pipcachefirst", "status", "--json"], env=world.env())
+    assert "not this user's" in json.loads(status.stdout)["reason"]
 
 
 # -- clear says what it could not remove ---------------------------------------------

@@ -191,11 +191,13 @@ def _status(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001
         hooks = {"pip": f"not importable: {exc}"}
     fits = bool(hooks) and all(v == "ok" for v in hooks.values()) and pipcompat.pip_version_supported()
-    enabled = state == "on" and location.root is not None and fits
+    not_ours = _not_this_users(location.root)
+    enabled = state == "on" and location.root is not None and fits and not not_ours
     reason = {
         "off": f"{SWITCH}={os.environ.get(SWITCH)!r} turns it off",
         "invalid": settings.invalid_switch_message(os.environ.get(SWITCH, "")),
-    }.get(state) or (None if location.root else location.reason) or (None if fits else "this pip does not fit")
+    }.get(state) or (None if location.root else location.reason) or not_ours or (
+        None if fits else "this pip does not fit")
     data = {
         "enabled": enabled,
         "reason": reason or "on",
@@ -232,6 +234,17 @@ def _status(args: argparse.Namespace) -> int:
     text += [problem for problem in (mode_problem, trees_problem, link_problem) if problem]
     _emit(args, data, text)
     return 0
+
+
+def _not_this_users(root: Optional[str]) -> Optional[str]:
+    """Why pip's rule for its cache folder keeps this user out of the cache (``sudo`` on a user's), if it does.
+
+    Asked after pip's modules are loaded (``hook_points``), as pip install would ask.
+    """
+    if root is None or pipcompat.pip_would_write(root) is not False:
+        return None
+    access = Store(root).open(ours=False)
+    return None if access.serve else access.problem
 
 
 def _team_cache_status() -> Dict[str, Any]:

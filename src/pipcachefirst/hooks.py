@@ -88,11 +88,14 @@ def _wrap(module: ModuleType, point: HookPoint) -> bool:
 
 
 def _parse_args(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    global _parsed_cache_dir
     parsed = wrapped(*args, **kwargs)
     try:
         if not SESSION.command or SESSION.command == pipcompat.command_name(instance):
             options = pipcompat.parsed_options(parsed)
-            SESSION.use_cache(settings.cache_location(pipcompat.cache_dir_option(options)))
+            _parsed_cache_dir = pipcompat.cache_dir_option(options)
+            if pipcompat.COMMAND_RUN not in _active:  # no later look at what pip decided: open it now
+                _use_cache(options)
             SESSION.mode, problem = settings.mode()
             if problem:
                 sys.stderr.write(problem + "\n")
@@ -103,7 +106,6 @@ def _parse_args(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
                                    and settings.copy_ahead())
             if not SESSION.stage_ahead:
                 _stop_early_staging()  # its guess from the command line was wrong (options from pip's config)
-            _open_team_cache()
             if SESSION.mode == settings.OFFLINE:
                 pipcompat.skip_version_check(options)
     except Exception as exc:
@@ -116,6 +118,7 @@ def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         return wrapped(*args, **kwargs)  # a command run inside a command
     SESSION.command = pipcompat.command_name(instance)
     _watch_requirements()
+    _watch_pips_cache(instance)
     try:
         status = wrapped(*args, **kwargs)
     finally:
@@ -134,6 +137,47 @@ def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         pass
     _skip_the_last_collection()
     return status
+
+
+# -- pip's own cache: where pip keeps none ------------------------------------
+
+_parsed_cache_dir: Any = None  # pip's --cache-dir as parsed, before pip checked the folder
+
+
+def _watch_pips_cache(command: Any) -> None:
+    """Wrap, as the command starts, the run that follows pip's own check of its cache folder."""
+    try:
+        _patching.wrap(*pipcompat.command_run_target(command), _WRAPPERS[pipcompat.COMMAND_RUN])
+        _active.add(pipcompat.COMMAND_RUN)
+    except Exception as exc:  # the cache is then opened as pip's options are parsed
+        logger.log(pipcompat.VERBOSE, "pipcachefirst: %s unavailable: %s", pipcompat.COMMAND_RUN.feature, exc)
+
+
+def _command_run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """Open the cache as pip runs the command: pip has decided about its own cache folder by now."""
+    try:
+        _use_cache(pipcompat.COMMAND_RUN.argument("options", args, kwargs))
+    except Exception as exc:
+        SESSION.warn("could not find the cache location", exc)
+    return wrapped(*args, **kwargs)
+
+
+def _use_cache(options: Any) -> None:
+    """The cache where pip's options point, used only as pip would use a cache folder of its own.
+
+    pip turns its cache off when the folder is not the user's (``sudo pip``
+    on a user's cache: ``check_path_owner``), and then reads nothing from it
+    either; its options say so.  A cache named by ``PIPCACHEFIRST_DIR`` gets
+    pip's rule too.
+    """
+    cache_dir = pipcompat.cache_dir_option(options)
+    location = settings.cache_location(cache_dir)
+    if location.root is None and _parsed_cache_dir and not cache_dir:
+        location = location._replace(reason="pip disabled its cache (the folder is not this user's)")
+    SESSION.use_cache(location, ours=location.root is None or pipcompat.pip_would_write(location.root) is not False)
+    if SESSION.store is None:
+        _stop_early_staging()
+    _open_team_cache()
 
 
 def _skip_the_last_collection() -> None:
@@ -646,4 +690,5 @@ _WRAPPERS: Dict[HookPoint, Callable[[Any, Any, Any, Any], Any]] = {
     pipcompat.SUPPORTED_TAGS: _supported_tags_once,
     pipcompat.REQUIRES_DIST: _requirement_parsed_once,
     pipcompat.GET_DISTRIBUTION: _distribution_found_in_one_pass,
+    pipcompat.COMMAND_RUN: _command_run,
 }

@@ -113,9 +113,19 @@ class Store:
         self._intact: Dict[Path, Tuple[int, ...]] = {}
         self._real_root = os.path.realpath(self.root)
 
-    def open(self) -> Access:
-        """Create the cache directory if needed and say what it can be used for."""
+    def open(self, ours: bool = True) -> Access:
+        """Create the cache directory if needed and say what it can be used for.
+
+        ``ours=False``: the caller's rule says the folder is not this user's to
+        write to (``sudo`` on a user's cache).  Then nothing is created or
+        written there; it is used only if it is read-only to this process,
+        as any read-only cache is (served from, nothing stored), since only
+        then can no file be written there by accident.
+        """
         root = self.root
+        if not ours and (not root.is_dir() or _writable(root)):
+            return Access(False, False, f"cache directory {root} is not this user's: pip would not write to it "
+                          "as its cache, nor does pipcachefirst; running without the cache")
         try:
             root.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
@@ -409,6 +419,10 @@ class Store:
         except OSError:
             return None  # someone else moved it first, it is gone, or the cache is read-only
         return target
+
+
+def _writable(folder: Path) -> bool:
+    return os.access(folder, os.W_OK | os.X_OK)
 
 
 def _is_future(record_path: Path) -> bool:
