@@ -38,6 +38,55 @@ def cache_listing(world: World) -> Tuple[list, list]:
             sorted(r["file"] for r in rows if r["kind"] == "tree"))
 
 
+def test_pip_cache_purge_empties_pipcachefirsts_cache_too(world: World) -> None:
+    filled(world)
+
+    purge = world.pip(world.new_venv(), "cache", "purge")
+    assert purge.returncode == 0, purge.output
+    assert "pipcachefirst cache files removed: 3" in purge.stdout
+    assert "pipcachefirst installed trees removed: 2" in purge.stdout
+    assert cache_listing(world) == ([], [])
+
+    again = world.install("alpha==1.0", "gamma==1.0")
+    assert "GET /main/simple/alpha/" in again.requests and "GET /main/simple/gamma/" in again.requests
+    assert "GET /main/gamma/gamma-1.0.tar.gz" in again.requests
+    assert "Building wheel for gamma" in again.output, "built again, as plain pip does after a purge"
+
+
+def test_pip_cache_info_shows_pipcachefirsts_cache(world: World) -> None:
+    filled(world)
+
+    info = world.pip(world.new_venv(), "cache", "info")
+    assert info.returncode == 0, info.output
+    lines = info.stdout.splitlines()
+    assert f"pipcachefirst cache location: {world.cache_root}" in lines
+    assert "Number of pipcachefirst cached files: 3" in lines
+    assert "Number of pipcachefirst installed trees: 2" in lines
+    [size] = [line for line in lines if line.startswith("pipcachefirst cache size: ")]
+    assert size.endswith(" kB") or size.endswith(" MB"), size
+
+
+def test_pip_cache_remove_name_removes_only_that_projects_entries_and_trees(world: World) -> None:
+    filled(world)
+
+    remove = world.pip(world.new_venv(), "cache", "remove", "gamma")
+    assert remove.returncode == 0, remove.output
+    assert "pipcachefirst cache files removed: 2" in remove.stdout  # gamma's sdist and the wheel built from it
+    assert "pipcachefirst installed trees removed: 1" in remove.stdout
+    assert cache_listing(world) == (["alpha-1.0-py3-none-any.whl"], ["alpha-1.0-py3-none-any.whl"])
+
+    assert world.install("alpha==1.0").requests == [], "alpha is still served"
+    gamma = world.install("gamma==1.0")
+    assert "GET /main/simple/gamma/" in gamma.requests
+    assert "Building wheel for gamma" in gamma.output
+
+    nothing = world.pip(world.new_venv(), "cache", "remove", "delta")
+    assert nothing.returncode == 0, nothing.output
+    assert "pipcachefirst cache files removed: 0" in nothing.stdout
+    assert cache_listing(world)[0] == ["alpha-1.0-py3-none-any.whl", "gamma-1.0-py3-none-any.whl",
+                                       "gamma-1.0.tar.gz"]
+
+
 # -- who may write the cache: pip's rule ---------------------------------------------
 
 ANOTHER_USER = 12345

@@ -19,6 +19,7 @@ import gc
 import logging
 import os
 import sys
+import time
 import weakref
 from types import ModuleType
 from typing import Any, Callable, Dict, List, MutableMapping, Optional, Set, Tuple
@@ -30,6 +31,7 @@ from pipcachefirst.decisions import Decision
 from pipcachefirst.pipcompat import HookPoint
 from pipcachefirst.provenance import normalized_set
 from pipcachefirst.session import CURRENT as SESSION
+from pipcachefirst.store import QUARANTINE, Store
 
 logger = logging.getLogger("pipcachefirst")
 
@@ -139,18 +141,25 @@ def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     return status
 
 
-# -- pip's own cache: where pip keeps none ------------------------------------
+# -- pip's own cache: where pip keeps none, and its cache command -------------
 
 _parsed_cache_dir: Any = None  # pip's --cache-dir as parsed, before pip checked the folder
 
 
 def _watch_pips_cache(command: Any) -> None:
-    """Wrap, as the command starts, the run that follows pip's own check of its cache folder."""
+    """Wrap, as the command starts, the run that follows pip's own check of its cache folder, and ``pip cache``."""
     try:
         _patching.wrap(*pipcompat.command_run_target(command), _WRAPPERS[pipcompat.COMMAND_RUN])
         _active.add(pipcompat.COMMAND_RUN)
     except Exception as exc:  # the cache is then opened as pip's options are parsed
         logger.log(pipcompat.VERBOSE, "pipcachefirst: %s unavailable: %s", pipcompat.COMMAND_RUN.feature, exc)
+    module = sys.modules.get(pipcompat.CACHE_COMMAND_MODULE)
+    if module is None:
+        return
+    missing = [p for p in (pipcompat.CACHE_REMOVE, pipcompat.CACHE_INFO) if p not in _active and not _wrap(module, p)]
+    if missing:
+        logger.warning("pipcachefirst: pip cache does not see pipcachefirst's cache with this pip; "
+                       "use pipcachefirst list, prune or clear")
 
 
 def _command_run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -178,6 +187,65 @@ def _use_cache(options: Any) -> None:
     if SESSION.store is None:
         _stop_early_staging()
     _open_team_cache()
+
+
+def _cache_remove(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """``pip cache remove PATTERN`` and ``pip cache purge``: pip's files, then the same of pipcachefirst's cache."""
+    result = wrapped(*args, **kwargs)  # pip's own errors (no pattern, too many) stop here, as without us
+    try:
+        point = pipcompat.CACHE_REMOVE
+        [pattern] = point.argument("args", args, kwargs)
+        store = _cache_of(point.argument("options", args, kwargs))
+        if store is not None:
+            _remove_from(store, pattern)
+    except Exception as exc:
+        SESSION.warn("could not remove from pipcachefirst's cache", exc)
+    return result
+
+
+def _remove_from(store: Store, pattern: str) -> None:
+    """Remove what ``pattern`` names (``*``: everything, as pip's purge), and say it as pip says its part."""
+    from pipcachefirst import tidying  # noqa: PLC0415 -- pip cache installs nothing: pip 26.3 allows imports
+
+    items = tidying.removables(store)
+    if pattern != "*":
+        items = [item for item in items if tidying.matches(pattern, item.name)]
+    outcome = tidying.remove(items, time.time(), grace=0)  # pip's purge spares nothing either
+    if pattern == "*" and not tidying.remove_quarantine(store):
+        logger.warning("pipcachefirst: could not remove %s", store.root / QUARANTINE)
+    for is_tree, what in ((False, "cache files"), (True, "installed trees")):
+        done = [item for item in outcome.removed if item.is_tree is is_tree]
+        logger.info("pipcachefirst %s removed: %d (%s)", what, len(done),
+                    pipcompat.format_size(sum(item.size for item in done)))
+    if outcome.failed:
+        logger.warning("pipcachefirst: %s; pipcachefirst clear says the same", tidying.not_removed(outcome.failed))
+
+
+def _cache_info(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """``pip cache info``: pip's lines, then pipcachefirst's cache in the same words."""
+    result = wrapped(*args, **kwargs)
+    try:
+        point = pipcompat.CACHE_INFO
+        store = _cache_of(point.argument("options", args, kwargs))
+        if store is not None:
+            from pipcachefirst import tidying  # noqa: PLC0415 -- pip cache installs nothing
+
+            entries, size = store.usage()
+            tree_count, tree_bytes = tidying.shelf(store).usage()
+            logger.info("pipcachefirst cache location: %s\npipcachefirst cache size: %s\n"
+                        "Number of pipcachefirst cached files: %d\nNumber of pipcachefirst installed trees: %d",
+                        store.root, pipcompat.format_size(size + tree_bytes), entries, tree_count)
+    except Exception as exc:
+        SESSION.warn("could not measure pipcachefirst's cache", exc)
+    return result
+
+
+def _cache_of(options: Any) -> Optional[Store]:
+    """The store ``pip cache`` acts on: pipcachefirst's cache as this command would use it, if it exists."""
+    location = settings.cache_location(pipcompat.cache_dir_option(options))
+    if location.root is None or not os.path.isdir(location.root):
+        return None
+    return Store(location.root, report=SESSION.problem)
 
 
 def _skip_the_last_collection() -> None:
@@ -691,4 +759,6 @@ _WRAPPERS: Dict[HookPoint, Callable[[Any, Any, Any, Any], Any]] = {
     pipcompat.REQUIRES_DIST: _requirement_parsed_once,
     pipcompat.GET_DISTRIBUTION: _distribution_found_in_one_pass,
     pipcompat.COMMAND_RUN: _command_run,
+    pipcompat.CACHE_REMOVE: _cache_remove,
+    pipcompat.CACHE_INFO: _cache_info,
 }

@@ -3,12 +3,15 @@
 One place for both command lines, so they remove the same way (a record
 before its file, a tree renamed out of sight before it is deleted) and both
 know what they could not remove: a cache that root wrote into, or a file the
-system will not let go, must not look emptied.  Nothing here knows pip.
+system will not let go, must not look emptied.  Nothing here knows pip;
+``matches`` follows pip's rule for the patterns of ``pip cache remove``.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import re
 import shutil
 from functools import partial
 from pathlib import Path
@@ -16,6 +19,9 @@ from typing import Callable, List, NamedTuple, Sequence
 
 from pipcachefirst import trees
 from pipcachefirst.store import QUARANTINE, TREES, Store
+
+_ARCHIVE_SUFFIX = re.compile(r"(\.whl|\.tar\.gz|\.tar\.bz2|\.tar\.xz|\.tgz|\.tbz|\.tar|\.zip)$")
+
 
 class Removable(NamedTuple):
     """A cached file or an installed tree, as prune, clear and pip's cache commands see it."""
@@ -47,6 +53,18 @@ def removables(store: Store) -> List[Removable]:
                         partial(_remove_tree, trees_shelf, folder), True)
               for folder, tree in trees_shelf.walk()]
     return sorted(items, key=lambda item: item.last_used)
+
+
+def matches(pattern: str, name: str) -> bool:
+    """Whether ``pip cache remove PATTERN`` would take a file of this name, had pip's wheel cache held it.
+
+    pip's rule (``CacheCommand._find_wheels``, 22.3 to 26.3): a pattern with a
+    hyphen names a version too and matches ``PATTERN*.whl``, one without names
+    a project and matches ``PATTERN-*.whl``.  Here the same, on the name
+    without its archive suffix, so a project's sdists match as its wheels do.
+    """
+    stem = _ARCHIVE_SUFFIX.sub("", name)
+    return bool(name) and stem != name and fnmatch.fnmatch(stem, pattern + ("*" if "-" in pattern else "-*"))
 
 
 def remove(items: Sequence[Removable], now: float, grace: float) -> Outcome:
