@@ -54,6 +54,9 @@ def test_pip_cache_purge_empties_pipcachefirsts_cache_too(world: World) -> None:
 
 
 def test_pip_cache_info_shows_pipcachefirsts_cache(world: World) -> None:
+    before = world.pip(world.new_venv(), "cache", "info")
+    assert before.returncode == 0 and "pipcachefirst" not in before.output, before.output
+    assert not world.cache_root.exists(), "looking creates nothing"
     filled(world)
 
     info = world.pip(world.new_venv(), "cache", "info")

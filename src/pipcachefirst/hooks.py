@@ -163,9 +163,14 @@ def _watch_pips_cache(command: Any) -> None:
 
 
 def _command_run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    """Open the cache as pip runs the command: pip has decided about its own cache folder by now."""
+    """Open the cache as pip runs the command: pip has decided about its own cache folder by now.
+
+    Not for ``pip cache``, which looks at the folders as they are and must
+    not create one (or reach a team cache) on the way.
+    """
     try:
-        _use_cache(pipcompat.COMMAND_RUN.argument("options", args, kwargs))
+        if SESSION.command != pipcompat.CACHE_COMMAND:
+            _use_cache(pipcompat.COMMAND_RUN.argument("options", args, kwargs))
     except Exception as exc:
         SESSION.warn("could not find the cache location", exc)
     return wrapped(*args, **kwargs)

@@ -188,7 +188,7 @@ COMMAND_RUN = HookPoint(
 )
 # pip cache purge is remove_cache_items(options, ["*"]); pip only globs its own http and
 # wheels folders (22.3-26.3).  The module is imported only for pip cache, when it starts.
-CACHE_COMMAND_MODULE = "pip._internal.commands.cache"
+CACHE_COMMAND, CACHE_COMMAND_MODULE = "cache", "pip._internal.commands.cache"
 CACHE_REMOVE = HookPoint(
     CACHE_COMMAND_MODULE, "CacheCommand.remove_cache_items", ("self", "options", "args"),
     "pip cache purge and remove", COMMAND_STARTS,
