@@ -128,11 +128,16 @@ def test_root_writes_nothing_into_another_users_cache_and_serves_nothing_from_it
     assert owners(world.pip_cache) == before, "nothing written, nothing owned by root"
 
     chosen = world.tmp / "chosen-cache"  # a cache named by PIPCACHEFIRST_DIR gets pip's rule too
-    chosen.mkdir()
-    os.chown(chosen, ANOTHER_USER, ANOTHER_USER)
-    named = world.install("alpha==1.0", env={"PIPCACHEFIRST_DIR": str(chosen)})
+    named_env = {"PIPCACHEFIRST_DIR": str(chosen), "PIP_CACHE_DIR": str(world.tmp / "roots-own-pip-cache")}
+    world.install("alpha==1.0", env=named_env)
+    chown_all(chosen, ANOTHER_USER)
+    before = owners(chosen)
+    named = world.install("alpha==1.0", "gamma==1.0", env=named_env)
     assert f"cache directory {chosen} is not this user's" in named.output
-    assert owners(chosen) == {}
+    assert "GET /main/simple/alpha/" in named.requests
+    purge = world.pip(world.new_venv(), "cache", "purge", env=named_env)  # root's own pip cache: pip purges it
+    assert purge.returncode == 0, purge.output
+    assert owners(chosen) == before, "the other user's cache is not pip's to purge either"
 
     status = world.new_venv().run(["-m", "pipcachefirst", "status", "--json"], env=world.env())
     assert "not this user's" in json.loads(status.stdout)["reason"]

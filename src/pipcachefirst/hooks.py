@@ -147,7 +147,10 @@ _parsed_cache_dir: Any = None  # pip's --cache-dir as parsed, before pip checked
 
 
 def _watch_pips_cache(command: Any) -> None:
-    """Wrap, as the command starts, the run that follows pip's own check of its cache folder, and ``pip cache``."""
+    """Wrap, as the command starts, the run that follows pip's own check of its cache folder, and ``pip cache``.
+
+    A pip whose cache command cannot be wrapped says so on ``pip cache``, naming what does the same.
+    """
     try:
         _patching.wrap(*pipcompat.command_run_target(command), _WRAPPERS[pipcompat.COMMAND_RUN])
         _active.add(pipcompat.COMMAND_RUN)
@@ -201,7 +204,7 @@ def _cache_remove(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         point = pipcompat.CACHE_REMOVE
         [pattern] = point.argument("args", args, kwargs)
         store = _cache_of(point.argument("options", args, kwargs))
-        if store is not None:
+        if store is not None and pipcompat.pip_would_write(str(store.root)) is not False:  # as pip: not another's
             _remove_from(store, pattern)
     except Exception as exc:
         SESSION.warn("could not remove from pipcachefirst's cache", exc)
