@@ -8,7 +8,9 @@ and put a tiny finder at the front of ``sys.meta_path``.  That finder does no
 work for any module but one: when pip imports ``pip._internal.index`` (the
 package holding ``PackageFinder``), it imports
 :mod:`pipcachefirst.hooks`, which registers post-import hooks for the
-pip modules it patches, all of which pip imports after that package.  Two more names wake it: pip's option parser, as
+pip modules it patches, all of which pip imports after that package.
+``pip cache`` imports no index package; its command module wakes it the same
+way (its hook points are wrapped as the command starts).  Two more names wake it: pip's option parser, as
 pip starts (to re-run itself under another interpreter with ``--python``,
 see ``_handoff``; or, for ``pip install -r``, to start copying installed
 trees ahead, see ``early_staging``), and the stdlib ``venv`` module, whose
@@ -20,6 +22,7 @@ import os
 import sys
 
 TRIGGER_MODULE = "pip._internal.index"
+CACHE_COMMAND_MODULE = "pip._internal.commands.cache"  # pip cache imports no index: it wakes the hooks too
 HANDOFF_MODULE = "pip._internal.cli.main_parser"
 VENV_MODULE = "venv"
 SWITCH = "PIPCACHEFIRST"
@@ -55,7 +58,7 @@ def activate() -> None:
     _activated = True
     if switch_state() == "off":
         return
-    if TRIGGER_MODULE in sys.modules:
+    if TRIGGER_MODULE in sys.modules or CACHE_COMMAND_MODULE in sys.modules:
         _install_hooks()
     else:
         sys.meta_path.insert(0, _PipTrigger())  # type: ignore[arg-type]
@@ -159,7 +162,7 @@ class _PipTrigger:
         self.spent = False
 
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> object:
-        if fullname == TRIGGER_MODULE and not self.spent:
+        if fullname in (TRIGGER_MODULE, CACHE_COMMAND_MODULE) and not self.spent:
             self.spent = True
             _install_hooks()
         elif fullname == HANDOFF_MODULE:

@@ -20,21 +20,19 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
-from pipcachefirst import __version__, pipcompat, recreating, settings, trees
+from pipcachefirst import __version__, pipcompat, recreating, settings, tidying, trees
 from pipcachefirst._startup import SWITCH, switch_state
 from pipcachefirst._packaging import canonicalize_name
 from pipcachefirst.provenance import normalized_set
 from pipcachefirst.catalog import Entry, parse_filename
-from pipcachefirst.store import QUARANTINE, RETIRED_BUCKETS, TREES, Store
+from pipcachefirst.store import Store
 
 GRACE_SECONDS = 600
 _SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
@@ -159,9 +157,7 @@ def _store() -> Store:
     return Store(location.root, report=lambda line: print(f"pipcachefirst: {line}", file=sys.stderr))
 
 
-def _shelf(store: Store) -> trees.Trees:
-    """Every interpreter's installed trees in ``store`` (walks and usage see all interpreter keys)."""
-    return trees.Trees(store.root / TREES.name, trees.interpreter_key() or "-", report=store._report)
+_shelf = tidying.shelf
 
 
 def _emit(args: argparse.Namespace, data: Any, text: Iterable[str]) -> None:
@@ -195,11 +191,13 @@ def _status(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001
         hooks = {"pip": f"not importable: {exc}"}
     fits = bool(hooks) and all(v == "ok" for v in hooks.values()) and pipcompat.pip_version_supported()
-    enabled = state == "on" and location.root is not None and fits
+    not_ours = _not_this_users(location.root)
+    enabled = state == "on" and location.root is not None and fits and not not_ours
     reason = {
         "off": f"{SWITCH}={os.environ.get(SWITCH)!r} turns it off",
         "invalid": settings.invalid_switch_message(os.environ.get(SWITCH, "")),
-    }.get(state) or (None if location.root else location.reason) or (None if fits else "this pip does not fit")
+    }.get(state) or (None if location.root else location.reason) or not_ours or (
+        None if fits else "this pip does not fit")
     data = {
         "enabled": enabled,
         "reason": reason or "on",
@@ -236,6 +234,17 @@ def _status(args: argparse.Namespace) -> int:
     text += [problem for problem in (mode_problem, trees_problem, link_problem) if problem]
     _emit(args, data, text)
     return 0
+
+
+def _not_this_users(root: Optional[str]) -> Optional[str]:
+    """Why pip's rule for its cache folder keeps this user out of the cache (``sudo`` on a user's), if it does.
+
+    Asked after pip's modules are loaded (``hook_points``), as pip install would ask.
+    """
+    if root is None or pipcompat.pip_would_write(root) is not False:
+        return None
+    access = Store(root).open(ours=False)
+    return None if access.serve else access.problem
 
 
 def _team_cache_status() -> Dict[str, Any]:
@@ -389,36 +398,18 @@ def _warm(args: argparse.Namespace) -> int:
 # -- prune, verify, clear -----------------------------------------------------------
 
 
-class _Removable(NamedTuple):
-    """A cached file or an installed tree, as prune and clear see it."""
-
-    last_used: float
-    size: int
-    remove: Callable[[], None]
-    is_tree: bool
-
-
-def _removables(store: Store) -> List[_Removable]:
-    """Everything prune and clear may remove, least recently used first."""
-    items = [_Removable(store.last_served(e), e.record.size, partial(store.remove, e), False) for e in store.walk()]
-    shelf = _shelf(store)
-    items += [_Removable(shelf.last_used(folder), trees.disk_use(folder), partial(shelf.remove, folder), True)
-              for folder, _ in shelf.walk()]
-    return sorted(items, key=lambda item: item.last_used)
-
-
 def _prune(args: argparse.Namespace) -> int:
     if args.older_than is None and args.max_size is None:
         raise UsageError("say what to prune: --older-than DAYS and/or --max-size SIZE")
     store = _store()
     now = time.time()
-    items = _removables(store)
-    removed: List[_Removable] = []
+    items = tidying.removables(store)
+    outcome = tidying.Outcome([], [])
     if args.older_than is not None:
         cutoff = now - args.older_than * 86400
-        removed += _remove([item for item in items if item.last_used < cutoff], now)
+        outcome = _add(outcome, tidying.remove([item for item in items if item.last_used < cutoff], now, GRACE_SECONDS))
     if args.max_size is not None:
-        remaining = [item for item in items if item not in removed]
+        remaining = [item for item in items if item not in outcome.removed + outcome.failed]
         total = sum(item.size for item in remaining)
         over = []
         for item in remaining:
@@ -426,39 +417,39 @@ def _prune(args: argparse.Namespace) -> int:
                 break
             over.append(item)
             total -= item.size
-        removed += _remove(over, now)
-    return _report_removed(args, store, removed)
+        outcome = _add(outcome, tidying.remove(over, now, GRACE_SECONDS))
+    return _report_removed(args, store, outcome)
 
 
 def _clear(args: argparse.Namespace) -> int:
     store = _store()
-    removed = _remove(_removables(store), time.time())
-    for folder in (QUARANTINE, *(bucket.name for bucket in RETIRED_BUCKETS)):
-        shutil.rmtree(store.root / folder, ignore_errors=True)
-    return _report_removed(args, store, removed)
+    outcome = tidying.remove(tidying.removables(store), time.time(), GRACE_SECONDS)
+    left = tidying.remove_leftovers(store)
+    if left is not None:
+        print(f"pipcachefirst {args.command}: could not remove {left}", file=sys.stderr)
+        return max(_report_removed(args, store, outcome), 1)
+    return _report_removed(args, store, outcome)
 
 
-def _remove(items: Sequence[_Removable], now: float) -> List[_Removable]:
-    """Remove items, except those used so recently that a pip may be installing them now."""
-    removed = []
-    for item in items:
-        if now - item.last_used < GRACE_SECONDS:
-            continue
-        item.remove()
-        removed.append(item)
-    return removed
+def _add(one: tidying.Outcome, other: tidying.Outcome) -> tidying.Outcome:
+    return tidying.Outcome(one.removed + other.removed, one.failed + other.failed)
 
 
-def _report_removed(args: argparse.Namespace, store: Store, removed: Sequence[_Removable]) -> int:
+def _report_removed(args: argparse.Namespace, store: Store, outcome: tidying.Outcome) -> int:
+    """The line of what was removed and what remains; exit status 1 when something could not be removed."""
+    removed = outcome.removed
     files = [item for item in removed if not item.is_tree]
     removed_trees = [item for item in removed if item.is_tree]
     freed = sum(item.size for item in removed)
     entries, size = store.usage()
     tree_count, tree_bytes = _shelf(store).usage()
     data = {"removed": len(files), "removed_trees": len(removed_trees), "freed_bytes": freed,
-            "entries": entries, "bytes": size, "trees": tree_count, "tree_bytes": tree_bytes}
+            "not_removed": len(outcome.failed), "entries": entries, "bytes": size, "trees": tree_count, "tree_bytes": tree_bytes}
     _emit(args, data, [f"removed {len(files)} entries and {len(removed_trees)} installed trees ({_human(freed)}); "
                        f"{entries} entries ({_human(size)}) and {tree_count} trees ({_human(tree_bytes)}) remain"])
+    if outcome.failed:
+        print(f"pipcachefirst {args.command}: {tidying.not_removed(outcome.failed)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -57,8 +57,8 @@ def start(argv: List[str], environ: Mapping[str, str] = os.environ) -> None:
     if not trees_on or mode == trees.HARDLINK or key is None or root is None:
         return
     folder = Path(root) / TREES.name / key
-    if not folder.is_dir():
-        return
+    if not folder.is_dir() or folder.stat().st_uid != os.geteuid():
+        return  # nothing to copy, or another user's (sudo pip on a user's cache, which pip will not use)
     shas = list(_trees_of(Store(root), _pins(files), folder))
     if not shas:
         return

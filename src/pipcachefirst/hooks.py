@@ -19,6 +19,7 @@ import gc
 import logging
 import os
 import sys
+import time
 import weakref
 from types import ModuleType
 from typing import Any, Callable, Dict, List, MutableMapping, Optional, Set, Tuple
@@ -30,6 +31,7 @@ from pipcachefirst.decisions import Decision
 from pipcachefirst.pipcompat import HookPoint
 from pipcachefirst.provenance import normalized_set
 from pipcachefirst.session import CURRENT as SESSION
+from pipcachefirst.store import Store
 
 logger = logging.getLogger("pipcachefirst")
 
@@ -90,11 +92,14 @@ def _wrap(module: ModuleType, point: HookPoint) -> bool:
 
 
 def _parse_args(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    global _parsed_cache_dir
     parsed = wrapped(*args, **kwargs)
     try:
         if not SESSION.command or SESSION.command == pipcompat.command_name(instance):
             options = pipcompat.parsed_options(parsed)
-            SESSION.use_cache(settings.cache_location(pipcompat.cache_dir_option(options)))
+            _parsed_cache_dir = pipcompat.cache_dir_option(options)
+            if pipcompat.COMMAND_RUN not in _active:  # no later look at what pip decided: open it now
+                _use_cache(options)
             SESSION.mode, problem = settings.mode()
             if problem:
                 sys.stderr.write(problem + "\n")
@@ -105,7 +110,6 @@ def _parse_args(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
                                    and settings.copy_ahead())
             if not SESSION.stage_ahead:
                 _stop_early_staging()  # its guess from the command line was wrong (options from pip's config)
-            _open_team_cache()
             if SESSION.mode == settings.OFFLINE:
                 pipcompat.skip_version_check(options)
     except Exception as exc:
@@ -118,6 +122,7 @@ def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         return wrapped(*args, **kwargs)  # a command run inside a command
     SESSION.command = pipcompat.command_name(instance)
     _watch_requirements()
+    _watch_pips_cache(instance)
     try:
         status = wrapped(*args, **kwargs)
     finally:
@@ -136,6 +141,122 @@ def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         pass
     _skip_the_last_collection()
     return status
+
+
+# -- pip's own cache: where pip keeps none, and its cache command -------------
+
+_parsed_cache_dir: Any = None  # pip's --cache-dir as parsed, before pip checked the folder
+
+
+def _watch_pips_cache(command: Any) -> None:
+    """Wrap, as the command starts, the run that follows pip's own check of its cache folder, and ``pip cache``.
+
+    A pip whose cache command cannot be wrapped says so on ``pip cache``, naming what does the same.
+    """
+    try:
+        _patching.wrap(*pipcompat.command_run_target(command), _WRAPPERS[pipcompat.COMMAND_RUN])
+        _active.add(pipcompat.COMMAND_RUN)
+    except Exception as exc:  # the cache is then opened as pip's options are parsed
+        logger.log(pipcompat.VERBOSE, "pipcachefirst: %s unavailable: %s", pipcompat.COMMAND_RUN.feature, exc)
+    module = sys.modules.get(pipcompat.CACHE_COMMAND_MODULE)
+    if module is None:
+        return
+    missing = [p for p in (pipcompat.CACHE_REMOVE, pipcompat.CACHE_INFO) if p not in _active and not _wrap(module, p)]
+    if missing:
+        logger.warning("pipcachefirst: pip cache does not see pipcachefirst's cache with this pip; "
+                       "use pipcachefirst list, prune or clear")
+
+
+def _command_run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """Open the cache as pip runs the command: pip has decided about its own cache folder by now.
+
+    Not for ``pip cache``, which looks at the folders as they are and must
+    not create one (or reach a team cache) on the way.
+    """
+    try:
+        if SESSION.command != pipcompat.CACHE_COMMAND:
+            _use_cache(pipcompat.COMMAND_RUN.argument("options", args, kwargs))
+    except Exception as exc:
+        SESSION.warn("could not find the cache location", exc)
+    return wrapped(*args, **kwargs)
+
+
+def _use_cache(options: Any) -> None:
+    """The cache where pip's options point, used only as pip would use a cache folder of its own.
+
+    pip turns its cache off when the folder is not the user's (``sudo pip``
+    on a user's cache: ``check_path_owner``), and then reads nothing from it
+    either; its options say so.  A cache named by ``PIPCACHEFIRST_DIR`` gets
+    pip's rule too.
+    """
+    cache_dir = pipcompat.cache_dir_option(options)
+    location = settings.cache_location(cache_dir)
+    if location.root is None and _parsed_cache_dir and not cache_dir:
+        location = location._replace(reason="pip disabled its cache (the folder is not this user's)")
+    SESSION.use_cache(location, ours=location.root is None or pipcompat.pip_would_write(location.root) is not False)
+    if SESSION.store is None:
+        _stop_early_staging()
+    _open_team_cache()
+
+
+def _cache_remove(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """``pip cache remove PATTERN`` and ``pip cache purge``: pip's files, then the same of pipcachefirst's cache."""
+    result = wrapped(*args, **kwargs)  # pip's own errors (no pattern, too many) stop here, as without us
+    try:
+        point = pipcompat.CACHE_REMOVE
+        [pattern] = point.argument("args", args, kwargs)
+        store = _cache_of(point.argument("options", args, kwargs))
+        if store is not None and pipcompat.pip_would_write(str(store.root)) is not False:  # as pip: not another's
+            _remove_from(store, pattern)
+    except Exception as exc:
+        SESSION.warn("could not remove from pipcachefirst's cache", exc)
+    return result
+
+
+def _remove_from(store: Store, pattern: str) -> None:
+    """Remove what ``pattern`` names (``*``: everything, as pip's purge), and say it as pip says its part."""
+    from pipcachefirst import tidying  # noqa: PLC0415 -- pip cache installs nothing: pip 26.3 allows imports
+
+    items = tidying.removables(store)
+    if pattern != "*":
+        items = [item for item in items if tidying.matches(pattern, item.name)]
+    outcome = tidying.remove(items, time.time(), grace=0)  # pip's purge spares nothing either
+    left = tidying.remove_leftovers(store) if pattern == "*" else None
+    if left is not None:
+        logger.warning("pipcachefirst: could not remove %s", left)
+    for is_tree, what in ((False, "cache files"), (True, "installed trees")):
+        done = [item for item in outcome.removed if item.is_tree is is_tree]
+        logger.info("pipcachefirst %s removed: %d (%s)", what, len(done),
+                    pipcompat.format_size(sum(item.size for item in done)))
+    if outcome.failed:
+        logger.warning("pipcachefirst: %s; pipcachefirst clear says the same", tidying.not_removed(outcome.failed))
+
+
+def _cache_info(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    """``pip cache info``: pip's lines, then pipcachefirst's cache in the same words."""
+    result = wrapped(*args, **kwargs)
+    try:
+        point = pipcompat.CACHE_INFO
+        store = _cache_of(point.argument("options", args, kwargs))
+        if store is not None:
+            from pipcachefirst import tidying  # noqa: PLC0415 -- pip cache installs nothing
+
+            entries, size = store.usage()
+            tree_count, tree_bytes = tidying.shelf(store).usage()
+            logger.info("pipcachefirst cache location: %s\npipcachefirst cache size: %s\n"
+                        "Number of pipcachefirst cached files: %d\nNumber of pipcachefirst installed trees: %d",
+                        store.root, pipcompat.format_size(size + tree_bytes), entries, tree_count)
+    except Exception as exc:
+        SESSION.warn("could not measure pipcachefirst's cache", exc)
+    return result
+
+
+def _cache_of(options: Any) -> Optional[Store]:
+    """The store ``pip cache`` acts on: pipcachefirst's cache as this command would use it, if it exists."""
+    location = settings.cache_location(pipcompat.cache_dir_option(options))
+    if location.root is None or not os.path.isdir(location.root):
+        return None
+    return Store(location.root, report=SESSION.problem)
 
 
 def _skip_the_last_collection() -> None:
@@ -679,4 +800,7 @@ _WRAPPERS: Dict[HookPoint, Callable[[Any, Any, Any, Any], Any]] = {
     pipcompat.SUPPORTED_TAGS: _supported_tags_once,
     pipcompat.REQUIRES_DIST: _requirement_parsed_once,
     pipcompat.GET_DISTRIBUTION: _distribution_found_in_one_pass,
+    pipcompat.COMMAND_RUN: _command_run,
+    pipcompat.CACHE_REMOVE: _cache_remove,
+    pipcompat.CACHE_INFO: _cache_info,
 }

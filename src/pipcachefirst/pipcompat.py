@@ -180,6 +180,25 @@ INSTALL_WHEEL = HookPoint(
     "installed trees",
 )
 
+# pip's own cache.  After parsing, Command._main sets options.cache_dir to None where pip's
+# check_path_owner fails (a folder that is not the user's, or for root not root's: sudo pip
+# on a user's cache), then calls self.run(options, args) (22.3-26.3).  Each command class has
+# its own run: this one is wrapped on the command object as the command starts.
+COMMAND_RUN = HookPoint(
+    "pip._internal.cli.base_command", "Command.run", ("self", "options", "args"),
+    "the cache only where pip keeps its own", COMMAND_STARTS,
+)
+# pip cache purge is remove_cache_items(options, ["*"]); pip only globs its own http and
+# wheels folders (22.3-26.3).  The module is imported only for pip cache, when it starts.
+CACHE_COMMAND, CACHE_COMMAND_MODULE = "cache", "pip._internal.commands.cache"
+CACHE_REMOVE = HookPoint(
+    CACHE_COMMAND_MODULE, "CacheCommand.remove_cache_items", ("self", "options", "args"),
+    "pip cache purge and remove", COMMAND_STARTS,
+)
+CACHE_INFO = HookPoint(
+    CACHE_COMMAND_MODULE, "CacheCommand.get_cache_info", ("self", "options", "args"), "pip cache info", COMMAND_STARTS,
+)
+
 HOOK_POINTS = (
     COMMAND_PARSE_ARGS,
     COMMAND_MAIN,
@@ -195,6 +214,9 @@ HOOK_POINTS = (
     SUPPORTED_TAGS,
     REQUIRES_DIST,
     GET_DISTRIBUTION,
+    COMMAND_RUN,
+    CACHE_REMOVE,
+    CACHE_INFO,
 )
 
 # pip --python: where get_runnable_pip lives (utils.misc from 23.x, build_env in 22.x),
@@ -625,6 +647,27 @@ def pip_is_the_program() -> bool:
         if entry_point is not None and getattr(program, name, None) is entry_point:
             return True
     return False
+
+
+def command_run_target(command: Any) -> Tuple[Any, str]:
+    """``(command, "run")``: the run pip calls after deciding about its cache, wrapped on this command object only."""
+    check_signature(command.run, COMMAND_RUN)
+    return command, "run"
+
+
+def pip_would_write(path: str) -> Optional[bool]:
+    """Whether pip's own rule lets it write to ``path`` as its cache folder; None where pip has no such rule.
+
+    ``check_path_owner`` (pip 22.3-26.3): the first existing folder on the path
+    must be writable, and for root owned by root.
+    """
+    check = getattr(sys.modules.get("pip._internal.utils.filesystem"), "check_path_owner", None)
+    return None if check is None else bool(check(path))
+
+
+def format_size(size: float) -> str:
+    """A size as pip's own cache commands show it (``1.2 kB``, ``8.9 MB``)."""
+    return str(_loaded("pip._internal.utils.misc").format_size(size))
 
 
 def skip_version_check(options: Any) -> None:

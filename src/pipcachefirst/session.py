@@ -48,14 +48,18 @@ class Session:
         self.remote: "Optional[TeamCache]" = None  # the team cache (PIPCACHEFIRST_REMOTE)
         self.stored: List[Entry] = []  # what this command downloaded or built into the store: to share
 
-    def use_cache(self, location: CacheLocation) -> None:
-        """Open the cache pip's options and the environment point at, and say what is wrong with it."""
+    def use_cache(self, location: CacheLocation, ours: bool = True) -> None:
+        """Open the cache pip's options and the environment point at, and say what is wrong with it.
+
+        ``ours=False``: pip's rule for its own cache folder says this user must
+        not write there (see ``Store.open``).
+        """
         self.store, self.storing = None, False
         if location.root is None:
             self.off_reason = location.reason
             return
         store = Store(location.root, report=self.problem)
-        access = store.open()
+        access = store.open(ours)
         if access.problem:
             self.problem(access.problem)
         if access.serve or access.store:

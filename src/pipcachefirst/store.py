@@ -118,9 +118,19 @@ class Store:
         self._real_root = os.path.realpath(self.root)
         self.free_space = FreeSpace(self.root)  # what may still be stored here; see ``_free_space``
 
-    def open(self) -> Access:
-        """Create the cache directory if needed and say what it can be used for."""
+    def open(self, ours: bool = True) -> Access:
+        """Create the cache directory if needed and say what it can be used for.
+
+        ``ours=False``: the caller's rule says the folder is not this user's to
+        write to (``sudo`` on a user's cache).  Then nothing is created or
+        written there; it is used only if it is read-only to this process,
+        as any read-only cache is (served from, nothing stored), since only
+        then can no file be written there by accident.
+        """
         root = self.root
+        if not ours and (not root.is_dir() or _writable(root)):
+            return Access(False, False, f"cache directory {root} is not this user's: pip would not write to it "
+                          "as its cache, nor does pipcachefirst; running without the cache")
         try:
             root.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
@@ -382,15 +392,26 @@ class Store:
         except OSError:
             return entry.record.stored_at
 
-    def remove(self, entry: Entry) -> None:
-        """Delete an entry: its record first, so it is never served without its file."""
-        unlink_quietly(self._record_path(entry))
+    def remove(self, entry: Entry) -> bool:
+        """Delete an entry: its record first, so it is never served without its file.
+
+        False when it could not be (another user's folder, a file the system
+        will not let go): a record that stays keeps its file, so what is left
+        is still a whole entry.
+        """
+        self._intact.pop(entry.path, None)
+        try:
+            os.unlink(self._record_path(entry))
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return False
         unlink_quietly(entry.path)
         try:
             entry.path.parent.rmdir()
         except OSError:
             pass
-        self._intact.pop(entry.path, None)
+        return not os.path.lexists(entry.path)
 
     def quarantine(self, entry: Entry) -> Optional[Path]:
         """Move a bad entry out of the way (kept for inspection, never served again)."""
@@ -406,6 +427,10 @@ class Store:
         except OSError:
             return None  # someone else moved it first, it is gone, or the cache is read-only
         return target
+
+
+def _writable(folder: Path) -> bool:
+    return os.access(folder, os.W_OK | os.X_OK)
 
 
 def _is_future(record_path: Path) -> bool:
