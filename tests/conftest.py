@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -28,6 +29,7 @@ from tests.support.envs import PRODUCT_DISTS, Venv, create_venv
 from tests.support.indexserver import IndexServer
 from tests.support.packages import make_sdist, make_wheel
 
+from pipcachefirst.later import JOB_PREFIX
 from pipcachefirst.pipcompat import PipBehavior
 
 # What the pip under test does by itself, named once in pipcompat (coverage.py's PYBEHAVIOR is the model).
@@ -107,7 +109,13 @@ class World:
     def pip(self, venv: Venv, *args: str, env: Optional[Dict[str, str]] = None) -> PipRun:
         self.server.take_requests()
         proc = venv.pip(*args, env=self.env(env))
-        return PipRun(proc.returncode, proc.stdout, proc.stderr, self.server.take_requests())
+        run = PipRun(proc.returncode, proc.stdout, proc.stderr, self.server.take_requests())
+        self.wait_for_tree_builders()
+        return run
+
+    def wait_for_tree_builders(self, timeout: float = 60.0) -> None:
+        """Until the trees a command left to build after its last line are built (``pipcachefirst.later``)."""
+        wait_for_tree_builders(self.cache_root, timeout)
 
     def install(self, *args: str, env: Optional[Dict[str, str]] = None, venv: Optional[Venv] = None) -> PipRun:
         """``pip install ARGS`` into a new venv (or ``venv``); must succeed."""
@@ -132,6 +140,14 @@ class World:
         matches = [p for p in (self.cache_root / "files-v1").rglob(filename)]
         assert len(matches) == 1, matches
         return matches[0]
+
+
+def wait_for_tree_builders(cache_root: Path, timeout: float = 60.0) -> None:
+    """Until no helper builds trees in ``cache_root``: each removes its job file when it is done."""
+    deadline = time.monotonic() + timeout
+    while list(cache_root.glob(f"trees-v1/*/{JOB_PREFIX}*")):
+        assert time.monotonic() < deadline, f"trees still being built in {cache_root} after {timeout} s"
+        time.sleep(0.02)
 
 
 def roomy_tmpfs(path: str = "/dev/shm", free: int = 4 * 2**30) -> Optional[str]:

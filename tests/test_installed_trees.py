@@ -37,6 +37,7 @@ from pipcachefirst.trees import Tree, Trees, interpreter_key
 
 TREES_OFF = {"PIPCACHEFIRST_TREES": "0"}
 PLACED = "placed from its installed tree"
+LATER = "is built when pip is done"
 BUILT = "built the installed tree of"
 
 
@@ -144,6 +145,7 @@ def pip_in(world: World, venv: Venv, *args: str, env: Optional[Dict[str, str]] =
     world.server.take_requests()
     proc = venv.run([*python_flags, "-m", "pip", "install", *args], env=world.env(env))
     run = PipRun(proc.returncode, proc.stdout, proc.stderr, world.server.take_requests())
+    world.wait_for_tree_builders()
     assert run.returncode == 0, run.output
     return run
 
@@ -166,7 +168,9 @@ def test_a_venv_placed_from_trees_holds_byte_for_byte_what_plain_pip_writes(worl
     building, built_and_placed = install({})
     placing, placed = install({})
 
-    assert len(tree_lines(building, BUILT)) == 3 and len(tree_lines(building, PLACED)) == 3, building.output
+    # the local wheels' trees are built and placed at once; plain's, whose wheel is in the cache, after pip's last line
+    assert len(tree_lines(building, BUILT)) == 2 and len(tree_lines(building, PLACED)) == 2, building.output
+    assert tree_lines(building, LATER) == ["pipcachefirst: the installed tree of plain is built when pip is done"]
     assert tree_lines(placing, BUILT) == [] and len(tree_lines(placing, PLACED)) == 3, placing.output
     assert len(trees_on_disk(world)) == 3
     assert len(records(by_plain_pip)) == 3 + 2  # and pip's, pipcachefirst's
@@ -178,6 +182,42 @@ def test_a_venv_placed_from_trees_holds_byte_for_byte_what_plain_pip_writes(worl
     assert len([p for p in pycs if p.startswith(site)]) == 2 * 9  # every module but legacy.py, which does not compile
     assert len([p for p in pycs if p.startswith("bin/__pycache__/")]) == 2  # and the .py scripts
     assert placed_from_trees(placed, trees_on_disk(world)) == len(pycs) + 1, "every pyc placed (and plain_mod's)"
+
+
+def test_a_first_install_from_the_index_is_plain_pips_own_and_the_tree_is_built_after_its_last_line(
+    world: World,
+) -> None:
+    make_rich_wheel(world.index_root / "main" / "rich-pure", "rich-pure", "1.0")
+    make_rich_wheel(world.index_root / "main" / "rich-plat", "rich-plat", "2.0", purelib=False)
+    same = world.tmp / "same"
+
+    def install(env: Dict[str, str]) -> Tuple[PipRun, Installed]:
+        shutil.rmtree(same, ignore_errors=True)
+        venv = create_venv(same)
+        run = pip_in(world, venv, "-v", "rich-pure==1.0", "rich-plat==2.0", env=env)  # waits for the helper
+        return run, snapshot(same)
+
+    _, by_plain_pip = install({"PIPCACHEFIRST": "0"})
+    first, first_installed = install({})
+    assert tree_lines(first, BUILT) == [] and tree_lines(first, PLACED) == [], first.output
+    assert len(tree_lines(first, LATER)) == 2, first.output
+    assert differences(by_plain_pip, first_installed) == []  # pip installed them alone
+    built = trees_on_disk(world)  # by the helper, after pip's last line
+    assert sorted(tree.wheel for tree in built) == sorted(p.name for p in (world.index_root / "main").glob("*/*.whl"))
+
+    second, placed = install({})
+    assert len(tree_lines(second, PLACED)) == 2, second.output
+    assert tree_lines(second, BUILT) == [] and tree_lines(second, LATER) == [], second.output
+    assert differences(by_plain_pip, placed) == []  # executable bits and byte code as pip gives them
+    assert placed_from_trees(placed, built) > 0
+
+
+def test_with_build_trees_now_the_first_install_builds_and_places_on_pips_clock(world: World) -> None:
+    world.publish_wheel("plain", "1.0")
+    now = {"PIPCACHEFIRST_BUILD_TREES": "now"}
+    first = pip_in(world, world.new_venv(), "-v", "plain==1.0", env=now)
+    assert len(tree_lines(first, BUILT)) == 1 and len(tree_lines(first, PLACED)) == 1, first.output
+    assert tree_lines(first, LATER) == []
 
 
 def placed_from_trees(installed: Installed, trees: List[Tree]) -> int:

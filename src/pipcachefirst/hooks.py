@@ -139,6 +139,9 @@ def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             logger.error("%s", _offline_message(SESSION.missing()))
     except Exception:  # the summary is a courtesy; never a reason to fail
         pass
+    installing = sys.modules.get("pipcachefirst.installing")
+    if installing is not None:
+        installing.build_later()  # after pip's last line: nothing of it is on pip's clock
     _skip_the_last_collection()
     return status
 

@@ -42,7 +42,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
-from pipcachefirst import early_staging, pipcompat, settings, staging, trees
+from pipcachefirst import early_staging, later, pipcompat, settings, staging, trees
 from pipcachefirst._workers import Job, Workers
 from pipcachefirst._free_space import tree_size
 from pipcachefirst._atomic import current_umask, sha256_of
@@ -114,6 +114,8 @@ def _plan(args: Any, kwargs: Any) -> Optional[Tuple[InstallStep, trees.Tree, str
     with open(wheel_path, "rb") as handle:
         sha256 = sha256_of(handle)
     tree = shelf.find(sha256)
+    if tree is None and SESSION.storing and _build_later(sha256, wheel_path, args, kwargs, step):
+        return None  # pip installs it alone now, as plain pip would; its tree is built when pip is done
     if tree is None and SESSION.storing and SESSION.store is not None:
         wheel_zip = INSTALL_WHEEL.argument("wheel_zip", args, kwargs)
         try:
@@ -130,6 +132,48 @@ def _plan(args: Any, kwargs: Any) -> Optional[Tuple[InstallStep, trees.Tree, str
     if tree is None:
         return None
     return step, tree, str(name)
+
+
+def _build_later(sha256: str, wheel_path: str, args: Any, kwargs: Any, step: InstallStep) -> bool:
+    """Whether this wheel's tree is left to ``later`` (its bytes are in the files bucket); then it is noted there."""
+    if settings.build_trees_now():
+        return False
+    path = _cached_wheel(sha256, wheel_path)
+    if path is None:
+        return False  # a wheel only pip's folders or the user's hold: built now, or never again
+    wheel = INSTALL_WHEEL.argument("wheel_zip", args, kwargs)
+    name = INSTALL_WHEEL.argument("name", args, kwargs)
+    if SESSION.store is not None:
+        try:  # the room the helper will take is counted now, as for a tree built at once
+            SESSION.store.free_space.claim(tree_size(wheel), f"the installed tree of {name}")
+        except OSError as exc:
+            SESSION.stop_storing(exc)
+            return True  # no tree: pip installs it alone
+    later.note(sha256, path, os.path.basename(wheel_path),
+               [info.filename for info in wheel.infolist() if step.is_executable(info)])
+    logger.log(VERBOSE, "pipcachefirst: the installed tree of %s is built when pip is done", name)
+    return True
+
+
+def _cached_wheel(sha256: str, wheel_path: str) -> Optional[str]:
+    """The wheel with this sha256 in the files bucket: the file pip installs, or the copy this command stored."""
+    for entry in SESSION.stored:
+        if entry.record.sha256 == sha256:
+            return str(entry.path)
+    store = SESSION.store
+    if store is not None and os.path.realpath(wheel_path).startswith(os.path.realpath(store.files) + os.sep):
+        return wheel_path
+    return None
+
+
+def build_later() -> None:
+    """At the end of the command, after pip's last line: the trees noted by ``_build_later`` (see ``later``)."""
+    if not later.noted():
+        return
+    try:
+        later.start(_shelf())
+    except Exception as exc:  # the next install builds them: nothing is lost but time
+        logger.log(VERBOSE, "pipcachefirst: not building installed trees: %s", exc)
 
 
 def _shelf() -> Optional[trees.Trees]:

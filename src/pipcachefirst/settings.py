@@ -103,6 +103,19 @@ def link_mode(environ: Mapping[str, str] = os.environ) -> Tuple[str, Optional[st
                            f"accepted values: {', '.join(LINK_MODES)}; using {LINK_MODES[0]}")
 
 
+BUILD_TREES_VARIABLE = "PIPCACHEFIRST_BUILD_TREES"
+
+
+def build_trees_now(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether a wheel's tree is built on pip's clock (``PIPCACHEFIRST_BUILD_TREES=now``), not after pip is done.
+
+    ``later``, the default, leaves the first install what plain pip's costs;
+    ``now`` is for a command whose processes end with it (a Docker ``RUN``
+    step), where a helper building afterwards would be stopped midway.
+    """
+    return environ.get(BUILD_TREES_VARIABLE, "").strip().lower() == "now"
+
+
 COPY_AHEAD_VARIABLE = "PIPCACHEFIRST_COPY_AHEAD"
 
 

@@ -1,0 +1,116 @@
+"""Installed trees built after pip's last output, so that a first install costs what plain pip's does.
+
+Building a wheel's tree is what pip's install step does (unpack, compile)
+plus, to use it at once, a copy of every file into the environment: on a
+first install, with pip's cache warm and ours empty, that copy made
+``flask-celery.txt`` about 1.2x and a 33-pin Django lock about 1.4x plain
+pip.  Nothing in this command needs the tree: only the next install does.  So
+when a wheel has no tree yet and its bytes are in the files bucket (served
+from it, or stored by this command), pip installs it by itself, as plain pip
+would, and the wheel is noted here; when the command is over, after pip's
+last line, one helper process (its own interpreter, ``nice``, detached from
+the terminal and from pip's output pipes) builds the noted trees from the
+cached wheels.  The next install finds them and is as fast as before.
+
+The helper checks each wheel's sha256 before it builds (the tree is named by
+it), builds with the same interpreter and flags as pip (the tree key says
+what the byte code is valid for; the helper refuses another key), and
+publishes each tree by one rename (``trees.Trees.build``): a helper killed
+midway (a Docker ``RUN`` step that ends, a CI job that stops) leaves only a
+``.tmp-`` folder, never a tree, and the next install that meets the wheel
+notes it again.  Two pips at once each start a helper; the first rename of
+a tree wins.  The job list is a ``.tmp-later-*.json`` file in the trees
+folder, removed by the helper when it is done (an hour-old one, by whoever
+clears stale temporaries): while one is there, a build is under way.
+
+Standard library only in the helper; nothing here knows pip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Collection, Dict, List, Optional
+from zipfile import ZipFile
+
+from pipcachefirst import trees
+from pipcachefirst._atomic import TEMPORARY_PREFIX, sha256_of
+
+JOB_PREFIX = TEMPORARY_PREFIX + "later-"
+NICENESS = 10  # what the user runs next goes first
+
+_noted: Dict[str, Dict[str, object]] = {}  # sha256 -> {"path", "name", "executable"}: this command's trees to build
+
+
+def note(sha256: str, path: str, name: str, executable: List[str]) -> None:
+    """Build the tree of the wheel at ``path`` (with this sha256) when the command is over."""
+    _noted.setdefault(sha256, {"path": path, "name": name, "executable": sorted(executable)})
+
+
+def noted() -> List[str]:
+    return sorted(_noted)
+
+
+def start(shelf: Optional[trees.Trees]) -> Optional["subprocess.Popen[bytes]"]:
+    """At the end of the command: a detached helper builds the noted trees into ``shelf``; the helper, if one started."""
+    jobs = [{"sha256": sha, **job} for sha, job in sorted(_noted.items())]
+    _noted.clear()
+    if not jobs or shelf is None:
+        return None
+    shelf.folder.mkdir(parents=True, exist_ok=True)
+    fd, job_file = tempfile.mkstemp(prefix=JOB_PREFIX, suffix=".json", dir=shelf.folder)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump({"key": shelf.key, "jobs": jobs}, out)
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    code = (f"import sys; sys.path.append({package_parent!r}); "
+            "from pipcachefirst.later import helper_main; helper_main()")
+    flags = ["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-I", "-S", *flags, "-c", code, job_file],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,  # not pip's Ctrl-C, and nothing of pip's output: a caller reading it never waits
+        )
+    except OSError:
+        os.unlink(job_file)
+        raise
+
+
+def helper_main() -> None:
+    """Build the trees the job file (argv[1]) names, then remove it."""
+    job_file = Path(sys.argv[1])
+    try:
+        os.nice(NICENESS)
+    except OSError:
+        pass
+    try:
+        data = json.loads(job_file.read_text("utf-8"))
+        shelf = trees.Trees(job_file.parent.parent, str(data["key"]))
+        if shelf.folder != job_file.parent or trees.interpreter_key() != shelf.key:
+            return  # another interpreter, or flags: its byte code would not be what the key says
+        for job in data["jobs"]:
+            try:
+                build(shelf, str(job["sha256"]), str(job["path"]), str(job["name"]), set(job["executable"]))
+            except (OSError, trees.TreeError, ValueError, KeyError):
+                continue  # no tree for this one: the next install notes it again
+    finally:
+        try:
+            job_file.unlink()
+        except OSError:
+            pass
+
+
+def build(shelf: trees.Trees, sha256: str, path: str, name: str, executable: Collection[str]) -> Optional[trees.Tree]:
+    """The tree of the wheel at ``path``, built unless there is one; None if the file is not that wheel any more."""
+    if (shelf.folder / sha256 / trees.TREE_FILE).is_file():
+        return None
+    with open(path, "rb") as handle:  # one open file: what is hashed is what is unpacked
+        if sha256_of(handle) != sha256:
+            return None
+        handle.seek(0)
+        with ZipFile(handle) as wheel:
+            return shelf.build(sha256, wheel, lambda info: info.filename in executable, name)
