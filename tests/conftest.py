@@ -29,7 +29,7 @@ from tests.support.envs import PRODUCT_DISTS, Venv, create_venv
 from tests.support.indexserver import IndexServer
 from tests.support.packages import make_sdist, make_wheel
 
-from pipcachefirst.later import JOB_PREFIX
+from pipcachefirst import later
 from pipcachefirst.pipcompat import PipBehavior
 
 # What the pip under test does by itself, named once in pipcompat (coverage.py's PYBEHAVIOR is the model).
@@ -145,7 +145,7 @@ class World:
 def wait_for_tree_builders(cache_root: Path, timeout: float = 60.0) -> None:
     """Until no helper builds trees in ``cache_root``: each removes its job file when it is done."""
     deadline = time.monotonic() + timeout
-    while list(cache_root.glob(f"trees-v1/*/{JOB_PREFIX}*")):
+    while [job for folder in cache_root.glob("trees-v1/*") for job in later.running(folder)]:
         assert time.monotonic() < deadline, f"trees still being built in {cache_root} after {timeout} s"
         time.sleep(0.02)
 

@@ -220,6 +220,24 @@ def test_with_build_trees_now_the_first_install_builds_and_places_on_pips_clock(
     assert tree_lines(first, LATER) == []
 
 
+def test_where_the_helper_is_stopped_with_the_command_the_next_install_builds_the_trees_itself(world: World) -> None:
+    """A Docker ``RUN`` step ends with its command: the helper building trees afterwards is stopped midway."""
+    world.publish_wheel("plain", "1.0")
+    world.publish_wheel("other", "1.0")
+    pip_in(world, world.new_venv(), "plain==1.0", "other==1.0", env=TREES_OFF)  # both wheels cached, no trees
+    key = interpreter_key()
+    assert key is not None
+    left = world.cache_root / "trees-v1" / key / ".tmp-later-stopped.json"  # what a stopped helper leaves
+    left.parent.mkdir(parents=True)
+    left.write_text("{}")
+
+    second = pip_in(world, world.new_venv(), "-v", "plain==1.0")
+    assert len(tree_lines(second, BUILT)) == 1 and len(tree_lines(second, PLACED)) == 1, second.output
+    assert not left.exists()
+    third = pip_in(world, world.new_venv(), "-v", "plain==1.0", "other==1.0")  # no helper was stopped since
+    assert len(tree_lines(third, PLACED)) == 1 and len(tree_lines(third, LATER)) == 1, third.output
+
+
 def placed_from_trees(installed: Installed, trees: List[Tree]) -> int:
     """How many of the installed pycs are a tree's pyc byte for byte (one compiled again names the venv's source)."""
     from_trees = {Path(tree.pyc(member)).read_bytes() for tree in trees for member in tree.compiled}

@@ -15,7 +15,7 @@ from typing import List, Set, Tuple
 
 import pytest
 
-from tests.conftest import World
+from tests.conftest import World, wait_for_tree_builders
 from tests.support.envs import Venv, isolated_environ
 
 from pipcachefirst.trees import FILES_FOLDER, TREE_FILE, Tree, TreeError, Trees
@@ -114,8 +114,8 @@ def test_eight_pips_at_once_share_one_cold_cache(world: World) -> None:
     assert wanted == set(PROJECTS)  # so the warm round finds every wheel in the cache
     everything = world.write("everything.txt", "".join(f"{p}==1.0\n" for p in PROJECTS))
 
-    # Cold: eight pips download and store overlapping sets, and build their trees.  Warm files, no trees: eight pips
-    # install the same wheels, served from the cache, in step, so they build the same trees at the same time.
+    # Cold: eight pips download and store overlapping sets, and their helpers build the trees.  Warm files, no trees:
+    # eight pips install the same wheels, served from the cache, in step, so the same trees are built at the same time.
     for round_, requirements in (("cold", files), ("warm", [everything] * 8)):
         if round_ == "warm":
             (cache / TREES.name).rename(world.tmp / "trees-of-the-cold-round")
@@ -123,6 +123,7 @@ def test_eight_pips_at_once_share_one_cold_cache(world: World) -> None:
         world.server.take_requests()
         finished = finish_all([start_install(world, v, f, cache) for v, f in zip(venvs, requirements)])
         assert [code for code, _ in finished] == [0] * 8, round_
+        wait_for_tree_builders(cache)  # eight helpers, after the eight pips, build the same trees at once
         requests = world.server.take_requests()
         if round_ == "warm":
             assert requests == [], "every pin of every pip served from the shared cache"

@@ -136,7 +136,7 @@ def _plan(args: Any, kwargs: Any) -> Optional[Tuple[InstallStep, trees.Tree, str
 
 def _build_later(sha256: str, wheel_path: str, args: Any, kwargs: Any, step: InstallStep) -> bool:
     """Whether this wheel's tree is left to ``later`` (its bytes are in the files bucket); then it is noted there."""
-    if settings.build_trees_now():
+    if settings.build_trees_now() or _helpers_cut_short():
         return False
     path = _cached_wheel(sha256, wheel_path)
     if path is None:
@@ -153,6 +153,17 @@ def _build_later(sha256: str, wheel_path: str, args: Any, kwargs: Any, step: Ins
                [info.filename for info in wheel.infolist() if step.is_executable(info)])
     logger.log(VERBOSE, "pipcachefirst: the installed tree of %s is built when pip is done", name)
     return True
+
+
+_cut_short: Optional[bool] = None  # whether an earlier command's helper was stopped before it was done
+
+
+def _helpers_cut_short() -> bool:
+    global _cut_short
+    if _cut_short is None:
+        shelf = _shelf()
+        _cut_short = shelf is not None and later.cut_short(shelf.folder)
+    return _cut_short
 
 
 def _cached_wheel(sha256: str, wheel_path: str) -> Optional[str]:

@@ -20,14 +20,19 @@ midway (a Docker ``RUN`` step that ends, a CI job that stops) leaves only a
 ``.tmp-`` folder, never a tree, and the next install that meets the wheel
 notes it again.  Two pips at once each start a helper; the first rename of
 a tree wins.  The job list is a ``.tmp-later-*.json`` file in the trees
-folder, removed by the helper when it is done (an hour-old one, by whoever
-clears stale temporaries): while one is there, a build is under way.
+folder, locked (``flock``) by the helper for as long as it lives and removed
+by it when it is done.  A job file nobody holds was left by a helper that
+was stopped: where that happens (a Docker ``RUN`` step ends with its
+command), the next command that meets it builds its trees on its own clock,
+as before, so trees still come, one install later.
 
 Standard library only in the helper; nothing here knows pip.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import subprocess
@@ -62,27 +67,71 @@ def start(shelf: Optional[trees.Trees]) -> Optional["subprocess.Popen[bytes]"]:
     if not jobs or shelf is None:
         return None
     shelf.folder.mkdir(parents=True, exist_ok=True)
-    fd, job_file = tempfile.mkstemp(prefix=JOB_PREFIX, suffix=".json", dir=shelf.folder)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        json.dump({"key": shelf.key, "jobs": jobs}, out)
-    package_parent = str(Path(__file__).resolve().parent.parent)
-    code = (f"import sys; sys.path.append({package_parent!r}); "
-            "from pipcachefirst.later import helper_main; helper_main()")
-    flags = ["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []
+    fd, writing = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix=".json", dir=shelf.folder)
+    job_file = writing
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held by the helper (it inherits the descriptor) for as long as it lives
+        os.write(fd, json.dumps({"key": shelf.key, "jobs": jobs}).encode("utf-8"))
+        job_file = os.path.join(shelf.folder, JOB_PREFIX + os.path.basename(writing)[len(TEMPORARY_PREFIX):])
+        os.rename(writing, job_file)  # seen by others only once locked
+        package_parent = str(Path(__file__).resolve().parent.parent)
+        code = (f"import sys; sys.path.append({package_parent!r}); "
+                "from pipcachefirst.later import helper_main; helper_main()")
+        flags = ["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []
         return subprocess.Popen(
-            [sys.executable, "-I", "-S", *flags, "-c", code, job_file],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [sys.executable, "-I", "-S", *flags, "-c", code, job_file, str(fd)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(fd,),
             start_new_session=True,  # not pip's Ctrl-C, and nothing of pip's output: a caller reading it never waits
         )
     except OSError:
         os.unlink(job_file)
         raise
+    finally:
+        os.close(fd)
+
+
+def running(folder: Path) -> List[Path]:
+    """The job files in a trees folder whose helper still runs (holds its lock)."""
+    return [job for job in _jobs(folder) if _held(job)]
+
+
+def cut_short(folder: Path) -> bool:
+    """Whether a helper was stopped before it was done (a Docker ``RUN`` step, a CI job that ended); its job goes.
+
+    Then this command builds its trees on its own clock, as ``PIPCACHEFIRST_BUILD_TREES=now`` does: where
+    every helper is stopped, the second install builds the trees and the third finds them.
+    """
+    stopped = [job for job in _jobs(folder) if not _held(job)]
+    for job in stopped:
+        with contextlib.suppress(OSError):
+            job.unlink()
+    return bool(stopped)
+
+
+def _jobs(folder: Path) -> List[Path]:
+    try:
+        return [folder / name for name in os.listdir(folder) if name.startswith(JOB_PREFIX)]
+    except OSError:
+        return []
+
+
+def _held(job: Path) -> bool:
+    try:
+        fd = os.open(job, os.O_RDONLY)
+    except OSError:
+        return True  # gone meanwhile: its helper is done
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def helper_main() -> None:
     """Build the trees the job file (argv[1]) names, then remove it."""
-    job_file = Path(sys.argv[1])
+    job_file = Path(sys.argv[1])  # argv[2]: the descriptor holding its lock, kept open until the helper ends
     try:
         os.nice(NICENESS)
     except OSError:
@@ -93,6 +142,8 @@ def helper_main() -> None:
         if shelf.folder != job_file.parent or trees.interpreter_key() != shelf.key:
             return  # another interpreter, or flags: its byte code would not be what the key says
         for job in data["jobs"]:
+            if not job_file.exists():
+                return  # the cache was cleared meanwhile
             try:
                 build(shelf, str(job["sha256"]), str(job["path"]), str(job["name"]), set(job["executable"]))
             except (OSError, trees.TreeError, ValueError, KeyError):
