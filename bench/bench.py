@@ -282,7 +282,10 @@ class Bench:
                 command += [*index, "--trusted-host", "127.0.0.1"]
         self.server.take_requests()
         seconds = harness.timed(command, env)
-        return seconds, len(self.server.take_requests())
+        requests = len(self.server.take_requests())
+        if pip is not None:
+            harness.wait_for_tree_helpers(self.pip_cache(pip, way) / "cachefirst")
+        return seconds, requests
 
     def pip_cache(self, pip: str, way: str) -> Path:
         return self.caches / pip / slug(way)

@@ -63,6 +63,21 @@ def timed(command: Sequence[str], env: Mapping[str, str]) -> float:
     return time.perf_counter() - start
 
 
+def wait_for_tree_helpers(cache_root: Path, timeout: float = 600.0) -> float:
+    """Seconds until the helpers building trees after pip's last line (``pipcachefirst.later``) are done in ``cache_root``.
+
+    Not timed, but waited for: a helper still running would slow whatever is timed next.
+    """
+    from pipcachefirst import later  # the venv running the benchmark has pipcachefirst
+
+    start = time.perf_counter()
+    while [job for folder in cache_root.glob("trees-v1/*") for job in later.running(folder)]:
+        if time.perf_counter() - start > timeout:
+            raise SystemExit(f"trees still being built in {cache_root} after {timeout:.0f} s")
+        time.sleep(0.02)
+    return time.perf_counter() - start
+
+
 def project_of(filename: str) -> str:
     """The project a wheel or sdist file name belongs to."""
     if filename.endswith(".whl"):
