@@ -32,7 +32,6 @@ Standard library only in the helper; nothing here knows pip.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import subprocess
@@ -66,6 +65,8 @@ def start(shelf: Optional[trees.Trees]) -> Optional["subprocess.Popen[bytes]"]:
     _noted.clear()
     if not jobs or shelf is None:
         return None
+    import fcntl  # POSIX only, as trees are
+
     shelf.folder.mkdir(parents=True, exist_ok=True)
     fd, writing = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix=".json", dir=shelf.folder)
     job_file = writing
@@ -116,6 +117,8 @@ def _jobs(folder: Path) -> List[Path]:
 
 
 def _held(job: Path) -> bool:
+    import fcntl
+
     try:
         fd = os.open(job, os.O_RDONLY)
     except OSError:
