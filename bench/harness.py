@@ -69,9 +69,10 @@ def wait_for_tree_helpers(cache_root: Path, timeout: float = 600.0) -> float:
     Not timed, but waited for: a helper still running would slow whatever is timed next.
     """
     from pipcachefirst import later  # the venv running the benchmark has pipcachefirst
+    from pipcachefirst.store import TREES
 
     start = time.perf_counter()
-    while [job for folder in cache_root.glob("trees-v1/*") for job in later.running(folder)]:
+    while [job for folder in cache_root.glob(f"{TREES.name}/*") for job in later.running(folder)]:
         if time.perf_counter() - start > timeout:
             raise SystemExit(f"trees still being built in {cache_root} after {timeout:.0f} s")
         time.sleep(0.02)

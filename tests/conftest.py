@@ -31,6 +31,7 @@ from tests.support.packages import make_sdist, make_wheel
 
 from pipcachefirst import later
 from pipcachefirst.pipcompat import PipBehavior
+from pipcachefirst.store import TREES
 
 # What the pip under test does by itself, named once in pipcompat (coverage.py's PYBEHAVIOR is the model).
 PIPBEHAVIOR = PipBehavior(metadata.version("pip"))
@@ -145,7 +146,7 @@ class World:
 def wait_for_tree_builders(cache_root: Path, timeout: float = 60.0) -> None:
     """Until no helper builds trees in ``cache_root``: each removes its job file when it is done."""
     deadline = time.monotonic() + timeout
-    while [job for folder in cache_root.glob("trees-v1/*") for job in later.running(folder)]:
+    while [job for folder in cache_root.glob(f"{TREES.name}/*") for job in later.running(folder)]:
         assert time.monotonic() < deadline, f"trees still being built in {cache_root} after {timeout} s"
         time.sleep(0.02)
 

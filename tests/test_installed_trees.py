@@ -227,7 +227,7 @@ def test_where_the_helper_is_stopped_with_the_command_the_next_install_builds_th
     pip_in(world, world.new_venv(), "plain==1.0", "other==1.0", env=TREES_OFF)  # both wheels cached, no trees
     key = interpreter_key()
     assert key is not None
-    left = world.cache_root / "trees-v1" / key / ".tmp-later-stopped.json"  # what a stopped helper leaves
+    left = world.cache_root / TREES.name / key / ".tmp-later-stopped.json"  # what a stopped helper leaves
     left.parent.mkdir(parents=True)
     left.write_text("{}")
 

@@ -11,6 +11,7 @@ from tests.support.packages import rich_wheel_bytes
 
 from pipcachefirst import later, trees
 from pipcachefirst._atomic import sha256_of
+from pipcachefirst.store import TREES
 
 
 def cached_wheel(tmp_path: Path) -> Path:
@@ -23,7 +24,7 @@ def cached_wheel(tmp_path: Path) -> Path:
 def shelf_of(tmp_path: Path) -> trees.Trees:
     key = trees.interpreter_key()
     assert key is not None
-    return trees.Trees(tmp_path / "trees-v1", key)
+    return trees.Trees(tmp_path / TREES.name, key)
 
 
 def test_the_helper_builds_the_noted_trees_after_the_command_and_removes_its_job_file(tmp_path: Path) -> None:
@@ -53,7 +54,7 @@ def test_a_helper_of_another_interpreter_key_builds_nothing(tmp_path: Path) -> N
     with wheel.open("rb") as handle:
         sha256 = sha256_of(handle)
     key = "other-key"
-    folder = tmp_path / "trees-v1" / key
+    folder = tmp_path / TREES.name / key
     folder.mkdir(parents=True)
     job = folder / f"{later.JOB_PREFIX}x.json"
     job.write_text(json.dumps({"key": key, "jobs": [
