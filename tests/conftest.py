@@ -111,12 +111,13 @@ class World:
         self.server.take_requests()
         proc = venv.pip(*args, env=self.env(env))
         run = PipRun(proc.returncode, proc.stdout, proc.stderr, self.server.take_requests())
-        self.wait_for_tree_builders()
+        self.wait_for_tree_builders(env)
         return run
 
-    def wait_for_tree_builders(self, timeout: float = 60.0) -> None:
+    def wait_for_tree_builders(self, env: Optional[Dict[str, str]] = None, timeout: float = 60.0) -> None:
         """Until the trees a command left to build after its last line are built (``pipcachefirst.later``)."""
-        wait_for_tree_builders(self.cache_root, timeout)
+        chosen = (env or {}).get("PIPCACHEFIRST_DIR")
+        wait_for_tree_builders(Path(chosen) if chosen else self.cache_root, timeout)
 
     def install(self, *args: str, env: Optional[Dict[str, str]] = None, venv: Optional[Venv] = None) -> PipRun:
         """``pip install ARGS`` into a new venv (or ``venv``); must succeed."""

@@ -145,7 +145,7 @@ def pip_in(world: World, venv: Venv, *args: str, env: Optional[Dict[str, str]] =
     world.server.take_requests()
     proc = venv.run([*python_flags, "-m", "pip", "install", *args], env=world.env(env))
     run = PipRun(proc.returncode, proc.stdout, proc.stderr, world.server.take_requests())
-    world.wait_for_tree_builders()
+    world.wait_for_tree_builders(env)
     assert run.returncode == 0, run.output
     return run
 

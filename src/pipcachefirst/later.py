@@ -145,12 +145,17 @@ def helper_main() -> None:
         if shelf.folder != job_file.parent or trees.interpreter_key() != shelf.key:
             return  # another interpreter, or flags: its byte code would not be what the key says
         for job in data["jobs"]:
-            if not job_file.exists():
-                return  # the cache was cleared meanwhile
             try:
-                build(shelf, str(job["sha256"]), str(job["path"]), str(job["name"]), set(job["executable"]))
+                tree = build(shelf, str(job["sha256"]), str(job["path"]), str(job["name"]), set(job["executable"]))
             except (OSError, trees.TreeError, ValueError, KeyError):
                 continue  # no tree for this one: the next install notes it again
+            if not job_file.exists():  # the cache was cleared meanwhile (pip cache purge): leave nothing in it
+                if tree is not None:
+                    shelf.remove(tree.folder)
+                for folder in (shelf.folder, shelf.bucket):
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
+                return
     finally:
         try:
             job_file.unlink()
