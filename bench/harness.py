@@ -68,7 +68,9 @@ def wait_for_tree_helpers(cache_root: Path, timeout: float = 600.0) -> float:
 
     Not timed, but waited for: a helper still running would slow whatever is timed next.
     """
-    from pipcachefirst import later  # the venv running the benchmark has pipcachefirst
+    if str(REPO / "src") not in sys.path:  # the benchmark runs from a checkout, with nothing installed
+        sys.path.append(str(REPO / "src"))
+    from pipcachefirst import later
     from pipcachefirst.store import TREES
 
     start = time.perf_counter()
