@@ -67,6 +67,13 @@ import trash  # noqa: E402
 from tests.support.indexserver import IndexServer  # noqa: E402
 
 PLAIN, OURS, TREES_OFF, BOUND, FIRST = "plain pip", "pipcachefirst", "trees off", "bound", "first install"
+# The first-install report (--first): pipcachefirst just installed, its cache empty; and a runner with no cache at all.
+FIRST_EMPTY, PLAIN_COLD, FIRST_COLD = "first install, cache empty", "plain pip, caches empty", "first install, caches empty"
+FIRST_PIP_WAYS = (PLAIN, FIRST_EMPTY, PLAIN_COLD, FIRST_COLD)
+FIRST_WORKLOADS = (harness.WORKLOADS / "flask-celery.txt", harness.WORKLOADS / "django-lock.txt")
+FIRST_DELAYS_MS = (0, 100)
+FIRST_PIPS = ("23.2.1", "26.3")
+FIRST_RUNS = 5
 UV, UV_COMPILE = "uv", "uv --compile-bytecode"
 GRID_PIP_WAYS = (PLAIN, OURS, BOUND)
 # In this order on the first counted run, then turned by one each run: each way follows each other.
@@ -134,14 +141,18 @@ class Plan:
     trees: bool = False  # the installed-trees ways (else the grid's, pipcachefirst with trees off)
     only_pips: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()  # (workload name, its pips) where not all of ``pips``
     only_ways: Tuple[str, ...] = ()  # some of the trees report's pip ways, in their order; () for all
+    first: bool = False  # the first-install ways (FIRST_PIP_WAYS)
+    version_check: bool = False  # pip's self-version check on, as users have it (off: PIP_DISABLE_PIP_VERSION_CHECK)
 
     @property
     def kind(self) -> str:
-        return "trees" if self.trees else "grid"
+        return "first" if self.first else "trees" if self.trees else "grid"
 
     def runs_for(self, workload: Path) -> int:
         if self.runs is not None:
             return self.runs
+        if self.first:
+            return FIRST_RUNS
         return TREES_RUNS if self.trees else RUNS.get(workload.name, DEFAULT_RUNS)
 
     def pips_for(self, workload: Path) -> Tuple[str, ...]:
@@ -149,15 +160,17 @@ class Plan:
         return tuple(pip for pip in self.pips if limited is None or pip in limited)
 
     def pip_ways(self) -> Tuple[str, ...]:
+        if self.first:
+            return FIRST_PIP_WAYS
         if not self.trees:
             return GRID_PIP_WAYS
         return tuple(way for way in TREES_PIP_WAYS if not self.only_ways or way in self.only_ways)
 
     def uv_ways(self) -> Tuple[str, ...]:
-        return () if not self.with_uv else TREES_UV_WAYS if self.trees else (UV,)
+        return () if not self.with_uv or self.first else TREES_UV_WAYS if self.trees else (UV,)
 
     def is_full_report(self) -> bool:
-        full = TREES_PLAN if self.trees else Plan()
+        full = FIRST_PLAN if self.first else TREES_PLAN if self.trees else Plan()
         return self == replace(full, runs=self.runs) and (self.runs is None or self.runs >= 5)
 
     def conditions(self) -> Iterator[Conditions]:
@@ -171,7 +184,7 @@ class Plan:
         """The installs of one run, as (pip, way) with pip None for uv, in the order they run."""
         pips = (FRESH_PAGES_PIP,) if conditions.fresh_pages else self.pips_for(conditions.workload)
         ways = self.pip_ways()
-        if self.trees:
+        if self.trees or self.first:
             turn = run % len(ways)
             ways = ways[turn:] + ways[:turn]
         elif not run % 2:
@@ -186,6 +199,8 @@ class Plan:
 
 TREES_PLAN = Plan(TREES_WORKLOADS, (TREES_DELAY_MS,), PIPS, None, with_fresh_pages=False, trees=True,
                   only_pips=TREES_ONLY_PIPS)
+FIRST_PLAN = Plan(FIRST_WORKLOADS, FIRST_DELAYS_MS, FIRST_PIPS, None, with_uv=False, with_fresh_pages=False,
+                  first=True)
 
 
 def slug(way: str) -> str:
@@ -269,12 +284,18 @@ class Bench:
             python = harness.fresh_target(self.templates[pip], self.target)
             cache = self.pip_cache(pip, way)
             env = harness.environ({"PIP_CACHE_DIR": str(cache)})
-            if way in (PLAIN, BOUND):
+            if self.plan.version_check:
+                env.pop("PIP_DISABLE_PIP_VERSION_CHECK", None)
+            if way in (PLAIN, BOUND, PLAIN_COLD):
                 env["PIPCACHEFIRST"] = "0"
             elif way == TREES_OFF or (way == OURS and not self.plan.trees):
                 env["PIPCACHEFIRST_TREES"] = "0"
             if way == FIRST:  # its files stay cached; the trees it built last time go
                 trash.set_aside(cache / TREES_BUCKET)
+            elif way == FIRST_EMPTY:  # pip's caches stay warm; pipcachefirst's, as if just installed, is empty
+                trash.set_aside(cache / TREES_BUCKET.parent)
+            elif way in (PLAIN_COLD, FIRST_COLD):  # a runner with no cache at all
+                trash.set_aside(cache)
             command = [str(python), "-m", "pip", "install", "-q", "-r", str(workload)]
             if way == BOUND:
                 command += ["--no-index", "--find-links", str(self.files[workload])]
@@ -349,6 +370,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         "sdist-only; 5 with --trees)")
     parser.add_argument("--trees", action="store_true", help="installed trees: flask-celery and data-science at "
                         "100 ms, the five pip ways and uv with and without byte code")
+    parser.add_argument("--first", action="store_true", help="first installs: flask-celery and django-lock at 0 "
+                        "and 100 ms, pips 23.2.1 and 26.3, plain pip and pipcachefirst with its cache empty, and both "
+                        "with every cache empty")
+    parser.add_argument("--version-check", action="store_true", help="pip's self-version check on, as users have "
+                        "it (every other report turns it off)")
     parser.add_argument("--no-uv", action="store_true", help="leave out uv")
     parser.add_argument("--no-fresh-pages", action="store_true", help="leave out the fresh-pages row")
     parser.add_argument("--quick", action="store_true", help="pip 26.3, flask-celery, 100 ms, one run, the five "
@@ -369,7 +395,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         plan = Plan((SMOKE_WORKLOAD,), (100,), (PIPS[-1],), 1, with_fresh_pages=False, trees=True,
                     only_ways=SMOKE_PIP_WAYS)
     else:
-        base = TREES_PLAN if args.trees else Plan()
+        base = FIRST_PLAN if args.first else TREES_PLAN if args.trees else Plan()
         plan = replace(
             base,
             workloads=tuple(w.resolve() for w in args.workload) if args.workload else base.workloads,
@@ -379,6 +405,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             runs=args.runs,
             with_uv=not args.no_uv,
             with_fresh_pages=base.with_fresh_pages and not args.no_fresh_pages,
+            version_check=args.version_check,
         )
     if plan.runs is not None and plan.runs < 1:
         parser.error("--runs must be at least 1")
@@ -413,7 +440,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "minutes": round((time.monotonic() - started) / 60),
         "cells": [asdict(cell) for cell in cells],
     }
-    if plan.trees:
+    if plan.version_check:
+        data["settings"]["version_check"] = "on"
+    if plan.first:
+        data["kind"] = "first"
+        data["settings"]["goals"] = report.FIRST_GOALS_JSON
+        data["pips"] = {workload.name: list(plan.pips_for(workload)) for workload in plan.workloads}
+    elif plan.trees:
         data["kind"] = "trees"
         data["settings"] = {"goals": report.TREES_GOALS_JSON, "link_mode": harness.link_mode(bench.caches)}
         data["pips"] = {workload.name: list(plan.pips_for(workload)) for workload in plan.workloads}

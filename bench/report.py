@@ -36,6 +36,13 @@ TREES_RATIOS: Tuple[Tuple[str, str, Optional[float]], ...] = (
     ("pipcachefirst", "uv", None),  # how far from uv without byte code, the floor
 )
 TREES_GOALS_JSON = [list(ratio) for ratio in TREES_RATIOS]
+# The first-install report (bench.py --first): issue 24's goal, pipcachefirst's first install within 5 % of plain pip's.
+FIRST_RATIOS: Tuple[Tuple[str, str, Optional[float]], ...] = (
+    ("first install, cache empty", "plain pip", 1.05),
+    ("first install, caches empty", "plain pip, caches empty", 1.05),
+)
+FIRST_GOALS_JSON = [list(ratio) for ratio in FIRST_RATIOS]
+FIRST_WAYS = ("plain pip", "first install, cache empty", "plain pip, caches empty", "first install, caches empty")
 TREES_WAYS = ("plain pip", "first install", "trees off", "bound", "pipcachefirst", "uv --compile-bytecode", "uv")
 NAMES = ("report", "trees")  # the grid's files and installed trees' files in a results folder
 PLOT_REQUIREMENTS = ["matplotlib>=3.8"]
@@ -242,11 +249,11 @@ def trees_rows(data: dict, workload: str) -> List[TreesRow]:
     return found
 
 
-def _trees_tables(data: dict, workload: str) -> List[str]:
+def _trees_tables(data: dict, workload: str, all_ways: Sequence[str] = TREES_WAYS) -> List[str]:
     facts = data["workloads"][workload]
     kinds = " and ".join(f"{n} {kind}" for kind, n in (("wheels", facts["wheels"]), ("sdists", facts["sdists"])) if n)
     workload_rows = trees_rows(data, workload)
-    ways = [w for w in TREES_WAYS if any(w in row.cells for row in workload_rows)]
+    ways = [w for w in all_ways if any(w in row.cells for row in workload_rows)]
     several = len({(row.delay_ms, row.pages) for row in workload_rows}) > 1
     where = "| index delay | pages " if several else ""
     lines = [f"**`{workload}`**: {kinds}", "",
@@ -350,8 +357,46 @@ def trees_markdown(data: dict) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+def first_markdown(data: dict) -> str:
+    """The first-install report as Markdown: how it was made, two tables per workload, the goals."""
+    versions = "; ".join(f"{name} {version}" for name, version in data["versions"].items())
+    runs = " and ".join(sorted({str(n) for n in data["runs"].values()}))
+    delays = " and ".join(f"{d} ms" for d in sorted({c["delay_ms"] for c in data["cells"]}))
+    check = "on, as users have it" if data["settings"].get("version_check") == "on" else (
+        "off (`PIP_DISABLE_PIP_VERSION_CHECK=1`)")
+    lines = [
+        harness.measured_on(data["command"], data["date"], data["machine"])[:-1] + f"; {versions}.",
+        "",
+        f"All ways in the same runs: each time is the median of {runs} interleaved runs after a warm-up run, "
+        "seconds to install the workload into a fresh venv, and in brackets the index requests each install made. "
+        f"The index is on 127.0.0.1, adds {delays} to every request and sends stale pages (`max-age=0`); pip's "
+        f"self-version check is {check}. Each ratio is the median of per-run ratios between two installs of the "
+        "same run, with the middle half in brackets. The ways:",
+        "",
+        "- **plain pip**: `PIPCACHEFIRST=0`, pip's own caches warm;",
+        "- **first install, cache empty**: pipcachefirst as just installed: its cache empty (removed before each "
+        "run), pip's caches warm; its trees are built after pip's last line, not timed but waited for;",
+        "- **plain pip, caches empty** and **first install, caches empty**: a runner with no cache at all (pip's "
+        "cache folder removed before each run), without and with pipcachefirst.",
+        "",
+    ]
+    for workload in data["workloads"]:
+        lines += _trees_tables(data, workload, FIRST_WAYS) + [""]
+    verdict = _trees_verdict(data)
+    if verdict:
+        lines += ["Goals, per row (the median of that row's per-run ratios):", "", *verdict, ""]
+    spread = _spread(data)
+    if spread:
+        lines += [spread, ""]
+    if data.get("minutes"):
+        lines += [f"The whole run, setup included, took {data['minutes']} minutes.", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
 def markdown(data: dict) -> str:
     """The report as Markdown: how it was made, a table per workload, the verdict."""
+    if data.get("kind") == "first":
+        return first_markdown(data)
     if data.get("kind") == "trees":
         return trees_markdown(data)
     versions = "; ".join(f"{name} {version}" for name, version in data["versions"].items())
@@ -397,8 +442,8 @@ def is_committed_report(output: Path) -> bool:
 
 
 def name_of(data: dict) -> str:
-    """The results files' name for this kind of report: ``report`` (the grid) or ``trees``."""
-    return "trees" if data.get("kind") == "trees" else "report"
+    """The results files' name for this kind of report: ``report`` (the grid), ``trees`` or ``first``."""
+    return str(data["kind"]) if data.get("kind") in ("trees", "first") else "report"
 
 
 def write(data: dict, output: Path, work: Path) -> None:
@@ -407,7 +452,8 @@ def write(data: dict, output: Path, work: Path) -> None:
     name = name_of(data)
     (output / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n")
     (output / f"{name}.md").write_text(markdown(data))
-    plot([output / f"{n}.json" for n in NAMES if (output / f"{n}.json").is_file()], output / "report.png", work)
+    if name in NAMES:  # the plot shows the grid and the trees
+        plot([output / f"{n}.json" for n in NAMES if (output / f"{n}.json").is_file()], output / "report.png", work)
     if is_committed_report(output):
         include_results(README)
     print(f"{name} written to {output}")
