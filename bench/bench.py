@@ -403,7 +403,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             pips=tuple(args.pip) if args.pip else base.pips,
             only_pips=() if args.pip else base.only_pips,
             runs=args.runs,
-            with_uv=not args.no_uv,
+            with_uv=base.with_uv and not args.no_uv,
             with_fresh_pages=base.with_fresh_pages and not args.no_fresh_pages,
             version_check=args.version_check,
         )
