@@ -157,6 +157,11 @@ def helper_main() -> None:
                         folder.rmdir()
                 return
     finally:
+        # The lock goes first: once no helper holds it, nothing of the cache is open here (a waiter may
+        # then remount or remove it), and a job file left unheld for a moment only makes the next
+        # command build its trees itself.
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            os.close(int(sys.argv[2]))
         try:
             job_file.unlink()
         except OSError:
