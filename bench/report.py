@@ -306,6 +306,22 @@ def _trees_verdict(data: dict) -> List[str]:
     return lines
 
 
+def _goal_lines(data: dict) -> List[str]:
+    """The goals of a trees or first-install report, each with the rows that meet it."""
+    verdict = _trees_verdict(data)
+    return ["Goals, per row (the median of that row's per-run ratios):", "", *verdict, ""] if verdict else []
+
+
+def _ending(data: dict, lines: List[str]) -> str:
+    """``lines``, then how far single installs strayed and how long the whole run took, as one Markdown text."""
+    spread = _spread(data)
+    if spread:
+        lines += [spread, ""]
+    if data.get("minutes"):
+        lines += [f"The whole run, setup included, took {data['minutes']} minutes.", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
 def trees_markdown(data: dict) -> str:
     """The installed-trees report as Markdown: how it was made, two tables per workload, the goals."""
     versions = "; ".join(f"{name} {version}" for name, version in data["versions"].items())
@@ -341,20 +357,13 @@ def trees_markdown(data: dict) -> str:
         lines += _trees_tables(data, workload) + [""]
         if pips.get(workload) and len(pips[workload]) < max(len(v) for v in pips.values()):
             lines[-1:-1] = ["", f"`{workload}` was measured with pip {', '.join(pips[workload])} only."]
-    verdict = _trees_verdict(data)
-    if verdict:
-        lines += ["Goals, per row (the median of that row's per-run ratios):", "", *verdict, ""]
+    lines += _goal_lines(data)
     built = data.get("trees_built") or {}
     if built:
         lines += ["Installed trees in each cache at the end: " + "; ".join(
             f"pip {pip}: " + ", ".join(f"{way} {n}" for way, n in ways.items()) for pip, ways in built.items())
             + ".", ""]
-    spread = _spread(data)
-    if spread:
-        lines += [spread, ""]
-    if data.get("minutes"):
-        lines += [f"The whole run, setup included, took {data['minutes']} minutes.", ""]
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return _ending(data, lines)
 
 
 def first_markdown(data: dict) -> str:
@@ -382,15 +391,8 @@ def first_markdown(data: dict) -> str:
     ]
     for workload in data["workloads"]:
         lines += _trees_tables(data, workload, FIRST_WAYS) + [""]
-    verdict = _trees_verdict(data)
-    if verdict:
-        lines += ["Goals, per row (the median of that row's per-run ratios):", "", *verdict, ""]
-    spread = _spread(data)
-    if spread:
-        lines += [spread, ""]
-    if data.get("minutes"):
-        lines += [f"The whole run, setup included, took {data['minutes']} minutes.", ""]
-    return "\n".join(lines).rstrip("\n") + "\n"
+    lines += _goal_lines(data)
+    return _ending(data, lines)
 
 
 def markdown(data: dict) -> str:
