@@ -66,7 +66,13 @@ from pathlib import Path
 from typing import IO, Callable, Dict, FrozenSet, Iterator, List, NamedTuple, Optional, Tuple, Union
 from zipfile import ZipFile, ZipInfo
 
-from pipcachefirst._atomic import TEMPORARY_PREFIX, current_umask, remove_stale_temporaries, write_atomically
+from pipcachefirst._atomic import (
+    TEMPORARY_PREFIX,
+    current_umask,
+    remove_stale_temporaries,
+    sha256_of,
+    write_atomically,
+)
 
 TREE_FILE = "tree.json"
 FILES_FOLDER = "files"
@@ -246,7 +252,7 @@ class Trees:
             path = os.path.join(tree.folder, FILES_FOLDER, relative)
             try:
                 with open(path, "rb") as handle:
-                    if _sha256(handle) != digest:
+                    if sha256_of(handle) != digest:
                         return path
             except OSError:
                 return path
@@ -380,7 +386,7 @@ def _unpack_and_compile(folder: Path, sha256: str, wheel: ZipFile, executable: C
                 pyc = importlib.util.cache_from_source(path)
                 compiled[member] = stamp_of(os.lstat(pyc))
                 with open(pyc, "rb") as handle:
-                    digests[pyc_member(member)] = _sha256(handle)
+                    digests[pyc_member(member)] = sha256_of(handle)
                 if pyc_member(member) in files:  # a member pip's compile step writes again: recorded as it ends
                     files[pyc_member(member)] = compiled[member]
             else:
@@ -416,13 +422,6 @@ def _copy_hashing(source: IO[bytes], out: IO[bytes], algorithm: str) -> Tuple[st
             other.update(chunk)
         out.write(chunk)
     return sha256.hexdigest(), base64.urlsafe_b64encode(other.digest()).decode("ascii").rstrip("=")
-
-
-def _sha256(handle: IO[bytes]) -> str:
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: handle.read(_CHUNK), b""):
-        digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _pyc_matches_source(source: str, pyc: str) -> bool:
