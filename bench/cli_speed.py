@@ -27,8 +27,8 @@ ORIGIN = "https://index.invalid/simple"
 
 
 def build_cache(root: Path, files: int) -> None:
-    from pipcachefirst.catalog import Record
-    from pipcachefirst.store import Store
+    from pipcachefirst.cache.catalog import Record
+    from pipcachefirst.cache.store import Store
 
     store = Store(root)
     count, _ = store.usage() if root.exists() else (0, 0)

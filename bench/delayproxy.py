@@ -226,7 +226,7 @@ def check_seaweedfs(weed: str, delay: float) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
     import hashlib
 
-    from pipcachefirst import s3
+    from pipcachefirst.team import s3
     from tests.support.s3server import S3Server
 
     with S3Server.launch(weed) as server, DelayProxy(server.endpoint, delay) as proxy:

@@ -64,14 +64,14 @@ def timed(command: Sequence[str], env: Mapping[str, str]) -> float:
 
 
 def wait_for_tree_helpers(cache_root: Path, timeout: float = 600.0) -> float:
-    """Seconds until the helpers building trees after pip's last line (``pipcachefirst.later``) are done in ``cache_root``.
+    """Seconds until the helpers building trees after pip's last line (``pipcachefirst.trees.later``) are done in ``cache_root``.
 
     Not timed, but waited for: a helper still running would slow whatever is timed next.
     """
     if str(REPO / "src") not in sys.path:  # the benchmark runs from a checkout, with nothing installed
         sys.path.append(str(REPO / "src"))
-    from pipcachefirst import later
-    from pipcachefirst.store import TREES
+    from pipcachefirst.trees import later
+    from pipcachefirst.cache.store import TREES
 
     start = time.perf_counter()
     while [job for folder in cache_root.glob(f"{TREES.name}/*") for job in later.running(folder)]:

@@ -15,13 +15,13 @@ def test_python_start_up_imports_nothing_heavy(world: World) -> None:
     venv = world.new_venv()
     code = "import sys; print(sorted(m for m in sys.modules if m.split('.')[0] in ('wrapt', 'pipcachefirst', 'packaging')))"
     out = venv.run(["-c", code], check=True).stdout.strip()
-    assert out == "['pipcachefirst', 'pipcachefirst._startup']"
+    assert out == "['pipcachefirst', 'pipcachefirst.boot.startup']"
 
 
 def test_importing_pips_finder_patches_it_once_even_when_activated_twice(world: World) -> None:
     venv = world.new_venv()
     code = (
-        "import pipcachefirst._startup as s; s.activate(); s.activate()\n"
+        "import pipcachefirst.boot.startup as s; s.activate(); s.activate()\n"
         "import pip._internal.index.package_finder as m\n"
         "f = m.PackageFinder.__dict__['find_best_candidate']\n"
         "print(hasattr(f, '_pipcachefirst_wrapper'), hasattr(f.__wrapped__, '_pipcachefirst_wrapper'))\n"
@@ -42,7 +42,7 @@ def test_inside_pip_it_loads_no_module_of_the_standard_library_that_pip_does_not
 @pytest.mark.same_on_every_pip
 def test_turned_off_it_does_not_even_load(world: World) -> None:
     venv = world.new_venv()
-    code = "import sys, pip._internal.index.package_finder; print('pipcachefirst.hooks' in sys.modules)"
+    code = "import sys, pip._internal.index.package_finder; print('pipcachefirst.pip.hooks' in sys.modules)"
     assert venv.run(["-c", code], env={"PIPCACHEFIRST": "off"}, check=True).stdout.strip() == "False"
 
 

@@ -18,7 +18,7 @@ from typing import Dict, Optional
 
 import pytest
 
-from pipcachefirst import recreating
+from pipcachefirst.commands import venv
 from tests.conftest import PipRun, World
 from tests.support.envs import Venv, isolated_environ
 from tests.support.packages import wheel_of_installed
@@ -42,7 +42,7 @@ def runner(world: World, *args: str, env: Optional[Dict[str, str]] = None, cwd: 
     return PipRun(proc.returncode, proc.stdout, proc.stderr, world.server.take_requests())
 
 
-BUNDLED_PIP = recreating.pip_wheel_of(sysconfig.get_path("stdlib"))
+BUNDLED_PIP = venv.pip_wheel_of(sysconfig.get_path("stdlib"))
 
 
 def seeded(venv_dir: Path) -> bool:
@@ -148,7 +148,7 @@ def test_sitecustomize_is_chained_and_restored_byte_for_byte(warm: World) -> Non
 
     enabled = venv.run(["-m", "pipcachefirst", "enable", "--sitecustomize"], env=warm.env())
     assert enabled.returncode == 0, enabled.stderr
-    probe = "import os, sys; print(os.environ.get('EARLIER_SITECUSTOMIZE'), 'pipcachefirst._startup' in sys.modules)"
+    probe = "import os, sys; print(os.environ.get('EARLIER_SITECUSTOMIZE'), 'pipcachefirst.boot.startup' in sys.modules)"
     assert venv.run(["-c", probe], check=True).stdout.split() == ["ran", "True"]
     assert warm.pip(venv, "install", "alpha==1.0").requests == []
 

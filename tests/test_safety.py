@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from pipcachefirst.provenance import normalize_location
+from pipcachefirst.cache.provenance import normalize_location
 from tests.conftest import World, sha256_of
 
 

@@ -23,7 +23,7 @@ from tests.support import s3server
 from tests.support.s3server import S3Server, s3_server  # noqa: F401 -- the session's S3 server
 from tests.support.envs import Venv, isolated_environ
 
-from pipcachefirst import s3
+from pipcachefirst.team import s3
 
 pytestmark = [pytest.mark.same_on_every_pip, pytest.mark.same_on_every_python]
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from pipcachefirst.cli import main
+from pipcachefirst.commands.cli import main
 
 sys.exit(main())

@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, NamedTuple, Op
 if TYPE_CHECKING:
     import ssl
 
-    from pipcachefirst.s3 import Remote
+    from pipcachefirst.team.s3 import Remote
 
 BUCKET = "pcf-cache"
 _READY_BUCKET = "pcf-s3server-ready"  # the readiness check writes here, not into the bucket under test
@@ -168,7 +168,7 @@ class S3Server:
 
     def remote(self, identity: Optional[Identity] = None, prefix: str = "", bucket: Optional[str] = None) -> "Remote":
         """An ``s3.Remote`` for this server as ``identity`` (None: unsigned requests)."""
-        from pipcachefirst import s3
+        from pipcachefirst.team import s3
 
         credentials = s3.Credentials(identity.access_key, identity.secret_key) if identity else None
         return s3.Remote(bucket or self.bucket, prefix, self.endpoint, self.region, True, credentials)
@@ -275,7 +275,7 @@ class S3Server:
         """None once a LIST of the bucket signed as the writer answers and a PUT (as the admin, into a bucket
         of its own) is stored, else what went wrong.  After a restart the LIST answers some 0.1-1 s before
         a PUT does: until the volume server has reported to the master, a PUT waits."""
-        from pipcachefirst import s3
+        from pipcachefirst.team import s3
 
         lister = s3.Client(self.remote(self.writer), connect_timeout=0.5, read_timeout=2.0)
         writer = s3.Client(self.remote(self.admin, bucket=_READY_BUCKET), connect_timeout=0.5, read_timeout=0.5)

@@ -10,7 +10,7 @@ import argparse
 
 import pytest
 
-from pipcachefirst.cli import _size, _split_pip_args, main
+from pipcachefirst.commands.cli import _size, _split_pip_args, main
 
 
 @pytest.fixture(autouse=True)

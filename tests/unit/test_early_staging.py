@@ -11,10 +11,11 @@ import pytest
 
 from tests.support.packages import rich_wheel_bytes
 
-from pipcachefirst import early_staging, trees
-from pipcachefirst.catalog import Record
-from pipcachefirst.store import TREES, Store
-from pipcachefirst.trees import COPY, Trees
+from pipcachefirst.pip import early_staging
+from pipcachefirst.trees.tree import HARDLINK, interpreter_key
+from pipcachefirst.cache.catalog import Record
+from pipcachefirst.cache.store import TREES, Store
+from pipcachefirst.trees.tree import COPY, Trees
 from tests.unit.test_trees import executable
 
 INDEX = "https://index.example/simple"
@@ -36,7 +37,7 @@ def cache(tmp_path: Path) -> Path:
     assert store.open().store
     entry = store.put(wheel, Record(filename=wheel.name, sha256="", size=0, url=f"{INDEX}/{wheel.name}", origin=INDEX))
     assert entry is not None
-    key = trees.interpreter_key()
+    key = interpreter_key()
     assert key is not None
     shelf = Trees(store.root / TREES.name, key)
     shelf.build(entry.record.sha256, zipfile.ZipFile(io.BytesIO(wheel_bytes)), executable, wheel.name)
@@ -85,7 +86,7 @@ def test_the_pins_of_a_requirement_file_with_a_tree_are_copied_from_the_start(ca
 
     early_staging.start(["pip", "install", "-r", file], environ(cache))
 
-    folder = cache / TREES.name / str(trees.interpreter_key())
+    folder = cache / TREES.name / str(interpreter_key())
     stager = early_staging.take(folder, COPY)
     assert stager is not None and len(stager.asked) == 1
     sha256 = next(iter(stager.asked))
@@ -98,10 +99,10 @@ def test_the_pins_of_a_requirement_file_with_a_tree_are_copied_from_the_start(ca
 def test_a_helper_for_another_cache_or_mode_is_stopped_and_leaves_nothing(cache: Path, tmp_path: Path) -> None:
     file = requirements(tmp_path, "rich-pure==1.0\n")
     early_staging.start(["pip", "install", "-r", file], environ(cache))
-    folder = cache / TREES.name / str(trees.interpreter_key())
+    folder = cache / TREES.name / str(interpreter_key())
     assert list(folder.glob(".tmp-*"))
 
-    assert early_staging.take(folder, trees.HARDLINK) is None
+    assert early_staging.take(folder, HARDLINK) is None
     assert early_staging.take(folder, COPY) is None  # given away once, stopped
     assert not list(folder.glob(".tmp-*"))
 
@@ -114,8 +115,8 @@ def test_a_helper_for_another_cache_or_mode_is_stopped_and_leaves_nothing(cache:
 def test_switched_off_it_starts_nothing(cache: Path, tmp_path: Path, more: Dict[str, str]) -> None:
     file = requirements(tmp_path, "rich-pure==1.0\n")
     early_staging.start(["pip", "install", "-r", file], environ(cache, **more))
-    folder = cache / TREES.name / str(trees.interpreter_key())
-    assert early_staging.take(folder, COPY) is None and early_staging.take(folder, trees.HARDLINK) is None
+    folder = cache / TREES.name / str(interpreter_key())
+    assert early_staging.take(folder, COPY) is None and early_staging.take(folder, HARDLINK) is None
     assert not list(folder.glob(".tmp-*"))
 
 
@@ -131,4 +132,4 @@ def test_lock_file_spellings_of_a_pin_are_read(tmp_path: Path, line: str) -> Non
 def test_pins_without_a_tree_start_no_helper(cache: Path, tmp_path: Path) -> None:
     file = requirements(tmp_path, "rich-pure==2.0\nunknown==1.0\n")
     early_staging.start(["pip", "install", "-r", file], environ(cache))
-    assert early_staging.take(cache / TREES.name / str(trees.interpreter_key()), COPY) is None
+    assert early_staging.take(cache / TREES.name / str(interpreter_key()), COPY) is None

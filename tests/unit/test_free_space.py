@@ -10,7 +10,7 @@ from typing import List
 
 import pytest
 
-from pipcachefirst._free_space import FreeSpace, LowOnSpace, human, margin, tree_size
+from pipcachefirst.base.free_space import FreeSpace, LowOnSpace, human, margin, tree_size
 
 MiB, GiB = 1 << 20, 1 << 30
 

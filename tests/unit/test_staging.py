@@ -17,8 +17,8 @@ import pytest
 
 from tests.support.packages import rich_wheel_bytes
 
-from pipcachefirst import staging
-from pipcachefirst.trees import COPY, TEMPORARY_PREFIX, Tree, Trees
+from pipcachefirst.trees import staging
+from pipcachefirst.trees.tree import COPY, TEMPORARY_PREFIX, Tree, Trees
 from tests.unit.test_trees import executable
 
 SHA = "cd" * 32

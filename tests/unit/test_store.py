@@ -10,10 +10,10 @@ from typing import List
 
 import pytest
 
-from pipcachefirst._atomic import write_atomically
-from pipcachefirst.catalog import RECORD_SCHEMA, Entry, FutureRecord, Record
-from pipcachefirst.decisions import Reason
-from pipcachefirst.store import BUCKETS, FILES, QUARANTINE, Store
+from pipcachefirst.base.atomic import write_atomically
+from pipcachefirst.cache.catalog import RECORD_SCHEMA, Entry, FutureRecord, Record
+from pipcachefirst.cache.decisions import Reason
+from pipcachefirst.cache.store import BUCKETS, FILES, QUARANTINE, Store
 
 INDEX = "https://index.example/simple"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipcachefirst.tidying import matches
+from pipcachefirst.cache.tidying import matches
 
 WHEELS = ["gamma-1.0-py3-none-any.whl", "gamma_extra-2.0-py3-none-any.whl", "Gamma-1.0-py3-none-any.whl",
           "gamma-1.01-cp311-cp311-linux_x86_64.whl", "alpha-1.0-py3-none-any.whl"]

@@ -19,11 +19,12 @@ import pytest
 
 from tests.support.packages import rich_wheel_bytes, rich_wheel_members
 
-from pipcachefirst import installing, trees
-from pipcachefirst._atomic import STALE_SECONDS, current_umask, remove_stale_temporaries
-from pipcachefirst._workers import Workers
-from pipcachefirst.pipcompat import InstallStep
-from pipcachefirst.trees import CLONE, COPY, HARDLINK, TREE_FILE, TREE_SCHEMA, Placer, Tree, TreeError, Trees
+from pipcachefirst.base.atomic import STALE_SECONDS, current_umask, remove_stale_temporaries
+from pipcachefirst.base.workers import Workers
+from pipcachefirst.pip import installing
+from pipcachefirst.pip.compat import InstallStep
+from pipcachefirst.trees import tree as trees
+from pipcachefirst.trees.tree import CLONE, COPY, HARDLINK, TREE_FILE, TREE_SCHEMA, Placer, Tree, TreeError, Trees
 
 SHA = "ab" * 32
 UMASK = current_umask()

@@ -38,16 +38,16 @@ import threading
 from pathlib import Path
 from typing import IO, Any, Collection, Dict, List, Optional, Set, Tuple
 
-from pipcachefirst import trees
-from pipcachefirst._atomic import TEMPORARY_PREFIX, write_atomically
-from pipcachefirst._workers import Workers
+from pipcachefirst.trees.tree import Placer, Stamp, TREE_FILE, Tree, TreeError, stamp_of
+from pipcachefirst.base.atomic import TEMPORARY_PREFIX, write_atomically
+from pipcachefirst.base.workers import Workers
 
 MANIFEST_SUFFIX = ".json"
 HELPER_THREADS = 4  # one folder each: the kernel creates files in several folders at once, not in one
 CHUNK = 16 * HELPER_THREADS  # files copied between two looks at what pip waits for (a multiple: see _Copying)
 WAIT_SECONDS = 10.0  # without a word from the helper; then it is stopped and pip places the rest itself
 
-StagedFile = Tuple[str, trees.Stamp]  # staged path, and the stamp of the tree file it was copied from
+StagedFile = Tuple[str, Stamp]  # staged path, and the stamp of the tree file it was copied from
 
 
 class Staged:
@@ -57,16 +57,16 @@ class Staged:
         self.files = _entries(folder, data["files"])
         self.pycs = _entries(folder, data["pycs"])
 
-    def file(self, member: str, stamp: trees.Stamp) -> Optional[str]:
+    def file(self, member: str, stamp: Stamp) -> Optional[str]:
         """The staged copy of ``member``, if it was copied from a file with this ``stamp`` (once)."""
         return _take(self.files, member, stamp)
 
-    def pyc(self, member: str, stamp: trees.Stamp) -> Optional[str]:
+    def pyc(self, member: str, stamp: Stamp) -> Optional[str]:
         """The staged ``.pyc`` of source ``member``, as ``file``."""
         return _take(self.pycs, member, stamp)
 
 
-def _take(entries: Dict[str, StagedFile], member: str, stamp: trees.Stamp) -> Optional[str]:
+def _take(entries: Dict[str, StagedFile], member: str, stamp: Stamp) -> Optional[str]:
     staged = entries.pop(member, None)
     return staged[0] if staged is not None and staged[1] == stamp else None
 
@@ -88,9 +88,9 @@ class Stager:
         self.trees_folder, self.mode = trees_folder, mode
         self.folder = trees_folder / f"{TEMPORARY_PREFIX}stage-{os.getpid()}-{os.urandom(4).hex()}"
         self.folder.mkdir()
-        package_parent = str(Path(__file__).resolve().parent.parent)
+        package_parent = str(Path(__file__).resolve().parents[2])  # the folder holding pipcachefirst/
         code = (f"import sys; sys.path.append({package_parent!r}); "
-                "from pipcachefirst.staging import helper_main; helper_main()")
+                "from pipcachefirst.trees.staging import helper_main; helper_main()")
         self._process: Optional["subprocess.Popen[bytes]"] = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", code, str(self.folder), mode],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -176,7 +176,7 @@ class Stager:
 def helper_main() -> None:
     """Copy the trees pip names on stdin into the staging folder (argv: folder, link mode), until pip closes it."""
     folder, mode = Path(sys.argv[1]), sys.argv[2]
-    placer = trees.Placer(mode)
+    placer = Placer(mode)
     workers = Workers(HELPER_THREADS, name="pipcachefirst-stage")
     queue = _Queue()
     threading.Thread(target=queue.read, args=(sys.stdin.buffer,), daemon=True).start()
@@ -252,16 +252,16 @@ class _Queue:
                 self._changed.wait()
 
 
-_Job = Tuple[str, str, trees.Stamp, str, Dict[str, List[object]]]  # source, staged name, stamp, member, into
+_Job = Tuple[str, str, Stamp, str, Dict[str, List[object]]]  # source, staged name, stamp, member, into
 
 
 class _Copying:
     """One tree being copied, a chunk at a time: what is left, and what ``<sha256>.json`` will say."""
 
     def __init__(self, tree_folder: Path, sha256: str, folder: Path) -> None:
-        tree = trees.Tree.from_json(tree_folder, (tree_folder / trees.TREE_FILE).read_text("utf-8"))
+        tree = Tree.from_json(tree_folder, (tree_folder / TREE_FILE).read_text("utf-8"))
         if tree.sha256 != sha256:
-            raise trees.TreeError("another wheel's tree")
+            raise TreeError("another wheel's tree")
         self.folder = folder
         self.files: Dict[str, List[object]] = {}
         self.pycs: Dict[str, List[object]] = {}
@@ -277,7 +277,7 @@ class _Copying:
     def manifest(self) -> Dict[str, Dict[str, List[object]]]:
         return {"files": self.files, "pycs": self.pycs}
 
-    def step(self, placer: trees.Placer, workers: Workers) -> bool:
+    def step(self, placer: Placer, workers: Workers) -> bool:
         """Copy the next chunk (each thread its own subfolder's files); whether the tree is done."""
         chunk, self.left = self.left[:CHUNK], self.left[CHUNK:]
         shares = [chunk[n::HELPER_THREADS] for n in range(HELPER_THREADS)]
@@ -287,12 +287,12 @@ class _Copying:
         return not self.left
 
 
-def _copy_all(placer: trees.Placer, folder: Path, jobs: List[_Job]) -> List[Tuple[str, trees.Stamp, str, Dict[str, List[object]]]]:
+def _copy_all(placer: Placer, folder: Path, jobs: List[_Job]) -> List[Tuple[str, Stamp, str, Dict[str, List[object]]]]:
     """Copy each file whose size and mtime are still the tree's; the ones copied."""
     done = []
     for source, name, stamp, member, into in jobs:
         try:
-            if trees.stamp_of(os.lstat(source)) != stamp:
+            if stamp_of(os.lstat(source)) != stamp:
                 continue  # changed since the tree was built: pip's own check will see it
             placer.place(source, str(folder / name), 0o600, stamp)
         except OSError:

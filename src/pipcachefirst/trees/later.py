@@ -15,7 +15,7 @@ cached wheels.  The next install finds them and is as fast as before.
 The helper checks each wheel's sha256 before it builds (the tree is named by
 it), builds with the same interpreter and flags as pip (the tree key says
 what the byte code is valid for; the helper refuses another key), and
-publishes each tree by one rename (``trees.Trees.build``): a helper killed
+publishes each tree by one rename (``Trees.build``): a helper killed
 midway (a Docker ``RUN`` step that ends, a CI job that stops) leaves only a
 ``.tmp-`` folder, never a tree, and the next install that meets the wheel
 notes it again.  Two pips at once each start a helper; the first rename of
@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Collection, Dict, List, Optional
 from zipfile import ZipFile
 
-from pipcachefirst import trees
-from pipcachefirst._atomic import TEMPORARY_PREFIX, sha256_of
+from pipcachefirst.trees.tree import TREE_FILE, Tree, TreeError, Trees, interpreter_key
+from pipcachefirst.base.atomic import TEMPORARY_PREFIX, sha256_of
 
 JOB_PREFIX = TEMPORARY_PREFIX + "later-"
 NICENESS = 10  # what the user runs next goes first
@@ -59,7 +59,7 @@ def noted() -> List[str]:
     return sorted(_noted)
 
 
-def start(shelf: Optional[trees.Trees]) -> Optional["subprocess.Popen[bytes]"]:
+def start(shelf: Optional[Trees]) -> Optional["subprocess.Popen[bytes]"]:
     """At the end of the command: a detached helper builds the noted trees into ``shelf``; the helper, if one started."""
     jobs = [{"sha256": sha, **job} for sha, job in sorted(_noted.items())]
     _noted.clear()
@@ -75,9 +75,9 @@ def start(shelf: Optional[trees.Trees]) -> Optional["subprocess.Popen[bytes]"]:
         os.write(fd, json.dumps({"key": shelf.key, "jobs": jobs}).encode("utf-8"))
         job_file = os.path.join(shelf.folder, JOB_PREFIX + os.path.basename(writing)[len(TEMPORARY_PREFIX):])
         os.rename(writing, job_file)  # seen by others only once locked
-        package_parent = str(Path(__file__).resolve().parent.parent)
+        package_parent = str(Path(__file__).resolve().parents[2])  # the folder holding pipcachefirst/
         code = (f"import sys; sys.path.append({package_parent!r}); "
-                "from pipcachefirst.later import helper_main; helper_main()")
+                "from pipcachefirst.trees.later import helper_main; helper_main()")
         flags = ["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []
         return subprocess.Popen(
             [sys.executable, "-I", "-S", *flags, "-c", code, job_file, str(fd)],
@@ -141,13 +141,13 @@ def helper_main() -> None:
         pass
     try:
         data = json.loads(job_file.read_text("utf-8"))
-        shelf = trees.Trees(job_file.parent.parent, str(data["key"]))
-        if shelf.folder != job_file.parent or trees.interpreter_key() != shelf.key:
+        shelf = Trees(job_file.parent.parent, str(data["key"]))
+        if shelf.folder != job_file.parent or interpreter_key() != shelf.key:
             return  # another interpreter, or flags: its byte code would not be what the key says
         for job in data["jobs"]:
             try:
                 tree = build(shelf, str(job["sha256"]), str(job["path"]), str(job["name"]), set(job["executable"]))
-            except (OSError, trees.TreeError, ValueError, KeyError):
+            except (OSError, TreeError, ValueError, KeyError):
                 continue  # no tree for this one: the next install notes it again
             if not job_file.exists():  # the cache was cleared meanwhile (pip cache purge): leave nothing in it
                 if tree is not None:
@@ -168,9 +168,9 @@ def helper_main() -> None:
             pass
 
 
-def build(shelf: trees.Trees, sha256: str, path: str, name: str, executable: Collection[str]) -> Optional[trees.Tree]:
+def build(shelf: Trees, sha256: str, path: str, name: str, executable: Collection[str]) -> Optional[Tree]:
     """The tree of the wheel at ``path``, built unless there is one; None if the file is not that wheel any more."""
-    if (shelf.folder / sha256 / trees.TREE_FILE).is_file():
+    if (shelf.folder / sha256 / TREE_FILE).is_file():
         return None
     with open(path, "rb") as handle:  # one open file: what is hashed is what is unpacked
         if sha256_of(handle) != sha256:

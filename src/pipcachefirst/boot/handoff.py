@@ -3,7 +3,7 @@
 With ``--python``, pip starts ``X __pip-runner__.py ARGS`` and exits; the
 resolving and installing happen in ``X``, whose environment usually lacks
 pipcachefirst.  When this pip's ``get_runnable_pip`` is asked for that
-runner, it hands out :mod:`pipcachefirst._pip_runner` instead, which makes
+runner, it hands out :mod:`pipcachefirst.boot.pip_runner` instead, which makes
 pipcachefirst importable in ``X`` as a last resort (its
 own copies win; nothing becomes visible as an installed distribution) and
 then runs pip's runner as pip would have.
@@ -16,7 +16,7 @@ import importlib
 import os
 import sys
 
-from pipcachefirst import pipcompat, seed
+from pipcachefirst.boot import seed
 
 RUNNER_VARIABLE = "PIPCACHEFIRST_PIP_RUNNER"
 PATHS_VARIABLE = "PIPCACHEFIRST_IMPORT_PATHS"
@@ -24,21 +24,25 @@ PATHS_VARIABLE = "PIPCACHEFIRST_IMPORT_PATHS"
 
 def wants_other_python(argv=None, environ=None):
     """Whether this pip run will re-run itself under another interpreter."""
+    from pipcachefirst.pip import compat  # pip is starting: its names may be read now
+
     argv = sys.argv if argv is None else argv
     environ = os.environ if environ is None else environ
-    if pipcompat.RERUN_MARKER in environ:
+    if compat.RERUN_MARKER in environ:
         return False
-    if environ.get(pipcompat.PYTHON_VARIABLE):
+    if environ.get(compat.PYTHON_VARIABLE):
         return True
-    option = pipcompat.PYTHON_OPTION
+    option = compat.PYTHON_OPTION
     return any(arg == option or arg.startswith(option + "=") for arg in argv[1:])
 
 
 def install():
     """Replace pip's ``get_runnable_pip`` before ``main_parser`` imports it."""
-    for module_name in pipcompat.RUNNABLE_PIP_MODULES:
+    from pipcachefirst.pip import compat
+
+    for module_name in compat.RUNNABLE_PIP_MODULES:
         module = importlib.import_module(module_name)
-        original = getattr(module, pipcompat.RUNNABLE_PIP, None)
+        original = getattr(module, compat.RUNNABLE_PIP, None)
         if original is not None:
             break
     else:
@@ -53,7 +57,7 @@ def install():
             return runner  # a zipapp pip, or nothing to carry: plain pip
         os.environ[RUNNER_VARIABLE] = runner
         os.environ[PATHS_VARIABLE] = os.pathsep.join(paths)
-        return os.path.join(os.path.dirname(os.path.abspath(__file__)), "_pip_runner.py")
+        return os.path.join(os.path.dirname(os.path.abspath(__file__)), "pip_runner.py")
 
     setattr(get_runnable_pip, "_pipcachefirst", True)
-    setattr(module, pipcompat.RUNNABLE_PIP, get_runnable_pip)
+    setattr(module, compat.RUNNABLE_PIP, get_runnable_pip)

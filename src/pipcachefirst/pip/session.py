@@ -12,15 +12,15 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Dict, List, Optional
 
-from pipcachefirst._free_space import LowOnSpace
-from pipcachefirst.catalog import Entry, Record
-from pipcachefirst.decisions import Decision
-from pipcachefirst.pipcompat import LOCK_COMMAND, VERBOSE
-from pipcachefirst.settings import EXACT, CacheLocation
-from pipcachefirst.store import Store
+from pipcachefirst.base.free_space import LowOnSpace
+from pipcachefirst.cache.catalog import Entry, Record
+from pipcachefirst.cache.decisions import Decision
+from pipcachefirst.pip.compat import LOCK_COMMAND, VERBOSE
+from pipcachefirst.base.settings import EXACT, CacheLocation
+from pipcachefirst.cache.store import Store
 
 if TYPE_CHECKING:  # imported only when a team cache is configured: it brings the S3 client
-    from pipcachefirst.remote import TeamCache
+    from pipcachefirst.team.remote import TeamCache
 
 logger = logging.getLogger("pipcachefirst")
 

@@ -12,6 +12,7 @@ offers is used here.
 
 from __future__ import annotations
 
+from pip._vendor.packaging.specifiers import SpecifierSet as SpecifierSet
 from pip._vendor.packaging.utils import (
     InvalidSdistFilename as InvalidSdistFilename,
     InvalidWheelFilename as InvalidWheelFilename,

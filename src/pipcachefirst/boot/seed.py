@@ -19,13 +19,13 @@ import os
 import sysconfig
 from typing import List, Optional
 
-from pipcachefirst._atomic import write_atomically
+from pipcachefirst.base.atomic import write_atomically
 
 MODULE = "_pipcachefirst_seed"
 PTH = MODULE + ".pth"
 CARRIED = ("pipcachefirst",)
 
-_TEMPLATE = '''"""Written by pipcachefirst: see pipcachefirst.seed. Delete this file and {pth} to remove it."""
+_TEMPLATE = '''"""Written by pipcachefirst: see pipcachefirst.boot.seed. Delete this file and {pth} to remove it."""
 import sys
 from importlib.machinery import PathFinder
 

@@ -25,17 +25,17 @@ from __future__ import annotations
 import posixpath
 from typing import Any, Callable, Dict, Hashable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
-from pipcachefirst import pipcompat
-from pipcachefirst._packaging import InvalidVersion, Version, canonicalize_name
-from pipcachefirst.catalog import KIND_BUILT, KIND_DOWNLOAD, CacheTier, Entry, Record, StoreError, parse_filename, version_key
-from pipcachefirst.decisions import Decision, Reason
-from pipcachefirst.settings import EXACT
+from pipcachefirst.pip import compat
+from pipcachefirst.base.packaging import InvalidVersion, Version, canonicalize_name
+from pipcachefirst.cache.catalog import KIND_BUILT, KIND_DOWNLOAD, CacheTier, Entry, Record, StoreError, parse_filename, version_key
+from pipcachefirst.cache.decisions import Decision, Reason
+from pipcachefirst.base.settings import EXACT
 
 _MAX_DAMAGED = 3
 # Links are chosen before any file is fetched: they point here, at no real file.
 _UNFETCHED = "/pipcachefirst-unfetched"
 
-Pick = Union[Reason, Tuple[Entry, pipcompat.Candidate]]
+Pick = Union[Reason, Tuple[Entry, compat.Candidate]]
 Picks = Dict[Hashable, Pick]
 
 
@@ -52,9 +52,9 @@ PASS = Answer(None, None)
 
 def answer(
     cache: CacheTier,
-    finder: pipcompat.Finder,
+    finder: compat.Finder,
     project_name: str,
-    specifier: Optional[pipcompat.Specifier],
+    specifier: Optional[compat.Specifier],
     hashes: Any,
     origins: Sequence[str],
     picks: Optional[Picks] = None,
@@ -70,7 +70,7 @@ def answer(
     then ``==1.4,>=1.0``); ``picks`` remembers the file chosen for a version
     so that only the final check against the specifier is repeated.
     """
-    pins = pipcompat.pinned_versions(specifier)
+    pins = compat.pinned_versions(specifier)
     if specifier is None or (not pins and mode == EXACT):
         return PASS
     canonical = canonicalize_name(project_name)
@@ -78,7 +78,7 @@ def answer(
     def refuse(detail: Union[Reason, str]) -> Answer:
         return Answer(None, Decision(canonical, str(specifier), False, str(detail)))
 
-    step_aside = pipcompat.reason_to_step_aside(finder, project_name, canonical)
+    step_aside = compat.reason_to_step_aside(finder, project_name, canonical)
     if step_aside:
         return refuse(step_aside)
     origins = tuple(sorted(origins))
@@ -95,17 +95,17 @@ def answer(
             reason = pick
             continue
         entry, candidate = pick
-        result = pipcompat.best_result(finder, project_name, specifier, hashes, [candidate])
-        if pipcompat.best_candidate(result) is None:
+        result = compat.best_result(finder, project_name, specifier, hashes, [candidate])
+        if compat.best_candidate(result) is None:
             reason = Reason.NO_COMPATIBLE_FILE
             continue
         return Answer(result, Decision(canonical, str(specifier), True, entry.record.filename), entry)
     return refuse(reason if pins else Reason.NO_CACHED_VERSION)
 
 
-def _cached_versions(cache: CacheTier, canonical: str, specifier: pipcompat.Specifier) -> List[str]:
+def _cached_versions(cache: CacheTier, canonical: str, specifier: compat.Specifier) -> List[str]:
     """Cached versions that satisfy ``specifier``, newest first; pre-releases only if it names one."""
-    allow_pre = pipcompat.allows_prereleases(specifier)
+    allow_pre = compat.allows_prereleases(specifier)
     versions = []
     for name in cache.versions(canonical):
         try:
@@ -119,11 +119,11 @@ def _cached_versions(cache: CacheTier, canonical: str, specifier: pipcompat.Spec
 
 def _pick(
     cache: CacheTier,
-    finder: pipcompat.Finder,
+    finder: compat.Finder,
     project_name: str,
     canonical: str,
     pin: str,
-    specifier: pipcompat.Specifier,
+    specifier: compat.Specifier,
     hashes: Any,
     origins: Tuple[str, ...],
 ) -> Pick:
@@ -147,7 +147,7 @@ def _pick(
 
 
 def choose(
-    finder: pipcompat.Finder, project_name: str, specifier: pipcompat.Specifier, hashes: Any, records: List[Record]
+    finder: compat.Finder, project_name: str, specifier: compat.Specifier, hashes: Any, records: List[Record]
 ) -> Union[Reason, Record]:
     """pip's pick among cached downloads and their siblings: the record, or why not a cached one.
 
@@ -159,33 +159,33 @@ def choose(
     for record in records:
         link = _unfetched_link(record.filename, record.sha256, record.requires_python, record.yanked_reason, with_digest)
         cached[link] = record
-    if with_digest and not any(pipcompat.hash_allowed(link, hashes) for link in cached):
+    if with_digest and not any(compat.hash_allowed(link, hashes) for link in cached):
         return Reason.HASH_MISMATCH
-    candidates = pipcompat.evaluate(finder, project_name, list(cached) + _sibling_links(records, with_digest))
-    if not any(pipcompat.candidate_link(c) in cached for c in candidates):
+    candidates = compat.evaluate(finder, project_name, list(cached) + _sibling_links(records, with_digest))
+    if not any(compat.candidate_link(c) in cached for c in candidates):
         return Reason.BETTER_FILE_ON_INDEX if candidates else Reason.NO_COMPATIBLE_FILE
-    best = pipcompat.best_candidate(pipcompat.best_result(finder, project_name, specifier, hashes, candidates))
+    best = compat.best_candidate(compat.best_result(finder, project_name, specifier, hashes, candidates))
     if best is None:
         return Reason.NO_COMPATIBLE_FILE
-    link = pipcompat.candidate_link(best)
+    link = compat.candidate_link(best)
     if link not in cached:
         return Reason.BETTER_FILE_ON_INDEX
-    if with_digest and not pipcompat.hash_allowed(link, hashes):
+    if with_digest and not compat.hash_allowed(link, hashes):
         return Reason.HASH_MISMATCH
     return cached[link]
 
 
 def _unfetched_link(
     filename: str, sha256: Optional[str], requires_python: Optional[str], yanked_reason: Optional[str], with_digest: bool
-) -> pipcompat.Link:
+) -> compat.Link:
     """A link for pip's evaluators to judge a file by its name and record, before it is fetched."""
     folder = (sha256 or "sibling")[:16]
-    return pipcompat.make_link(
+    return compat.make_link(
         posixpath.join(_UNFETCHED, folder, filename), requires_python, yanked_reason, sha256 if with_digest else None
     )
 
 
-def _sibling_links(records: List[Record], with_digest: bool) -> List[pipcompat.Link]:
+def _sibling_links(records: List[Record], with_digest: bool) -> List[compat.Link]:
     """Links standing for files the index listed beside the cached ones but the cache does not hold."""
     held = {r.filename for r in records}
     links = []
@@ -198,13 +198,13 @@ def _sibling_links(records: List[Record], with_digest: bool) -> List[pipcompat.L
     return links
 
 
-def _as_candidate(finder: pipcompat.Finder, project_name: str, entry: Entry, with_digest: bool) -> Pick:
+def _as_candidate(finder: compat.Finder, project_name: str, entry: Entry, with_digest: bool) -> Pick:
     """pip's candidate for the fetched file: the same evaluation, now on the real local path."""
     record = entry.record
-    link = pipcompat.make_link(
+    link = compat.make_link(
         str(entry.path), record.requires_python, record.yanked_reason, record.sha256 if with_digest else None
     )
-    candidates = pipcompat.evaluate(finder, project_name, [link])
+    candidates = compat.evaluate(finder, project_name, [link])
     if not candidates:
         return Reason.NO_COMPATIBLE_FILE
     return entry, candidates[0]
@@ -220,7 +220,7 @@ def built_wheel(cache: CacheTier, sdist: Record, supported: Optional[Callable[[s
         project, version = parse_filename(sdist.filename)
     except StoreError:
         return None
-    interpreter = pipcompat.interpreter_tag()
+    interpreter = compat.interpreter_tag()
     for record in cache.records(project, version, [sdist.origin]):
         if record.kind != KIND_BUILT or record.built_from != sdist.sha256 or record.built_by != interpreter:
             continue

@@ -27,11 +27,13 @@ import sys
 from pathlib import Path
 from typing import Iterable, List, Mapping, Optional, Tuple
 
-from pipcachefirst import settings, staging, trees
-from pipcachefirst._pip_args import option_values, requirement_lines
-from pipcachefirst.catalog import version_key
-from pipcachefirst._packaging import canonicalize_name
-from pipcachefirst.store import TREES, Store
+from pipcachefirst.base import settings
+from pipcachefirst.trees import staging
+from pipcachefirst.trees.tree import HARDLINK, TREE_FILE, interpreter_key
+from pipcachefirst.pip.args import option_values, requirement_lines
+from pipcachefirst.cache.catalog import version_key
+from pipcachefirst.base.packaging import canonicalize_name
+from pipcachefirst.cache.store import TREES, Store
 
 COMMAND = "install"
 _STEPS_ASIDE = ("-t", "--target", "--prefix", "--root", "--user", "--dry-run", "--no-compile", "--no-cache-dir")
@@ -52,9 +54,9 @@ def start(argv: List[str], environ: Mapping[str, str] = os.environ) -> None:
     files, cache_dir = asked
     trees_on = settings.trees(environ)[0] and settings.copy_ahead(environ)
     mode = settings.link_mode(environ)[0]
-    key = trees.interpreter_key()
+    key = interpreter_key()
     root = settings.cache_location(cache_dir or _pip_cache_dir(environ), environ).root
-    if not trees_on or mode == trees.HARDLINK or key is None or root is None:
+    if not trees_on or mode == HARDLINK or key is None or root is None:
         return
     folder = Path(root) / TREES.name / key
     if not folder.is_dir() or folder.stat().st_uid != os.geteuid():
@@ -142,5 +144,5 @@ def _trees_of(store: Store, pins: List[Tuple[str, str]], folder: Path) -> Iterab
         for entry in store.walk(project):
             record = entry.record
             if (record.filename.endswith(".whl") and version_key(record.version) == version
-                    and (folder / record.sha256 / trees.TREE_FILE).is_file()):
+                    and (folder / record.sha256 / TREE_FILE).is_file()):
                 yield record.sha256

@@ -1,11 +1,11 @@
-"""Wire pipcachefirst into pip with post-import hooks (see ``_patching``).
+"""Wire pipcachefirst into pip with post-import hooks (see ``base.patching``).
 
 Imported by the start-up trigger only once pip is importing its index
 package, and imports everything it will ever need right here: pip 26.3
 refuses new imports once installation starts.
 
 Which pip function is wrapped, and with what, is one table: the hook points
-of ``pipcompat.HOOK_POINTS`` and their wrappers in ``_WRAPPERS`` (the end of
+of ``compat.HOOK_POINTS`` and their wrappers in ``_WRAPPERS`` (the end of
 this module).  Every wrapper calls pip's own function unchanged when anything
 is off, and an exception inside our part becomes one warning line, never a
 failed pip run.  A hook point a pip version lacks disables only the feature
@@ -24,14 +24,16 @@ import weakref
 from types import ModuleType
 from typing import Any, Callable, Dict, List, MutableMapping, Optional, Set, Tuple
 
-from pipcachefirst import _patching, filling, pipcompat, serve, settings
-from pipcachefirst._packaging import canonicalize_name
-from pipcachefirst.catalog import KIND_BUILT, KIND_DOWNLOAD, Record, StoreError
-from pipcachefirst.decisions import Decision
-from pipcachefirst.pipcompat import HookPoint
-from pipcachefirst.provenance import normalized_set
-from pipcachefirst.session import CURRENT as SESSION
-from pipcachefirst.store import Store
+from pipcachefirst.base import patching
+from pipcachefirst.base import settings
+from pipcachefirst.pip import compat, filling, serve
+from pipcachefirst.base.packaging import canonicalize_name
+from pipcachefirst.cache.catalog import KIND_BUILT, KIND_DOWNLOAD, Record, StoreError
+from pipcachefirst.cache.decisions import Decision
+from pipcachefirst.pip.compat import HookPoint
+from pipcachefirst.cache.provenance import normalized_set
+from pipcachefirst.pip.session import CURRENT as SESSION
+from pipcachefirst.cache.store import Store
 
 logger = logging.getLogger("pipcachefirst")
 
@@ -55,11 +57,11 @@ def install() -> None:
     if problem:
         sys.stderr.write(problem + "\n")
         return
-    if not pipcompat.pip_version_supported():
-        logger.log(pipcompat.VERBOSE, "pipcachefirst: pip %s is not one it knows; stepping aside", pipcompat.pip_version())
+    if not compat.pip_version_supported():
+        logger.log(compat.VERBOSE, "pipcachefirst: pip %s is not one it knows; stepping aside", compat.pip_version())
         return
-    for module_name in dict.fromkeys(p.module for p in pipcompat.HOOK_POINTS if p.when == pipcompat.IMPORTED):
-        _patching.when_imported(module_name, _patch_module)
+    for module_name in dict.fromkeys(p.module for p in compat.HOOK_POINTS if p.when == compat.IMPORTED):
+        patching.when_imported(module_name, _patch_module)
 
 
 # The hook points wrapped in this process: a feature whose points are not all here is off.
@@ -67,22 +69,22 @@ _active: Set[HookPoint] = set()
 
 
 def _patch_module(module: ModuleType) -> None:
-    if module.__name__ == pipcompat.INSTALL_WHEEL.module:
+    if module.__name__ == compat.INSTALL_WHEEL.module:
         # Loaded with pip's own wheel module, not before: pip imports it (and compileall,
         # zipfile) only to install, and always before it starts refusing imports.
-        import pipcachefirst.installing  # noqa: F401, PLC0415
-    for point in pipcompat.HOOK_POINTS:
-        if point.module == module.__name__ and point.when == pipcompat.IMPORTED:
+        import pipcachefirst.pip.installing  # noqa: F401, PLC0415
+    for point in compat.HOOK_POINTS:
+        if point.module == module.__name__ and point.when == compat.IMPORTED:
             _wrap(module, point)
 
 
 def _wrap(module: ModuleType, point: HookPoint) -> bool:
     """Wrap one hook point with its wrapper from ``_WRAPPERS``; a pip that lacks it loses that feature only."""
     try:
-        owner, name = pipcompat.hook_target(module, point)
-        _patching.wrap(owner, name, _WRAPPERS[point])
+        owner, name = compat.hook_target(module, point)
+        patching.wrap(owner, name, _WRAPPERS[point])
     except Exception as exc:
-        logger.log(pipcompat.VERBOSE, "pipcachefirst: %s unavailable: %s", point.feature, exc)
+        logger.log(compat.VERBOSE, "pipcachefirst: %s unavailable: %s", point.feature, exc)
         return False
     _active.add(point)
     return True
@@ -95,10 +97,10 @@ def _parse_args(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     global _parsed_cache_dir
     parsed = wrapped(*args, **kwargs)
     try:
-        if not SESSION.command or SESSION.command == pipcompat.command_name(instance):
-            options = pipcompat.parsed_options(parsed)
-            _parsed_cache_dir = pipcompat.cache_dir_option(options)
-            if pipcompat.COMMAND_RUN not in _active:  # no later look at what pip decided: open it now
+        if not SESSION.command or SESSION.command == compat.command_name(instance):
+            options = compat.parsed_options(parsed)
+            _parsed_cache_dir = compat.cache_dir_option(options)
+            if compat.COMMAND_RUN not in _active:  # no later look at what pip decided: open it now
                 _use_cache(options)
             SESSION.mode, problem = settings.mode()
             if problem:
@@ -106,12 +108,12 @@ def _parse_args(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             SESSION.trees, problem = settings.trees()
             if problem:
                 sys.stderr.write(problem + "\n")
-            SESSION.stage_ahead = (pipcompat.installs_here_compiled(pipcompat.command_name(instance), options)
+            SESSION.stage_ahead = (compat.installs_here_compiled(compat.command_name(instance), options)
                                    and settings.copy_ahead())
             if not SESSION.stage_ahead:
                 _stop_early_staging()  # its guess from the command line was wrong (options from pip's config)
             if SESSION.mode == settings.OFFLINE:
-                pipcompat.skip_version_check(options)
+                compat.skip_version_check(options)
     except Exception as exc:
         SESSION.warn("could not find the cache location", exc)
     return parsed
@@ -120,13 +122,13 @@ def _parse_args(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     if SESSION.command:
         return wrapped(*args, **kwargs)  # a command run inside a command
-    SESSION.command = pipcompat.command_name(instance)
+    SESSION.command = compat.command_name(instance)
     _watch_requirements()
     _watch_pips_cache(instance)
     try:
         status = wrapped(*args, **kwargs)
     finally:
-        installing = sys.modules.get("pipcachefirst.installing")
+        installing = sys.modules.get("pipcachefirst.pip.installing")
         if installing is not None:
             installing.finish_staging()
         _stop_early_staging()
@@ -139,7 +141,7 @@ def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             logger.error("%s", _offline_message(SESSION.missing()))
     except Exception:  # the summary is a courtesy; never a reason to fail
         pass
-    installing = sys.modules.get("pipcachefirst.installing")
+    installing = sys.modules.get("pipcachefirst.pip.installing")
     if installing is not None:
         installing.build_later()  # after pip's last line: nothing of it is on pip's clock
     _skip_the_last_collection()
@@ -157,14 +159,14 @@ def _watch_pips_cache(command: Any) -> None:
     A pip whose cache command cannot be wrapped says so on ``pip cache``, naming what does the same.
     """
     try:
-        _patching.wrap(*pipcompat.command_run_target(command), _WRAPPERS[pipcompat.COMMAND_RUN])
-        _active.add(pipcompat.COMMAND_RUN)
+        patching.wrap(*compat.command_run_target(command), _WRAPPERS[compat.COMMAND_RUN])
+        _active.add(compat.COMMAND_RUN)
     except Exception as exc:  # the cache is then opened as pip's options are parsed
-        logger.log(pipcompat.VERBOSE, "pipcachefirst: %s unavailable: %s", pipcompat.COMMAND_RUN.feature, exc)
-    module = sys.modules.get(pipcompat.CACHE_COMMAND_MODULE)
+        logger.log(compat.VERBOSE, "pipcachefirst: %s unavailable: %s", compat.COMMAND_RUN.feature, exc)
+    module = sys.modules.get(compat.CACHE_COMMAND_MODULE)
     if module is None:
         return
-    missing = [p for p in (pipcompat.CACHE_REMOVE, pipcompat.CACHE_INFO) if p not in _active and not _wrap(module, p)]
+    missing = [p for p in (compat.CACHE_REMOVE, compat.CACHE_INFO) if p not in _active and not _wrap(module, p)]
     if missing:
         logger.warning("pipcachefirst: pip cache does not see pipcachefirst's cache with this pip; "
                        "use pipcachefirst list, prune or clear")
@@ -177,8 +179,8 @@ def _command_run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     not create one (or reach a team cache) on the way.
     """
     try:
-        if SESSION.command != pipcompat.CACHE_COMMAND:
-            _use_cache(pipcompat.COMMAND_RUN.argument("options", args, kwargs))
+        if SESSION.command != compat.CACHE_COMMAND:
+            _use_cache(compat.COMMAND_RUN.argument("options", args, kwargs))
     except Exception as exc:
         SESSION.warn("could not find the cache location", exc)
     return wrapped(*args, **kwargs)
@@ -192,11 +194,11 @@ def _use_cache(options: Any) -> None:
     either; its options say so.  A cache named by ``PIPCACHEFIRST_DIR`` gets
     pip's rule too.
     """
-    cache_dir = pipcompat.cache_dir_option(options)
+    cache_dir = compat.cache_dir_option(options)
     location = settings.cache_location(cache_dir)
     if location.root is None and _parsed_cache_dir and not cache_dir:
         location = location._replace(reason="pip disabled its cache (the folder is not this user's)")
-    SESSION.use_cache(location, ours=location.root is None or pipcompat.pip_would_write(location.root) is not False)
+    SESSION.use_cache(location, ours=location.root is None or compat.pip_would_write(location.root) is not False)
     if SESSION.store is None:
         _stop_early_staging()
     _open_team_cache()
@@ -206,10 +208,10 @@ def _cache_remove(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     """``pip cache remove PATTERN`` and ``pip cache purge``: pip's files, then the same of pipcachefirst's cache."""
     result = wrapped(*args, **kwargs)  # pip's own errors (no pattern, too many) stop here, as without us
     try:
-        point = pipcompat.CACHE_REMOVE
+        point = compat.CACHE_REMOVE
         [pattern] = point.argument("args", args, kwargs)
         store = _cache_of(point.argument("options", args, kwargs))
-        if store is not None and pipcompat.pip_would_write(str(store.root)) is not False:  # as pip: not another's
+        if store is not None and compat.pip_would_write(str(store.root)) is not False:  # as pip: not another's
             _remove_from(store, pattern)
     except Exception as exc:
         SESSION.warn("could not remove from pipcachefirst's cache", exc)
@@ -218,7 +220,7 @@ def _cache_remove(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 
 def _remove_from(store: Store, pattern: str) -> None:
     """Remove what ``pattern`` names (``*``: everything, as pip's purge), and say it as pip says its part."""
-    from pipcachefirst import tidying  # noqa: PLC0415 -- pip cache installs nothing: pip 26.3 allows imports
+    from pipcachefirst.cache import tidying
 
     items = tidying.removables(store)
     if pattern != "*":
@@ -230,7 +232,7 @@ def _remove_from(store: Store, pattern: str) -> None:
     for is_tree, what in ((False, "cache files"), (True, "installed trees")):
         done = [item for item in outcome.removed if item.is_tree is is_tree]
         logger.info("pipcachefirst %s removed: %d (%s)", what, len(done),
-                    pipcompat.format_size(sum(item.size for item in done)))
+                    compat.format_size(sum(item.size for item in done)))
     if outcome.failed:
         logger.warning("pipcachefirst: %s; pipcachefirst clear says the same", tidying.not_removed(outcome.failed))
 
@@ -239,16 +241,16 @@ def _cache_info(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     """``pip cache info``: pip's lines, then pipcachefirst's cache in the same words."""
     result = wrapped(*args, **kwargs)
     try:
-        point = pipcompat.CACHE_INFO
+        point = compat.CACHE_INFO
         store = _cache_of(point.argument("options", args, kwargs))
         if store is not None:
-            from pipcachefirst import tidying  # noqa: PLC0415 -- pip cache installs nothing
+            from pipcachefirst.cache import tidying
 
             entries, size = store.usage()
             tree_count, tree_bytes = tidying.shelf(store).usage()
             logger.info("pipcachefirst cache location: %s\npipcachefirst cache size: %s\n"
                         "Number of pipcachefirst cached files: %d\nNumber of pipcachefirst installed trees: %d",
-                        store.root, pipcompat.format_size(size + tree_bytes), entries, tree_count)
+                        store.root, compat.format_size(size + tree_bytes), entries, tree_count)
     except Exception as exc:
         SESSION.warn("could not measure pipcachefirst's cache", exc)
     return result
@@ -256,7 +258,7 @@ def _cache_info(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 
 def _cache_of(options: Any) -> Optional[Store]:
     """The store ``pip cache`` acts on: pipcachefirst's cache as this command would use it, if it exists."""
-    location = settings.cache_location(pipcompat.cache_dir_option(options))
+    location = settings.cache_location(compat.cache_dir_option(options))
     if location.root is None or not os.path.isdir(location.root):
         return None
     return Store(location.root, report=SESSION.problem)
@@ -276,12 +278,12 @@ def _skip_the_last_collection() -> None:
     Only when pip is the program: a program that runs pip's code inside itself
     keeps the exit it had.
     """
-    if pipcompat.pip_is_the_program():
+    if compat.pip_is_the_program():
         atexit.register(gc.freeze)
 
 
 def _stop_early_staging() -> None:
-    early_staging = sys.modules.get("pipcachefirst.early_staging")
+    early_staging = sys.modules.get("pipcachefirst.pip.early_staging")
     if early_staging is not None:
         early_staging.discard()
 
@@ -290,7 +292,7 @@ def _stop_early_staging() -> None:
 
 _offline_origins: MutableMapping[Any, Tuple[str, ...]] = weakref.WeakKeyDictionary()
 # Per finder: the user's own pins by project, e.g. ``a[x]==2.1`` for ``a``.
-_root_pins: MutableMapping[Any, Dict[str, pipcompat.Wanted]] = weakref.WeakKeyDictionary()
+_root_pins: MutableMapping[Any, Dict[str, compat.Wanted]] = weakref.WeakKeyDictionary()
 
 
 def _watch_requirements() -> None:
@@ -299,7 +301,7 @@ def _watch_requirements() -> None:
     Patched here, when the command starts, because pip's requirement-command
     module is still being imported when the other hooks are registered.
     """
-    point = pipcompat.GET_REQUIREMENTS
+    point = compat.GET_REQUIREMENTS
     module = sys.modules.get(point.module)
     wrapped = point in _active or (module is not None and _wrap(module, point))
     if not wrapped and settings.mode()[0] == settings.OFFLINE:
@@ -309,9 +311,9 @@ def _watch_requirements() -> None:
 def _get_requirements(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     ireqs = wrapped(*args, **kwargs)
     try:
-        finder = pipcompat.GET_REQUIREMENTS.argument("finder", args, kwargs)
-        wanted = pipcompat.wanted_requirements(ireqs)
-        SESSION.hash_checking = pipcompat.hash_checking(pipcompat.GET_REQUIREMENTS.argument("options", args, kwargs),
+        finder = compat.GET_REQUIREMENTS.argument("finder", args, kwargs)
+        wanted = compat.wanted_requirements(ireqs)
+        SESSION.hash_checking = compat.hash_checking(compat.GET_REQUIREMENTS.argument("options", args, kwargs),
                                                         ireqs)
     except Exception as exc:
         SESSION.warn("could not read the requirements", exc)
@@ -323,21 +325,21 @@ def _get_requirements(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> An
     return ireqs
 
 
-def _pins_by_project(wanted: List[pipcompat.Wanted]) -> Dict[str, pipcompat.Wanted]:
+def _pins_by_project(wanted: List[compat.Wanted]) -> Dict[str, compat.Wanted]:
     """The user's pins, one per project; a project pinned to two versions is left to pip."""
-    pins: Dict[str, pipcompat.Wanted] = {}
+    pins: Dict[str, compat.Wanted] = {}
     versions: Dict[str, Set[Optional[str]]] = {}
     for requirement in wanted:
         canonical = canonicalize_name(requirement.name)
-        versions.setdefault(canonical, set()).update(pipcompat.pinned_versions(requirement.specifier) or [None])
+        versions.setdefault(canonical, set()).update(compat.pinned_versions(requirement.specifier) or [None])
         pins.setdefault(canonical, requirement)
     return {name: pins[name] for name, found in versions.items() if len(found) == 1 and None not in found}
 
 
-def _check_offline(finder: Any, wanted: List[pipcompat.Wanted]) -> None:
+def _check_offline(finder: Any, wanted: List[compat.Wanted]) -> None:
     """Offline: fail at once, naming every requirement the cache cannot answer."""
     _offline_origins[finder] = tuple(_origins(finder))
-    pipcompat.search_no_index(finder)
+    compat.search_no_index(finder)
     missing = []
     for requirement in wanted:
         answer = _answer(finder, requirement.name, requirement.specifier, requirement.hashes)
@@ -345,7 +347,7 @@ def _check_offline(finder: Any, wanted: List[pipcompat.Wanted]) -> None:
             missing.append(answer.decision)
     if missing:
         SESSION.offline_reported = True
-        raise pipcompat.installation_error(_offline_message(missing))
+        raise compat.installation_error(_offline_message(missing))
 
 
 def _offline_message(missing: List[Decision]) -> str:
@@ -361,7 +363,7 @@ def _offline_message(missing: List[Decision]) -> str:
 
 
 def _find_best_candidate(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    point = pipcompat.FIND_BEST_CANDIDATE
+    point = compat.FIND_BEST_CANDIDATE
     try:
         answer = _answer(
             instance,
@@ -391,12 +393,12 @@ def _answer(finder: Any, project_name: str, specifier: Any = None, hashes: Any =
     if answer.entry is not None and SESSION.store is not None:
         SESSION.store.mark_served(answer.entry)
         if SESSION.stage_ahead and answer.entry.record.filename.endswith(".whl"):
-            import pipcachefirst.installing  # noqa: PLC0415 (pip installs next, and polices imports only then)
+            import pipcachefirst.pip.installing  # noqa: PLC0415 (pip installs next, and polices imports only then)
 
-            pipcachefirst.installing.stage_ahead(answer.entry.record.sha256)
-    candidate = pipcompat.best_candidate(answer.result)
+            pipcachefirst.pip.installing.stage_ahead(answer.entry.record.sha256)
+    candidate = compat.best_candidate(answer.result)
     if answer.entry is not None and candidate is not None:
-        url = pipcompat.link_url(pipcompat.candidate_link(candidate))
+        url = compat.link_url(compat.candidate_link(candidate))
         _served[url] = answer.entry.record
         if not answer.entry.record.filename.endswith(".whl"):
             SESSION.remember_source(url, answer.entry.record)
@@ -414,20 +416,20 @@ def _through_user_pin(finder: Any, project_name: str, specifier: Any, hashes: An
     prepare the file twice, and in hash-checking mode refuse the one that
     came through the range as unpinned.
     """
-    if specifier is None or SESSION.mode != settings.EXACT or pipcompat.pinned_versions(specifier):
+    if specifier is None or SESSION.mode != settings.EXACT or compat.pinned_versions(specifier):
         return None
     pinned = _root_pins.get(finder, {}).get(canonicalize_name(project_name))
     if pinned is None:
         return None
-    [version] = pipcompat.pinned_versions(pinned.specifier)[:1]
+    [version] = compat.pinned_versions(pinned.specifier)[:1]
     if not specifier.contains(version, prereleases=True):
         return None
     served = _answer(finder, pinned.name, pinned.specifier, pinned.hashes)
-    candidate = pipcompat.best_candidate(served.result)
+    candidate = compat.best_candidate(served.result)
     if candidate is None:
         return None
-    result = pipcompat.best_result(finder, project_name, specifier, hashes, [candidate])
-    if pipcompat.best_candidate(result) is None:
+    result = compat.best_result(finder, project_name, specifier, hashes, [candidate])
+    if compat.best_candidate(result) is None:
         return None
     return serve.Answer(result, None)
 
@@ -435,7 +437,7 @@ def _through_user_pin(finder: Any, project_name: str, specifier: Any, hashes: An
 def _fresh_answer(finder: Any, project_name: str, specifier: Any, hashes: Any) -> serve.Answer:
     off = SESSION.serving_off_reason()
     if SESSION.store is None or off:
-        if specifier is None or (SESSION.mode == settings.EXACT and not pipcompat.pinned_versions(specifier)):
+        if specifier is None or (SESSION.mode == settings.EXACT and not compat.pinned_versions(specifier)):
             return serve.PASS
         return serve.Answer(
             None, Decision(canonicalize_name(project_name), str(specifier), False, f"pipcachefirst is off: {off}")
@@ -450,19 +452,19 @@ def _origins(finder: Any) -> List[str]:
     """The locations this command uses; offline, those it used before the index was taken away."""
     if finder in _offline_origins:
         return list(_offline_origins[finder])
-    index_urls, find_links = pipcompat.finder_locations(finder)
+    index_urls, find_links = compat.finder_locations(finder)
     return sorted(normalized_set(index_urls + find_links))
 
 
 def _evaluate_links(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    point = pipcompat.EVALUATE_LINKS
+    point = compat.EVALUATE_LINKS
     try:
         link_evaluator, links = point.argument("link_evaluator", args, kwargs), point.argument("links", args, kwargs)
     except (IndexError, KeyError):
         return wrapped(*args, **kwargs)
     links = list(links)  # may be a generator: read it once, for pip and for us
     try:
-        name = pipcompat.link_evaluator_project(link_evaluator)
+        name = compat.link_evaluator_project(link_evaluator)
         if name:
             _page_links.setdefault(instance, {}).setdefault(canonicalize_name(name), []).extend(links)
     except Exception as exc:
@@ -478,7 +480,7 @@ def _open_team_cache() -> None:
     SESSION.remote = None
     if not os.environ.get(settings.REMOTE_VARIABLE, "").strip():
         return
-    from pipcachefirst import remote, s3  # noqa: PLC0415 -- before pip installs anything
+    from pipcachefirst.team import remote, s3
 
     where, problem = s3.remote_from_environment()
     if problem:
@@ -486,13 +488,13 @@ def _open_team_cache() -> None:
     if where is None or SESSION.store is None:
         return
     if not SESSION.storing:
-        logger.log(pipcompat.VERBOSE, "pipcachefirst: the local cache is read-only; not using the team cache")
+        logger.log(compat.VERBOSE, "pipcachefirst: the local cache is read-only; not using the team cache")
         return
     readonly, problem = settings.remote_readonly()
     if problem:
         sys.stderr.write(problem + "\n")
     SESSION.remote = remote.open_team_cache(
-        where, SESSION.store, readonly, SESSION.problem, lambda line: logger.log(pipcompat.VERBOSE, "%s", line)
+        where, SESSION.store, readonly, SESSION.problem, lambda line: logger.log(compat.VERBOSE, "%s", line)
     )
 
 
@@ -504,7 +506,7 @@ def _from_team_cache(finder: Any, asked: List[Tuple[str, Any, Any]]) -> None:
     origins = _origins(finder)
     how: Dict[Any, Tuple[str, Any, Any]] = {}
     for name, specifier, hashes in asked:
-        pins = pipcompat.pinned_versions(specifier)
+        pins = compat.pinned_versions(specifier)
         if len(pins) != 1 or not origins:
             continue
         want = team.want(name, pins[0], origins)
@@ -526,7 +528,7 @@ def _team_choice(finder: Any, name: str, specifier: Any, hashes: Any, records: L
     need not build it again.  Nothing when pip would prefer a file only the
     index has, or must not use the cache for this project.
     """
-    if pipcompat.reason_to_step_aside(finder, name, canonicalize_name(name)):
+    if compat.reason_to_step_aside(finder, name, canonicalize_name(name)):
         return []
     downloads = [r for r in records if r.kind == KIND_DOWNLOAD]
     chosen = serve.choose(finder, name, specifier, hashes, downloads) if downloads else None
@@ -534,7 +536,7 @@ def _team_choice(finder: Any, name: str, specifier: Any, hashes: Any, records: L
         return []
     if chosen.filename.endswith(".whl"):
         return [chosen]
-    interpreter = pipcompat.interpreter_tag()
+    interpreter = compat.interpreter_tag()
     built = [r for r in records if r.kind == KIND_BUILT and r.built_from == chosen.sha256 and r.built_by == interpreter]
     return [chosen] + sorted(built, key=lambda r: (r.stored_at, r.sha256))[:1]  # two builders' bytes: the first
 
@@ -567,7 +569,7 @@ def _storing(point: HookPoint, what: str, store: Callable[[Any, Any, Any], None]
         try:
             store(instance, point.argument("req", args, kwargs), result)
         except StoreError as exc:
-            logger.log(pipcompat.VERBOSE, "pipcachefirst: not stored: %s", exc)
+            logger.log(compat.VERBOSE, "pipcachefirst: not stored: %s", exc)
         except OSError as exc:
             SESSION.stop_storing(exc)
         except Exception as exc:
@@ -578,22 +580,22 @@ def _storing(point: HookPoint, what: str, store: Callable[[Any, Any, Any], None]
 
 
 def _store_download(preparer: Any, req: Any, _dist: Any) -> None:
-    prepared = pipcompat.prepared_file(req)
+    prepared = compat.prepared_file(req)
     if SESSION.store is None or not SESSION.storing or prepared is None:
         return
-    if pipcompat.EVALUATE_LINKS not in _active:
+    if compat.EVALUATE_LINKS not in _active:
         return  # without the index page's other files, a record could not say when the index has a better one
-    finder = pipcompat.preparer_finder(preparer)
+    finder = compat.preparer_finder(preparer)
     listed = _page_links.get(finder, {}).get(canonicalize_name(prepared.project), [])
-    page_links = [pipcompat.link_facts(link) for link in listed]
+    page_links = [compat.link_facts(link) for link in listed]
     entry = filling.record_download(SESSION.store, finder, prepared, page_links)
     if entry is not None:
         SESSION.stored.append(entry)
     if entry is not None and not entry.record.filename.endswith(".whl"):
-        SESSION.remember_source(pipcompat.link_facts(prepared.link).url, entry.record)
+        SESSION.remember_source(compat.link_facts(prepared.link).url, entry.record)
 
 
-_store_prepared = _storing(pipcompat.PREPARE_LINKED, "a downloaded file", _store_download)
+_store_prepared = _storing(compat.PREPARE_LINKED, "a downloaded file", _store_download)
 
 
 def _prepare_linked(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -610,17 +612,17 @@ def _prepare_linked(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     """
     result = _store_prepared(wrapped, instance, args, kwargs)
     try:
-        req = pipcompat.PREPARE_LINKED.argument("req", args, kwargs)
-        record = _served.get(pipcompat.download_url(req) or "")
+        req = compat.PREPARE_LINKED.argument("req", args, kwargs)
+        record = _served.get(compat.download_url(req) or "")
         if record is not None:
-            pipcompat.report_index_file(req, record.url, record.sha256)
+            compat.report_index_file(req, record.url, record.sha256)
     except Exception as exc:
         SESSION.warn("could not name the index's file in pip's report", exc)
     return result
 
 
 def _store_built(_module: Any, req: Any, wheel_path: Any) -> None:
-    url = pipcompat.built_source_url(req)
+    url = compat.built_source_url(req)
     if SESSION.store is None or not SESSION.storing or not wheel_path or url is None:
         return
     source = SESSION.sources.get(url)
@@ -634,7 +636,7 @@ def _get_cache_entry(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any
     entry = wrapped(*args, **kwargs)
     if entry is not None:
         return entry
-    point = pipcompat.GET_CACHE_ENTRY
+    point = compat.GET_CACHE_ENTRY
     try:
         return _built_earlier(
             instance,
@@ -653,20 +655,20 @@ def _built_earlier(wheel_cache: Any, link: Any, package_name: Any, supported_tag
     pip looks its built wheels up by the sdist's URL, and a served sdist has a
     new one (its place in this cache), so pip's own lookup misses it.
     """
-    source = SESSION.sources.get(pipcompat.link_url(link))
+    source = SESSION.sources.get(compat.link_url(link))
     if SESSION.store is None or source is None or not package_name:
         return None
-    if not pipcompat.wheel_cache_allows_binary(wheel_cache, package_name):
+    if not compat.wheel_cache_allows_binary(wheel_cache, package_name):
         return None
-    built = serve.built_wheel(SESSION.store, source, lambda name: pipcompat.wheel_supported(name, supported_tags))
+    built = serve.built_wheel(SESSION.store, source, lambda name: compat.wheel_supported(name, supported_tags))
     if built is None:
         return None
-    logger.log(pipcompat.VERBOSE, "pipcachefirst: %s built earlier from %s", built.record.filename, source.filename)
-    return pipcompat.wheel_cache_entry(str(built.path))
+    logger.log(compat.VERBOSE, "pipcachefirst: %s built earlier from %s", built.record.filename, source.filename)
+    return compat.wheel_cache_entry(str(built.path))
 
 
 def _install_wheel(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    return sys.modules["pipcachefirst.installing"].install_wheel(wrapped, instance, args, kwargs)
+    return sys.modules["pipcachefirst.pip.installing"].install_wheel(wrapped, instance, args, kwargs)
 
 
 # -- the session: the user agent --------------------------------------------
@@ -680,18 +682,18 @@ def _user_agent(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     spent on every pip run, for a header that a command the cache serves
     whole never sends.
     """
-    if pipcompat.SESSION_REQUEST not in _active:
+    if compat.SESSION_REQUEST not in _active:
         return wrapped(*args, **kwargs)
     try:
-        return pipcompat.defer_user_agent(lambda: wrapped(*args, **kwargs))
+        return compat.defer_user_agent(lambda: wrapped(*args, **kwargs))
     except Exception as exc:
-        logger.log(pipcompat.VERBOSE, "pipcachefirst: computing the user agent now: %s", exc)
+        logger.log(compat.VERBOSE, "pipcachefirst: computing the user agent now: %s", exc)
         return wrapped(*args, **kwargs)
 
 
 def _session_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     try:
-        pipcompat.settle_user_agent(instance)
+        compat.settle_user_agent(instance)
     except Exception as exc:
         SESSION.warn("could not compute pip's user agent", exc)
     return wrapped(*args, **kwargs)
@@ -743,7 +745,7 @@ def _requirement_parsed_once(wrapped: Any, instance: Any, args: Any, kwargs: Any
     """
     if kwargs or len(args) != 1 or not isinstance(args[0], str):
         return wrapped(*args, **kwargs)
-    return pipcompat.cached_requirement(args[0], wrapped)
+    return compat.cached_requirement(args[0], wrapped)
 
 
 # Per pip environment: asked once already, and then every distribution in it by name.
@@ -767,8 +769,8 @@ def _distribution_found_in_one_pass(wrapped: Any, instance: Any, args: Any, kwar
     fails, pip's own lookup answers, every time.
     """
     try:
-        found = None if pipcompat.behavior().summary_reads_environment_once else _all_by_name(instance)
-        name = pipcompat.GET_DISTRIBUTION.argument("name", args, kwargs)
+        found = None if compat.behavior().summary_reads_environment_once else _all_by_name(instance)
+        name = compat.GET_DISTRIBUTION.argument("name", args, kwargs)
     except Exception:  # noqa: BLE001 - pip's own lookup is always right
         found = None
     if found is None:
@@ -784,26 +786,26 @@ def _all_by_name(environment: Any) -> Optional[Dict[str, Any]]:
         _asked_once.add(environment)
         return None
     _distributions[environment] = None  # should reading fail: pip's lookup from now on
-    _distributions[environment] = pipcompat.distributions_by_name(environment)
+    _distributions[environment] = compat.distributions_by_name(environment)
     return _distributions[environment]
 
 
 _WRAPPERS: Dict[HookPoint, Callable[[Any, Any, Any, Any], Any]] = {
-    pipcompat.COMMAND_PARSE_ARGS: _parse_args,
-    pipcompat.COMMAND_MAIN: _command_main,
-    pipcompat.EVALUATE_LINKS: _evaluate_links,
-    pipcompat.FIND_BEST_CANDIDATE: _find_best_candidate,
-    pipcompat.PREPARE_LINKED: _prepare_linked,
-    pipcompat.BUILD_ONE: _storing(pipcompat.BUILD_ONE, "a built wheel", _store_built),
-    pipcompat.GET_CACHE_ENTRY: _get_cache_entry,
-    pipcompat.GET_REQUIREMENTS: _get_requirements,
-    pipcompat.INSTALL_WHEEL: _install_wheel,
-    pipcompat.SESSION_REQUEST: _session_request,
-    pipcompat.USER_AGENT: _user_agent,
-    pipcompat.SUPPORTED_TAGS: _supported_tags_once,
-    pipcompat.REQUIRES_DIST: _requirement_parsed_once,
-    pipcompat.GET_DISTRIBUTION: _distribution_found_in_one_pass,
-    pipcompat.COMMAND_RUN: _command_run,
-    pipcompat.CACHE_REMOVE: _cache_remove,
-    pipcompat.CACHE_INFO: _cache_info,
+    compat.COMMAND_PARSE_ARGS: _parse_args,
+    compat.COMMAND_MAIN: _command_main,
+    compat.EVALUATE_LINKS: _evaluate_links,
+    compat.FIND_BEST_CANDIDATE: _find_best_candidate,
+    compat.PREPARE_LINKED: _prepare_linked,
+    compat.BUILD_ONE: _storing(compat.BUILD_ONE, "a built wheel", _store_built),
+    compat.GET_CACHE_ENTRY: _get_cache_entry,
+    compat.GET_REQUIREMENTS: _get_requirements,
+    compat.INSTALL_WHEEL: _install_wheel,
+    compat.SESSION_REQUEST: _session_request,
+    compat.USER_AGENT: _user_agent,
+    compat.SUPPORTED_TAGS: _supported_tags_once,
+    compat.REQUIRES_DIST: _requirement_parsed_once,
+    compat.GET_DISTRIBUTION: _distribution_found_in_one_pass,
+    compat.COMMAND_RUN: _command_run,
+    compat.CACHE_REMOVE: _cache_remove,
+    compat.CACHE_INFO: _cache_info,
 }

@@ -46,11 +46,11 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Callable, Dict, List, NamedTuple, Optional, Protocol, Sequence, Set, Tuple, TypeVar, Union
 
-from pipcachefirst._atomic import TEMPORARY_PREFIX, unlink_quietly, write_atomically
-from pipcachefirst._free_space import LowOnSpace
-from pipcachefirst._packaging import canonicalize_name
-from pipcachefirst._workers import Workers
-from pipcachefirst.catalog import (
+from pipcachefirst.base.atomic import TEMPORARY_PREFIX, unlink_quietly, write_atomically
+from pipcachefirst.base.free_space import LowOnSpace
+from pipcachefirst.base.packaging import canonicalize_name
+from pipcachefirst.base.workers import Workers
+from pipcachefirst.cache.catalog import (
     KIND_BUILT,
     KIND_DOWNLOAD,
     Entry,
@@ -60,9 +60,9 @@ from pipcachefirst.catalog import (
     parse_filename,
     version_key,
 )
-from pipcachefirst.provenance import origin_key
-from pipcachefirst.s3 import Client, Remote, S3Error
-from pipcachefirst.store import FILES, Store, safe_file_name
+from pipcachefirst.cache.provenance import origin_key
+from pipcachefirst.team.s3 import Client, Remote, S3Error
+from pipcachefirst.cache.store import FILES, Store, safe_file_name
 
 BUILT = "built"
 DOWN_MARKER = "team-cache-down-until"

@@ -5,7 +5,7 @@ so every tool that creates environments through virtualenv (tox, nox, hatch,
 virtualenv itself) can use it once selected: ``pipcachefirst enable
 --virtualenv`` writes ``seeder = pipcachefirst`` into virtualenv's own config
 file.  It must be installed where virtualenv runs; the new environment gets
-only the two seed files (``pipcachefirst.seed``), no packages.
+only the two seed files (``pipcachefirst.boot.seed``), no packages.
 
 Imported only by virtualenv, so importing virtualenv here costs nothing else.
 """
@@ -16,8 +16,8 @@ from typing import Any
 
 from virtualenv.seed.embed.via_app_data.via_app_data import FromAppData
 
-from pipcachefirst import seed
-from pipcachefirst._startup import switch_state
+from pipcachefirst.boot import seed
+from pipcachefirst.base.switch import switch_state
 
 
 class PipCacheFirstSeeder(FromAppData):  # type: ignore[misc]  # virtualenv has no type information

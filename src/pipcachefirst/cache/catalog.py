@@ -33,7 +33,7 @@ import types
 from pathlib import Path
 from typing import Any, Iterable, List, Mapping, NamedTuple, Optional, Protocol, Tuple, Union
 
-from pipcachefirst._packaging import (
+from pipcachefirst.base.packaging import (
     InvalidSdistFilename,
     InvalidVersion,
     InvalidWheelFilename,
@@ -43,7 +43,7 @@ from pipcachefirst._packaging import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from pipcachefirst.decisions import Reason
+from pipcachefirst.cache.decisions import Reason
 
 RECORD_SCHEMA = 1
 KIND_DOWNLOAD = "download"

@@ -1,6 +1,6 @@
 """Run by the interpreter named in ``pip --python``: arm pipcachefirst, then run pip's runner.
 
-See :mod:`pipcachefirst._handoff`.  This file runs as a script in that other
+See :mod:`pipcachefirst.boot.handoff`.  This file runs as a script in that other
 interpreter, so it imports nothing of pipcachefirst's by name until its
 finder is in place.
 """
@@ -27,7 +27,7 @@ class _LastResortFinder:
 
 sys.meta_path.append(_LastResortFinder())
 try:
-    import pipcachefirst._startup
+    import pipcachefirst._startup  # the name every version has, in case this interpreter has its own copy
 
     pipcachefirst._startup.activate()
 except Exception as exc:  # plain pip, as if we were not here

@@ -42,17 +42,33 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
-from pipcachefirst import early_staging, later, pipcompat, settings, staging, trees
-from pipcachefirst._workers import Job, Workers
-from pipcachefirst._free_space import tree_size
-from pipcachefirst._atomic import current_umask, sha256_of
-from pipcachefirst.pipcompat import INSTALL_WHEEL, VERBOSE, InstallStep
-from pipcachefirst.session import CURRENT as SESSION
-from pipcachefirst.store import TREES
+from pipcachefirst.base import settings
+
+from pipcachefirst.pip import compat, early_staging
+from pipcachefirst.trees import later, staging
+from pipcachefirst.trees.tree import (
+    HARDLINK,
+    Placer,
+    Stamp,
+    TREE_FILE,
+    Tree,
+    TreeChanged,
+    TreeError,
+    Trees,
+    interpreter_key,
+    pyc_mode,
+    stamp_of,
+)
+from pipcachefirst.base.workers import Job, Workers
+from pipcachefirst.base.free_space import tree_size
+from pipcachefirst.base.atomic import current_umask, sha256_of
+from pipcachefirst.pip.compat import INSTALL_WHEEL, VERBOSE, InstallStep
+from pipcachefirst.pip.session import CURRENT as SESSION
+from pipcachefirst.cache.store import TREES
 
 logger = logging.getLogger("pipcachefirst")
 
-_placer: Optional[trees.Placer] = None
+_placer: Optional[Placer] = None
 _workers: Optional[Workers] = None  # started by the first tree placed, for the rest of the process
 _stager: Optional[staging.Stager] = None  # started by the first pin served whose wheel has a tree
 _staging_off = False  # tried, and it cannot help in this command
@@ -99,7 +115,7 @@ def install_wheel(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     return result
 
 
-def _plan(args: Any, kwargs: Any) -> Optional[Tuple[InstallStep, trees.Tree, str]]:
+def _plan(args: Any, kwargs: Any) -> Optional[Tuple[InstallStep, Tree, str]]:
     """The install step and the tree to place, or None to leave this wheel to pip alone."""
     shelf = _shelf()
     if shelf is None:
@@ -108,9 +124,9 @@ def _plan(args: Any, kwargs: Any) -> Optional[Tuple[InstallStep, trees.Tree, str
     if not INSTALL_WHEEL.argument("pycompile", args, kwargs, True):
         return None  # --no-compile (and pip 26.2's build environments): nothing to save
     wheel_path = INSTALL_WHEEL.argument("wheel_path", args, kwargs)
-    if pipcompat.built_anew(INSTALL_WHEEL.argument("direct_url", args, kwargs, None), wheel_path):
+    if compat.built_anew(INSTALL_WHEEL.argument("direct_url", args, kwargs, None), wheel_path):
         return None
-    step = pipcompat.install_step(sys.modules[INSTALL_WHEEL.module])
+    step = compat.install_step(sys.modules[INSTALL_WHEEL.module])
     with open(wheel_path, "rb") as handle:
         sha256 = sha256_of(handle)
     tree = shelf.find(sha256)
@@ -121,7 +137,7 @@ def _plan(args: Any, kwargs: Any) -> Optional[Tuple[InstallStep, trees.Tree, str
         try:
             SESSION.store.free_space.claim(tree_size(wheel_zip), f"the installed tree of {name}")
             tree = shelf.build(sha256, wheel_zip, step.is_executable, os.path.basename(wheel_path))
-        except trees.TreeError as exc:
+        except TreeError as exc:
             logger.log(VERBOSE, "pipcachefirst: no installed tree for %s: %s", name, exc)
             return None
         except OSError as exc:
@@ -187,16 +203,16 @@ def build_later() -> None:
         logger.log(VERBOSE, "pipcachefirst: not building installed trees: %s", exc)
 
 
-def _shelf() -> Optional[trees.Trees]:
+def _shelf() -> Optional[Trees]:
     """This interpreter's trees in the cache, or None when trees cannot be used in this command."""
     store = SESSION.store
     if store is None or not SESSION.trees or SESSION.off_reason is not None or os.name != "posix":
         return None
-    key = trees.interpreter_key()
-    return None if key is None else trees.Trees(store.root / TREES.name, key, report=SESSION.problem)
+    key = interpreter_key()
+    return None if key is None else Trees(store.root / TREES.name, key, report=SESSION.problem)
 
 
-def _staged(tree: trees.Tree) -> Optional[staging.Staged]:
+def _staged(tree: Tree) -> Optional[staging.Staged]:
     """The tree as the helper copied it ahead, or None: pip places it itself."""
     try:
         stager = _the_stager(tree.folder.parent, start=False) if SESSION.stage_ahead else None
@@ -221,7 +237,7 @@ def _stage_ahead(sha256: str) -> None:
     shelf = _shelf() if SESSION.stage_ahead and not _staging_off else None
     if shelf is None:
         return
-    if not (shelf.folder / sha256 / trees.TREE_FILE).is_file():
+    if not (shelf.folder / sha256 / TREE_FILE).is_file():
         return  # no tree yet: this install builds it
     stager = _the_stager(shelf.folder, start=True)
     if stager is not None:
@@ -233,7 +249,7 @@ def _the_stager(folder: Path, start: bool) -> Optional[staging.Stager]:
     global _stager, _staging_off
     if _stager is None and not _staging_off:
         placer = _the_placer()
-        if placer.requested == trees.HARDLINK or not _renamed_files_land_as_new_ones(folder):
+        if placer.requested == HARDLINK or not _renamed_files_land_as_new_ones(folder):
             _staging_off = True  # links are made in place anyway; see _renamed_files_land_as_new_ones
             early_staging.discard()
             return None
@@ -274,13 +290,13 @@ def _xattr(path: Union[str, Path], name: str) -> Optional[bytes]:
         return None
 
 
-def _the_placer() -> trees.Placer:
+def _the_placer() -> Placer:
     global _placer
     if _placer is None:
         mode, problem = settings.link_mode()
         if problem:
             SESSION.problem(problem.replace("pipcachefirst: ", "", 1))
-        _placer = trees.Placer(mode)
+        _placer = Placer(mode)
     return _placer
 
 
@@ -317,7 +333,7 @@ class _Placements:
     ``compiled`` holds the placed sources whose ``.pyc`` was placed with them.
     """
 
-    def __init__(self, step: InstallStep, tree: trees.Tree, placer: trees.Placer,
+    def __init__(self, step: InstallStep, tree: Tree, placer: Placer,
                  workers: Optional[Workers], staged: Optional[staging.Staged] = None) -> None:
         self.step = step
         self.staged = staged
@@ -334,12 +350,12 @@ class _Placements:
         self._pending: List[Tuple[Job, List[_Placing]]] = []
         self._targets: Set[str] = set()  # every file a pending or done placement creates
         self.check_hashes = SESSION.hash_checking  # pip checks the wheel's hash: every placed byte is checked too
-        self.changed: Optional[trees.TreeChanged] = None  # a tree file found not as recorded: pip's own bytes went there
+        self.changed: Optional[TreeChanged] = None  # a tree file found not as recorded: pip's own bytes went there
 
     def folder(self, path: str) -> None:
         _folder(self.folders, path)
 
-    def save(self, file: Any, member: str, stamp: trees.Stamp) -> None:
+    def save(self, file: Any, member: str, stamp: Stamp) -> None:
         """Place ``member`` where pip would unzip ``file``; pip's own ``save()`` if the tree cannot."""
         dest = file.dest_path
         key = os.path.normpath(os.path.abspath(dest))
@@ -348,7 +364,7 @@ class _Placements:
         stamp_pyc = self.tree.compiled.get(member)
         if stamp_pyc is not None:
             target = importlib.util.cache_from_source(dest)
-            pyc = (self.tree.pyc(member), target, trees.pyc_mode(mode, self.umask), stamp_pyc, True,
+            pyc = (self.tree.pyc(member), target, pyc_mode(mode, self.umask), stamp_pyc, True,
                    self.digest(self.tree.pyc_digest(member)))
         background = self._pool is not None and not _is_script(member)  # pip reads a script right after save()
         if key in self._targets:
@@ -380,7 +396,7 @@ class _Placements:
         """The sha256 a placed file is checked against: in pip's hash-checking mode only (it reads every byte)."""
         return sha256 if self.check_hashes else None
 
-    def _rename_staged(self, member: str, stamp: trees.Stamp, dest: str, mode: int, key: str,
+    def _rename_staged(self, member: str, stamp: Stamp, dest: str, mode: int, key: str,
                        with_pyc: bool) -> bool:
         """Move the copy the helper made of ``member`` (and its ``.pyc``) into place; False if there is none."""
         staging_of_tree = self.staged
@@ -404,11 +420,11 @@ class _Placements:
             target = importlib.util.cache_from_source(dest)
             try:
                 if not _has_digest(staged_pyc, self.digest(self.tree.pyc_digest(member))):
-                    self.changed = trees.TreeChanged(errno.ESTALE, "its sha256 changed", self.tree.pyc(member))
+                    self.changed = TreeChanged(errno.ESTALE, "its sha256 changed", self.tree.pyc(member))
                     raise self.changed
                 _folder(self.folders, target)
                 os.replace(staged_pyc, target)
-                os.chmod(target, trees.pyc_mode(mode, self.umask))
+                os.chmod(target, pyc_mode(mode, self.umask))
                 placed_pyc = True
             except OSError:
                 with contextlib.suppress(OSError):
@@ -449,7 +465,7 @@ class _Placements:
             self.compiled.discard(key)
 
     def _unzip(self, file: Any, dest: str, why: OSError) -> None:
-        if isinstance(why, trees.TreeChanged):
+        if isinstance(why, TreeChanged):
             self.changed = why
         key = os.path.normpath(os.path.abspath(dest))
         self.placed.pop(key, None)
@@ -460,7 +476,7 @@ class _Placements:
 
 
 _Placing = Tuple[Tuple[Any, ...], Any, str, str]  # (arguments of _place but the first two, pip's file, dest, member)
-_PycJob = Tuple[str, str, int, trees.Stamp, bool, Optional[str]]  # the arguments of _place_one but the placer
+_PycJob = Tuple[str, str, int, Stamp, bool, Optional[str]]  # the arguments of _place_one but the placer
 
 
 def _has_digest(path: str, sha256: Optional[str]) -> bool:
@@ -471,7 +487,7 @@ def _has_digest(path: str, sha256: Optional[str]) -> bool:
         return sha256_of(handle) == sha256
 
 
-def _place_all(placer: trees.Placer, folders: Set[str], batch: List[_Placing]) -> List[Union[bool, OSError]]:
+def _place_all(placer: Placer, folders: Set[str], batch: List[_Placing]) -> List[Union[bool, OSError]]:
     """``_place`` for each file of ``batch``: whether its ``.pyc`` was placed, or why the file was not."""
     outcomes: List[Union[bool, OSError]] = []
     for job, _, _, _ in batch:
@@ -482,7 +498,7 @@ def _place_all(placer: trees.Placer, folders: Set[str], batch: List[_Placing]) -
     return outcomes
 
 
-def _place(placer: trees.Placer, folders: Set[str], source: str, dest: str, mode: int, stamp: trees.Stamp,
+def _place(placer: Placer, folders: Set[str], source: str, dest: str, mode: int, stamp: Stamp,
            may_link: bool, pyc: Optional[_PycJob], sha256: Optional[str]) -> bool:
     """Place one file, and its ``.pyc`` if given; whether that ``.pyc`` was placed (False: pip compiles it)."""
     _folder(folders, dest)  # pip up to 24.1 made the folder in save()
@@ -507,7 +523,7 @@ def _folder(made: Set[str], path: str) -> None:
         made.add(folder)
 
 
-def _place_one(placer: trees.Placer, source: str, dest: str, mode: int, stamp: trees.Stamp,
+def _place_one(placer: Placer, source: str, dest: str, mode: int, stamp: Stamp,
                may_link: bool = True, sha256: Optional[str] = None) -> None:
     try:
         placer.place(source, dest, mode, stamp, may_link, sha256)
@@ -530,7 +546,7 @@ class _Barrier:
         return warnings.catch_warnings(*args, **kwargs)
 
 
-def _tree_backed_file(step: InstallStep, tree: trees.Tree, placements: _Placements) -> type:
+def _tree_backed_file(step: InstallStep, tree: Tree, placements: _Placements) -> type:
     """A ``ZipBackedFile`` whose ``save()`` places the tree's file where pip would unzip the member."""
 
     class TreeBackedFile(step.file_class):  # type: ignore[misc, name-defined]
@@ -548,7 +564,7 @@ def _tree_backed_file(step: InstallStep, tree: trees.Tree, placements: _Placemen
 class _CompileFromTree:
     """Stands in for ``compileall`` in pip's wheel module while a tree is placed."""
 
-    def __init__(self, compileall: ModuleType, tree: trees.Tree, placements: _Placements) -> None:
+    def __init__(self, compileall: ModuleType, tree: Tree, placements: _Placements) -> None:
         self._compileall = compileall
         self._tree = tree
         self._placements = placements
@@ -567,7 +583,7 @@ class _CompileFromTree:
                 info = os.lstat(fullname)
             except OSError:
                 info = None
-            if info is not None and trees.stamp_of(info) == tree.files.get(member):  # placed, and unchanged since
+            if info is not None and stamp_of(info) == tree.files.get(member):  # placed, and unchanged since
                 if member in tree.not_compiled:
                     return False
                 if key in placements.compiled:
@@ -579,11 +595,11 @@ class _CompileFromTree:
                     if os.path.lexists(target):
                         os.unlink(target)
                     try:
-                        _the_placer().place(tree.pyc(member), target, trees.pyc_mode(info.st_mode, placements.umask),
+                        _the_placer().place(tree.pyc(member), target, pyc_mode(info.st_mode, placements.umask),
                                             stamp, True, placements.digest(tree.pyc_digest(member)))
                         return True
                     except OSError as exc:  # the tree went away or changed meanwhile: compile, as pip would
-                        if isinstance(exc, trees.TreeChanged):
+                        if isinstance(exc, TreeChanged):
                             placements.changed = exc
                         if os.path.lexists(target):
                             os.unlink(target)

@@ -11,25 +11,25 @@ from __future__ import annotations
 import os
 from typing import Iterable, Optional
 
-from pipcachefirst import pipcompat
-from pipcachefirst._packaging import canonicalize_name
-from pipcachefirst.catalog import KIND_BUILT, Entry, Record, Sibling, StoreError, parse_filename, version_key
-from pipcachefirst.provenance import normalized_set, origin_of_page, redact
-from pipcachefirst.store import Store
+from pipcachefirst.pip import compat
+from pipcachefirst.base.packaging import canonicalize_name
+from pipcachefirst.cache.catalog import KIND_BUILT, Entry, Record, Sibling, StoreError, parse_filename, version_key
+from pipcachefirst.cache.provenance import normalized_set, origin_of_page, redact
+from pipcachefirst.cache.store import Store
 
 
 def record_download(
-    store: Store, finder: pipcompat.Finder, prepared: pipcompat.PreparedFile, page_links: Iterable[pipcompat.LinkFacts]
+    store: Store, finder: compat.Finder, prepared: compat.PreparedFile, page_links: Iterable[compat.LinkFacts]
 ) -> Optional[Entry]:
     """Store a file pip downloaded from an index or remote find-links page.
 
     Returns None for what is not ours to keep: local files (pip reads them in
     place), and files from a page that matches no configured location.
     """
-    facts = pipcompat.link_facts(prepared.link)
+    facts = compat.link_facts(prepared.link)
     if facts.is_local or not facts.page_url:
         return None
-    index_urls, find_links = pipcompat.finder_locations(finder)
+    index_urls, find_links = compat.finder_locations(finder)
     origin = origin_of_page(facts.page_url, normalized_set(index_urls + find_links))
     if origin is None:
         return None
@@ -52,7 +52,7 @@ def record_download(
     return store.put(prepared.local_path, record)
 
 
-def _siblings(filename: str, version: str, origin: str, page_links: Iterable[pipcompat.LinkFacts]) -> Iterable[Sibling]:
+def _siblings(filename: str, version: str, origin: str, page_links: Iterable[compat.LinkFacts]) -> Iterable[Sibling]:
     wanted = version_key(version)
     seen = {filename}
     for link in page_links:
@@ -82,6 +82,6 @@ def record_built(store: Store, source: Record, wheel_path: str) -> Optional[Entr
         requires_python=source.requires_python,
         kind=KIND_BUILT,
         built_from=source.sha256,
-        built_by=pipcompat.interpreter_tag(),
+        built_by=compat.interpreter_tag(),
     )
     return store.put(wheel_path, record)

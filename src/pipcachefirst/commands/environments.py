@@ -17,12 +17,24 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from pipcachefirst._atomic import write_atomically
+from pipcachefirst.base.atomic import write_atomically
 
 SEEDER = "pipcachefirst"
 BACKUP_SUFFIX = ".before-pipcachefirst"
 MARKER = "# pipcachefirst sitecustomize"
-TEMPLATE = Path(__file__).with_name("_sitecustomize_template.py")
+# The template lives at the top of the project (``sitecustomize_template/``); a wheel, and so an
+# sdist built into one, carries it as ``pipcachefirst/_sitecustomize_template.py``, and an editable
+# install still has the project folder it came from.
+_PACKAGE = Path(__file__).resolve().parents[1]
+TEMPLATES = (_PACKAGE / "_sitecustomize_template.py", _PACKAGE.parents[1] / "sitecustomize_template" / "sitecustomize.py")
+
+
+def template_text() -> str:
+    """The sitecustomize template this install of pipcachefirst carries, wherever the install mode put it."""
+    for template in TEMPLATES:
+        if template.is_file():
+            return template.read_text("utf-8")
+    raise FileNotFoundError(f"the sitecustomize template is missing from this install of pipcachefirst: {TEMPLATES[0]}")
 
 
 # -- virtualenv ------------------------------------------------------------------
@@ -106,7 +118,7 @@ def enable_sitecustomize() -> Path:
     if backup.exists() or (path.exists() and MARKER in path.read_text("utf-8", errors="replace")):
         return path  # already enabled
     text = f"{MARKER}: `pipcachefirst disable --sitecustomize` restores what was here\n"
-    text += TEMPLATE.read_text("utf-8")
+    text += template_text()
     if path.exists():
         write_atomically(backup, path.read_bytes())
         shutil.copystat(path, backup)

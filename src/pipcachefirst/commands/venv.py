@@ -45,9 +45,10 @@ import time
 from pathlib import Path
 from typing import Iterable, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple
 
-from pipcachefirst import seed, settings
-from pipcachefirst._packaging import InvalidVersion, Version, canonicalize_name
-from pipcachefirst._pip_args import option_values, requirement_lines
+from pipcachefirst.boot import seed
+from pipcachefirst.base import settings
+from pipcachefirst.base.packaging import InvalidVersion, Version, canonicalize_name
+from pipcachefirst.pip.args import option_values, requirement_lines
 
 DEBIAN_WHEELS = "/usr/share/python-wheels"
 _FACTS = ("import json, sys, sysconfig; print(json.dumps([list(sys.version_info[:3]), "
@@ -105,7 +106,7 @@ def _recreate_bare(path: Path, pip_args: Sequence[str], python: Optional[str], r
 
 def _recreate_seeded(path: Path, pip_args: Sequence[str], interpreter: str) -> None:
     """The way without a runner or a pip wheel: a seeded environment's own pip installs."""
-    from pipcachefirst.environments import SEEDER, seeder_registered
+    from pipcachefirst.commands.environments import SEEDER, seeder_registered
 
     if importlib.util.find_spec("virtualenv") is not None and seeder_registered():
         _run([sys.executable, "-m", "virtualenv", "--quiet", "--seeder", SEEDER, "--python", interpreter, str(path)])
@@ -188,7 +189,7 @@ def pip_runner_for(version: Tuple[int, ...]) -> Optional[str]:
         return None
     try:
         requires = re.search(r"^Requires-Python: *(.*)$", Path(found[0]).read_text("utf-8"), re.MULTILINE)
-        from pip._vendor.packaging.specifiers import SpecifierSet
+        from pipcachefirst.base.packaging import SpecifierSet
 
         if requires and not SpecifierSet(requires.group(1).strip()).contains(".".join(map(str, version)), True):
             return None

@@ -27,12 +27,17 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
-from pipcachefirst import __version__, pipcompat, recreating, settings, tidying, trees
-from pipcachefirst._startup import SWITCH, switch_state
-from pipcachefirst._packaging import canonicalize_name
-from pipcachefirst.provenance import normalized_set
-from pipcachefirst.catalog import Entry, parse_filename
-from pipcachefirst.store import Store
+from pipcachefirst import __version__
+from pipcachefirst.base import settings
+from pipcachefirst.pip import compat
+from pipcachefirst.commands import venv
+from pipcachefirst.cache import tidying
+from pipcachefirst.trees.tree import TREE_FILE, Trees, disk_use, link_mode_here
+from pipcachefirst.base.switch import SWITCH, switch_state
+from pipcachefirst.base.packaging import canonicalize_name
+from pipcachefirst.cache.provenance import normalized_set
+from pipcachefirst.cache.catalog import Entry, parse_filename
+from pipcachefirst.cache.store import Store
 
 GRACE_SECONDS = 600
 _SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
@@ -143,8 +148,8 @@ def _location() -> settings.CacheLocation:
     if chosen.root is not None:
         return chosen  # a variable names it: no need to ask pip's configuration
     try:
-        _, options, _ = pipcompat.configured_options()
-        pip_cache_dir = pipcompat.cache_dir_option(options)
+        _, options, _ = compat.configured_options()
+        pip_cache_dir = compat.cache_dir_option(options)
     except Exception:  # noqa: BLE001 - no usable pip here: the variables still count
         pip_cache_dir = None
     return settings.cache_location(pip_cache_dir)
@@ -183,14 +188,14 @@ def _status(args: argparse.Namespace) -> int:
         store = Store(location.root)
         entries, size = store.usage()
         tree_count, tree_bytes = _shelf(store).usage()
-        link_in_use, link_fallback = trees.link_mode_here(location.root, link_mode)
+        link_in_use, link_fallback = link_mode_here(location.root, link_mode)
     team_cache = _team_cache_status()
     hooks: Dict[str, str] = {}
     try:
-        hooks = pipcompat.hook_points()
+        hooks = compat.hook_points()
     except Exception as exc:  # noqa: BLE001
         hooks = {"pip": f"not importable: {exc}"}
-    fits = bool(hooks) and all(v == "ok" for v in hooks.values()) and pipcompat.pip_version_supported()
+    fits = bool(hooks) and all(v == "ok" for v in hooks.values()) and compat.pip_version_supported()
     not_ours = _not_this_users(location.root)
     enabled = state == "on" and location.root is not None and fits and not not_ours
     reason = {
@@ -207,7 +212,7 @@ def _status(args: argparse.Namespace) -> int:
         "cache_reason": location.reason,
         "entries": entries,
         "bytes": size,
-        "pip": pipcompat.pip_version(),
+        "pip": compat.pip_version(),
         "hook_points": hooks,
         "trees": {
             "enabled": trees_on,
@@ -241,7 +246,7 @@ def _not_this_users(root: Optional[str]) -> Optional[str]:
 
     Asked after pip's modules are loaded (``hook_points``), as pip install would ask.
     """
-    if root is None or pipcompat.pip_would_write(root) is not False:
+    if root is None or compat.pip_would_write(root) is not False:
         return None
     access = Store(root).open(ours=False)
     return None if access.serve else access.problem
@@ -251,7 +256,7 @@ def _team_cache_status() -> Dict[str, Any]:
     """Where the team cache is, whether it answers now, and whether this machine writes to it; never a secret."""
     if not os.environ.get(settings.REMOTE_VARIABLE, "").strip():
         return {"configured": False, "problem": None}
-    from pipcachefirst import s3  # noqa: PLC0415 -- only when a team cache is configured
+    from pipcachefirst.team import s3
 
     remote, problem = s3.remote_from_environment()
     if remote is None:
@@ -282,7 +287,7 @@ def _team_cache_line(team: Dict[str, Any]) -> str:
 
 
 def _feature_of(attribute: str, result: str) -> str:
-    features = [point.feature for point in pipcompat.HOOK_POINTS if point.attribute == attribute]
+    features = [point.feature for point in compat.HOOK_POINTS if point.attribute == attribute]
     return f" ({features[0]})" if features and result == "ok" else ""
 
 
@@ -321,10 +326,10 @@ def _tree_rows(store: Store, project: Optional[str]) -> List[Dict[str, Any]]:
             "tags": f"tree {folder.parent.name}",
             "kind": "tree",
             "origin": None,
-            "size": trees.disk_use(folder),
+            "size": disk_use(folder),
             "sha256": folder.name,
             "stored": None,
-            "last_served": trees.Trees.last_used(folder),
+            "last_served": Trees.last_used(folder),
             "path": str(folder),
             "interpreter": folder.parent.name,
             "files": len(tree.files) + len(tree.compiled) if tree else 0,
@@ -351,14 +356,14 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _why(args: argparse.Namespace) -> int:
-    from pipcachefirst import serve  # noqa: PLC0415 - imports pip's internals via pipcompat users
+    from pipcachefirst.pip import serve
 
     if not args.pip_args:
         raise UsageError("name what to explain: NAME==VERSION or -r requirements.txt")
     mode = args.mode or settings.mode()[0]
     store = _store()
-    finder, wanted = pipcompat.finder_and_requirements(args.pip_args)
-    index_urls, find_links = pipcompat.finder_locations(finder)
+    finder, wanted = compat.finder_and_requirements(args.pip_args)
+    index_urls, find_links = compat.finder_locations(finder)
     origins = sorted(normalized_set(index_urls + find_links))
     rows = []
     for requirement in wanted:
@@ -465,7 +470,7 @@ def _verify(args: argparse.Namespace) -> int:
     trees_checked, changed = 0, []
     for folder, tree in shelf.walk():
         trees_checked += 1
-        damage = shelf.first_damage(tree) if tree is not None else trees.TREE_FILE
+        damage = shelf.first_damage(tree) if tree is not None else TREE_FILE
         if damage is not None:
             shelf.remove(folder)
             changed.append(f"{folder} ({damage})")
@@ -487,7 +492,7 @@ def _targets(args: argparse.Namespace) -> List[str]:
 
 
 def _enable(args: argparse.Namespace) -> int:
-    from pipcachefirst import environments  # importlib.metadata: only these two commands need it
+    from pipcachefirst.commands import environments
 
     for target in _targets(args):
         path = environments.enable_virtualenv() if target == "virtualenv" else environments.enable_sitecustomize()
@@ -496,7 +501,7 @@ def _enable(args: argparse.Namespace) -> int:
 
 
 def _disable(args: argparse.Namespace) -> int:
-    from pipcachefirst import environments
+    from pipcachefirst.commands import environments
 
     for target in _targets(args):
         path = environments.disable_virtualenv() if target == "virtualenv" else environments.disable_sitecustomize()
@@ -507,7 +512,7 @@ def _disable(args: argparse.Namespace) -> int:
 def _venv(args: argparse.Namespace) -> int:
     if not args.pip_args:
         raise UsageError("name what to install: -r requirements.txt or NAME==VERSION")
-    seconds = recreating.recreate(Path(args.path), args.pip_args, args.python)
+    seconds = venv.recreate(Path(args.path), args.pip_args, args.python)
     print(f"pipcachefirst: {args.path} re-created and installed in {seconds:.1f} s")
     return 0
 

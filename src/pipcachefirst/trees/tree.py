@@ -66,7 +66,7 @@ from pathlib import Path
 from typing import IO, Callable, Dict, FrozenSet, Iterator, List, NamedTuple, Optional, Tuple, Union
 from zipfile import ZipFile, ZipInfo
 
-from pipcachefirst._atomic import (
+from pipcachefirst.base.atomic import (
     TEMPORARY_PREFIX,
     current_umask,
     remove_stale_temporaries,

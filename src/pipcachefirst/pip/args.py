@@ -2,7 +2,7 @@
 
 Two places need this without pip's parser: pip's start, to copy trees ahead
 (``early_staging``), and ``pipcachefirst venv``, to see whether pip may join
-the user's install (``recreating``).  Standard library only.
+the user's install (``commands.venv``).  Standard library only.
 """
 
 from __future__ import annotations

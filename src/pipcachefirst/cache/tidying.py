@@ -17,8 +17,8 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, List, NamedTuple, Optional, Sequence
 
-from pipcachefirst import trees
-from pipcachefirst.store import QUARANTINE, RETIRED_BUCKETS, TREES, Store
+from pipcachefirst.trees.tree import Trees, disk_use, interpreter_key
+from pipcachefirst.cache.store import QUARANTINE, RETIRED_BUCKETS, TREES, Store
 
 _ARCHIVE_SUFFIX = re.compile(r"(\.whl|\.tar\.gz|\.tar\.bz2|\.tar\.xz|\.tgz|\.tbz|\.tar|\.zip)$")
 
@@ -39,9 +39,9 @@ class Outcome(NamedTuple):
     failed: List[Removable]
 
 
-def shelf(store: Store) -> trees.Trees:
+def shelf(store: Store) -> Trees:
     """Every interpreter's installed trees in ``store`` (walks and usage see all interpreter keys)."""
-    return trees.Trees(store.root / TREES.name, trees.interpreter_key() or "-", report=store._report)
+    return Trees(store.root / TREES.name, interpreter_key() or "-", report=store._report)
 
 
 def removables(store: Store) -> List[Removable]:
@@ -49,7 +49,7 @@ def removables(store: Store) -> List[Removable]:
     items = [Removable(store.last_served(e), e.record.size, e.record.filename, store._record_path(e),
                        partial(store.remove, e), False) for e in store.walk()]
     trees_shelf = shelf(store)
-    items += [Removable(trees_shelf.last_used(folder), trees.disk_use(folder), tree.wheel if tree else "", folder,
+    items += [Removable(trees_shelf.last_used(folder), disk_use(folder), tree.wheel if tree else "", folder,
                         partial(_remove_tree, trees_shelf, folder), True)
               for folder, tree in trees_shelf.walk()]
     return sorted(items, key=lambda item: item.last_used)
@@ -95,6 +95,6 @@ def remove_leftovers(store: Store) -> Optional[Path]:
     return left
 
 
-def _remove_tree(trees_shelf: trees.Trees, folder: Path) -> bool:
+def _remove_tree(trees_shelf: Trees, folder: Path) -> bool:
     trees_shelf.remove(folder)
     return not os.path.lexists(folder)

@@ -1,6 +1,6 @@
 """The cache on the local disk: buckets of entries, each a file and its record.
 
-This module knows nothing of pip.  It is the first :class:`~pipcachefirst.catalog.CacheTier`:
+This module knows nothing of pip.  It is the first :class:`~pipcachefirst.cache.catalog.CacheTier`:
 it says what is stored for a project version from given origins (records
 only), hands out a verified file for one record, stores new files, and moves
 aside what contradicts its own record.
@@ -26,7 +26,7 @@ directory listing, never a scan of the cache.  ``origin key`` is a digest of the
 normalized index or find-links location the file was listed on: two indexes
 never share an entry.  Files live under their own digest, so writers of
 different bytes never collide, and the record is written last: a record always
-describes a complete file.  Every write goes through ``_atomic``; no locks.
+describes a complete file.  Every write goes through ``base.atomic``; no locks.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
-from pipcachefirst._free_space import FreeSpace
-from pipcachefirst._atomic import (
+from pipcachefirst.base.free_space import FreeSpace
+from pipcachefirst.base.atomic import (
     TEMPORARY_PREFIX,
     can_create_in,
     copy_to_temporary,
@@ -48,10 +48,10 @@ from pipcachefirst._atomic import (
     unlink_quietly,
     write_atomically,
 )
-from pipcachefirst._packaging import canonicalize_name
-from pipcachefirst.catalog import Entry, FutureRecord, Record, StoreError, parse_filename, version_key
-from pipcachefirst.decisions import Reason
-from pipcachefirst.provenance import origin_key
+from pipcachefirst.base.packaging import canonicalize_name
+from pipcachefirst.cache.catalog import Entry, FutureRecord, Record, StoreError, parse_filename, version_key
+from pipcachefirst.cache.decisions import Reason
+from pipcachefirst.cache.provenance import origin_key
 
 
 class Bucket(NamedTuple):
@@ -116,7 +116,7 @@ class Store:
         self._report = report or (lambda line: None)
         self._intact: Dict[Path, Tuple[int, ...]] = {}
         self._real_root = os.path.realpath(self.root)
-        self.free_space = FreeSpace(self.root)  # what may still be stored here; see ``_free_space``
+        self.free_space = FreeSpace(self.root)  # what may still be stored here; see ``base.free_space``
 
     def open(self, ours: bool = True) -> Access:
         """Create the cache directory if needed and say what it can be used for.
