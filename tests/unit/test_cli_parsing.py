@@ -10,7 +10,8 @@ import argparse
 
 import pytest
 
-from pipcachefirst.commands.cli import _size, _split_pip_args, main
+from pipcachefirst.commands.main import _split_pip_args, main
+from pipcachefirst.commands.prune import size as _size
 
 
 @pytest.fixture(autouse=True)

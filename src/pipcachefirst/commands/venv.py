@@ -32,6 +32,7 @@ are made as before: virtualenv with the pipcachefirst seeder, or ``venv``.
 
 from __future__ import annotations
 
+import argparse
 import glob
 import importlib.util
 import json
@@ -48,6 +49,7 @@ from typing import Iterable, List, Mapping, NamedTuple, Optional, Sequence, Set,
 from pipcachefirst.boot import seed
 from pipcachefirst.base import settings
 from pipcachefirst.base.packaging import InvalidVersion, Version, canonicalize_name
+from pipcachefirst.commands.common import UsageError
 from pipcachefirst.pip.args import option_values, requirement_lines
 
 DEBIAN_WHEELS = "/usr/share/python-wheels"
@@ -297,3 +299,25 @@ def _configuration_refuses(environ: Mapping[str, str]) -> bool:
         except OSError:
             return True
     return False
+
+
+# -- the command ------------------------------------------------------------------
+
+HELP = "Replace PATH with a fresh cache-first environment and pip install ARGS into it."
+JSON_OUTPUT = False
+# Its own flags, picked out of pip's arguments wherever they stand (True: takes a value); PATH comes first.
+OWN_FLAGS = {"-h": False, "--help": False, "--python": True}
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", metavar="PATH")
+    parser.add_argument("--python", help="interpreter for the new environment (default: this one)")
+    parser.add_argument("ARGS", nargs="*", help="what pip install takes: -r FILE, NAME==VERSION, options")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.pip_args:
+        raise UsageError("name what to install: -r requirements.txt or NAME==VERSION")
+    seconds = recreate(Path(args.path), args.pip_args, args.python)
+    print(f"pipcachefirst: {args.path} re-created and installed in {seconds:.1f} s")
+    return 0

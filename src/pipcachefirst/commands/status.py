@@ -1,0 +1,139 @@
+"""``pipcachefirst status``: is it on, where is the cache, does this pip fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, Dict, Optional
+
+from pipcachefirst import __version__
+from pipcachefirst.base import settings
+from pipcachefirst.base.free_space import human
+from pipcachefirst.base.switch import SWITCH, switch_state
+from pipcachefirst.cache.store import Store
+from pipcachefirst.commands import common
+from pipcachefirst.pip import compat
+from pipcachefirst.trees.tree import link_mode_here
+
+HELP = 'Say whether pipcachefirst is on, where its cache is, and whether this pip fits.'
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    state = switch_state()
+    mode, mode_problem = settings.mode()
+    location = common.location()
+    entries = size = tree_count = tree_bytes = 0
+    trees_on, trees_problem = settings.trees()
+    link_mode, link_problem = settings.link_mode()
+    link_in_use, link_fallback = link_mode, None
+    if location.root and os.path.isdir(location.root):
+        store = Store(location.root)
+        entries, size = store.usage()
+        tree_count, tree_bytes = common.shelf(store).usage()
+        link_in_use, link_fallback = link_mode_here(location.root, link_mode)
+    team_cache = _team_cache_status()
+    hooks: Dict[str, str] = {}
+    try:
+        hooks = compat.hook_points()
+    except Exception as exc:  # noqa: BLE001
+        hooks = {"pip": f"not importable: {exc}"}
+    fits = bool(hooks) and all(v == "ok" for v in hooks.values()) and compat.pip_version_supported()
+    not_ours = _not_this_users(location.root)
+    enabled = state == "on" and location.root is not None and fits and not not_ours
+    reason = {
+        "off": f"{SWITCH}={os.environ.get(SWITCH)!r} turns it off",
+        "invalid": settings.invalid_switch_message(os.environ.get(SWITCH, "")),
+    }.get(state) or (None if location.root else location.reason) or not_ours or (
+        None if fits else "this pip does not fit")
+    data = {
+        "enabled": enabled,
+        "reason": reason or "on",
+        "mode": mode,
+        "mode_problem": mode_problem,
+        "cache": location.root,
+        "cache_reason": location.reason,
+        "entries": entries,
+        "bytes": size,
+        "pip": compat.pip_version(),
+        "hook_points": hooks,
+        "trees": {
+            "enabled": trees_on,
+            "link_mode": link_mode,
+            "link_mode_in_use": link_in_use,
+            "link_mode_fallback": link_fallback,
+            "count": tree_count,
+            "bytes": tree_bytes,
+        },
+        "team_cache": team_cache,
+        "interpreter": sys.executable,
+        "python": sys.version.split()[0],
+        "version": __version__,
+    }
+    text = [
+        f"pipcachefirst {__version__}: {'on' if enabled else 'off (' + str(reason) + ')'}, mode {mode}",
+        f"cache: {location.root or '-'} ({location.reason}): {entries} entries, {human(size)}",
+        f"installed trees: {'on' if trees_on else 'off (' + settings.TREES_VARIABLE + ')'}, link mode {link_mode}"
+        + (f" -> {link_in_use} here ({link_fallback})" if link_fallback else "")
+        + f": {tree_count} trees, {human(tree_bytes)}",
+        _team_cache_line(team_cache),
+        f"pip {data['pip']} under {sys.executable} (Python {data['python']})",
+    ] + [f"  {name}: {result}{_feature_of(name, result)}" for name, result in hooks.items()]
+    text += [problem for problem in (mode_problem, trees_problem, link_problem) if problem]
+    common.emit(args, data, text)
+    return 0
+
+
+def _not_this_users(root: Optional[str]) -> Optional[str]:
+    """Why pip's rule for its cache folder keeps this user out of the cache (``sudo`` on a user's), if it does.
+
+    Asked after pip's modules are loaded (``hook_points``), as pip install would ask.
+    """
+    if root is None or compat.pip_would_write(root) is not False:
+        return None
+    access = Store(root).open(ours=False)
+    return None if access.serve else access.problem
+
+
+def _team_cache_status() -> Dict[str, Any]:
+    """Where the team cache is, whether it answers now, and whether this machine writes to it; never a secret."""
+    if not os.environ.get(settings.REMOTE_VARIABLE, "").strip():
+        return {"configured": False, "problem": None}
+    from pipcachefirst.team import s3
+
+    remote, problem = s3.remote_from_environment()
+    if remote is None:
+        return {"configured": False, "problem": problem}
+    readonly, readonly_problem = settings.remote_readonly()
+    reachable, why = True, None
+    try:
+        s3.Client(remote).probe()
+    except s3.S3Error as exc:
+        reachable, why = False, str(exc)
+    return {
+        "configured": True,
+        "where": remote.describe(),
+        "signed": remote.credentials is not None,
+        "readonly": readonly,
+        "reachable": reachable,
+        "problem": why or readonly_problem,
+    }
+
+
+def _team_cache_line(team: Dict[str, Any]) -> str:
+    if not team["configured"]:
+        return f"team cache: {team['problem'] or 'none (' + settings.REMOTE_VARIABLE + ' is not set)'}"
+    access = "read-only" if team["readonly"] else "read and write"
+    signed = "" if team["signed"] else ", anonymous"
+    state = "reachable" if team["reachable"] else f"NOT reachable ({team['problem']})"
+    return f"team cache: {team['where']}: {state}, {access}{signed}"
+
+
+def _feature_of(attribute: str, result: str) -> str:
+    features = [point.feature for point in compat.HOOK_POINTS if point.attribute == attribute]
+    return f" ({features[0]})" if features and result == "ok" else ""
