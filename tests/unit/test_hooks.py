@@ -7,7 +7,8 @@ from typing import Any, List
 
 import pytest
 
-from pipcachefirst.pip import hooks, compat
+from pipcachefirst.pip import compat, hooks
+from pipcachefirst.pip.session import CURRENT as SESSION
 
 
 def test_the_supported_tags_are_worked_out_once_per_set_of_arguments_and_each_caller_gets_a_copy() -> None:
@@ -17,7 +18,7 @@ def test_the_supported_tags_are_worked_out_once_per_set_of_arguments_and_each_ca
         calls.append((args, kwargs))
         return ["cp311-cp311-linux_x86_64", "py3-none-any"]
 
-    hooks._supported_tags.clear()
+    SESSION.supported_tags.clear()
     first = hooks._supported_tags_once(get_supported, None, (), {})
     first.append("changed by its caller")
     again = hooks._supported_tags_once(get_supported, None, (), {})
@@ -36,7 +37,7 @@ def test_arguments_that_cannot_be_a_key_go_to_pips_function_every_time() -> None
         calls.append(args)
         return ["py3-none-any"]
 
-    hooks._supported_tags.clear()
+    SESSION.supported_tags.clear()
     for _ in range(2):
         assert hooks._supported_tags_once(get_supported, None, ({"not": "hashable"},), {}) == ["py3-none-any"]
     assert len(calls) == 2

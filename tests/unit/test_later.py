@@ -33,9 +33,8 @@ def test_the_helper_builds_the_noted_trees_after_the_command_and_removes_its_job
     with wheel.open("rb") as handle:
         sha256 = sha256_of(handle)
     shelf = shelf_of(tmp_path)
-    later.note(sha256, str(wheel), wheel.name, ["rich_pure-1.0.data/scripts/rich_pure-hello"])
-    helper = later.start(shelf)
-    assert helper is not None and later.noted() == []
+    helper = later.start(shelf, [later.Job(sha256, str(wheel), wheel.name, ["rich_pure-1.0.data/scripts/rich_pure-hello"])])
+    assert helper is not None
     assert helper.wait(timeout=60) == 0
     tree = shelf.find(sha256)
     assert tree is not None and tree.wheel == wheel.name and tree.compiled

@@ -27,7 +27,20 @@ import importlib
 import os
 import sys
 from types import ModuleType
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Protocol, Sequence, Tuple
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Protocol,
+    Sequence,
+    Tuple,
+)
 
 SUPPORTED_MAJOR_VERSIONS = range(22, 27)
 VERBOSE = 15  # pip's own level between DEBUG and INFO, shown with -v

@@ -28,25 +28,22 @@ from pathlib import Path
 from typing import Iterable, List, Mapping, Optional, Tuple
 
 from pipcachefirst.base import settings
+from pipcachefirst.base.packaging import canonicalize_name
+from pipcachefirst.cache.catalog import version_key
+from pipcachefirst.cache.store import TREES, Store
+from pipcachefirst.pip.args import option_values, requirement_lines
+from pipcachefirst.pip.session import CURRENT as SESSION
 from pipcachefirst.trees import staging
 from pipcachefirst.trees.tree import HARDLINK, TREE_FILE, interpreter_key
-from pipcachefirst.pip.args import option_values, requirement_lines
-from pipcachefirst.cache.catalog import version_key
-from pipcachefirst.base.packaging import canonicalize_name
-from pipcachefirst.cache.store import TREES, Store
 
 COMMAND = "install"
 _STEPS_ASIDE = ("-t", "--target", "--prefix", "--root", "--user", "--dry-run", "--no-compile", "--no-cache-dir")
 _PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?"  # name[extras]
                   r"\s*===?\s*([A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*(?:[;#\\]|--|$)")  # ==version, then markers or options
 
-_stager: Optional[staging.Stager] = None
-
-
 def start(argv: List[str], environ: Mapping[str, str] = os.environ) -> None:
     """At pip's start: if ``argv`` installs requirement files, start copying their pins' trees."""
-    global _stager
-    if _stager is not None or os.name != "posix":
+    if SESSION.early_stager is not None or os.name != "posix":
         return
     asked = read_command_line(argv)
     if asked is None:
@@ -64,15 +61,14 @@ def start(argv: List[str], environ: Mapping[str, str] = os.environ) -> None:
     shas = list(_trees_of(Store(root), _pins(files), folder))
     if not shas:
         return
-    _stager = staging.Stager(folder, mode)
+    SESSION.early_stager = staging.Stager(folder, mode)
     for sha256 in shas:
-        _stager.ask(folder / sha256, sha256)
+        SESSION.early_stager.ask(folder / sha256, sha256)
 
 
 def take(trees_folder: Path, mode: str) -> Optional[staging.Stager]:
     """The helper started early, if it copies from ``trees_folder`` in ``mode``; any other is stopped."""
-    global _stager
-    stager, _stager = _stager, None
+    stager, SESSION.early_stager = SESSION.early_stager, None
     if stager is not None and (stager.trees_folder != trees_folder or stager.mode != mode):
         stager.close()
         return None
@@ -81,8 +77,7 @@ def take(trees_folder: Path, mode: str) -> Optional[staging.Stager]:
 
 def discard() -> None:
     """The command ends without having used the early helper: stop it, remove its folder."""
-    global _stager
-    stager, _stager = _stager, None
+    stager, SESSION.early_stager = SESSION.early_stager, None
     if stager is not None:
         stager.close()
 

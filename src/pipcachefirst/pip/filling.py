@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 from typing import Iterable, Optional
 
-from pipcachefirst.pip import compat
 from pipcachefirst.base.packaging import canonicalize_name
 from pipcachefirst.cache.catalog import KIND_BUILT, Entry, Record, Sibling, StoreError, parse_filename, version_key
 from pipcachefirst.cache.provenance import normalized_set, origin_of_page, redact
 from pipcachefirst.cache.store import Store
+from pipcachefirst.pip import compat
 
 
 def record_download(

@@ -20,39 +20,27 @@ import logging
 import os
 import sys
 import time
-import weakref
 from types import ModuleType
-from typing import Any, Callable, Dict, List, MutableMapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
-from pipcachefirst.base import patching
-from pipcachefirst.base import settings
-from pipcachefirst.pip import compat, filling, serve
+from pipcachefirst.base import patching, settings
 from pipcachefirst.base.packaging import canonicalize_name
 from pipcachefirst.cache.catalog import KIND_BUILT, KIND_DOWNLOAD, Record, StoreError
 from pipcachefirst.cache.decisions import Decision
-from pipcachefirst.pip.compat import HookPoint
 from pipcachefirst.cache.provenance import normalized_set
-from pipcachefirst.pip.session import CURRENT as SESSION
 from pipcachefirst.cache.store import Store
+from pipcachefirst.pip import compat, filling, serve
+from pipcachefirst.pip.compat import HookPoint
+from pipcachefirst.pip.session import CURRENT as SESSION
 
 logger = logging.getLogger("pipcachefirst")
-
-_installed = False
-# Per PackageFinder: the answers given (pip asks the same question several
-# times and must get the same answer), and the links its pages listed.
-_answers: MutableMapping[Any, Dict[Tuple[Any, ...], serve.Answer]] = weakref.WeakKeyDictionary()
-_page_links: MutableMapping[Any, Dict[str, List[Any]]] = weakref.WeakKeyDictionary()
-_picks: MutableMapping[Any, Dict[Any, Any]] = weakref.WeakKeyDictionary()
-# Each file served in this process, by the URL of the link pip was handed (its place in the cache).
-_served: Dict[str, Record] = {}
 
 
 def install() -> None:
     """Register the post-import hooks, once per process."""
-    global _installed
-    if _installed:
+    if SESSION.hooks_installed:
         return
-    _installed = True
+    SESSION.hooks_installed = True
     problem = settings.switch_problem()
     if problem:
         sys.stderr.write(problem + "\n")
@@ -62,10 +50,6 @@ def install() -> None:
         return
     for module_name in dict.fromkeys(p.module for p in compat.HOOK_POINTS if p.when == compat.IMPORTED):
         patching.when_imported(module_name, _patch_module)
-
-
-# The hook points wrapped in this process: a feature whose points are not all here is off.
-_active: Set[HookPoint] = set()
 
 
 def _patch_module(module: ModuleType) -> None:
@@ -86,7 +70,7 @@ def _wrap(module: ModuleType, point: HookPoint) -> bool:
     except Exception as exc:
         logger.log(compat.VERBOSE, "pipcachefirst: %s unavailable: %s", point.feature, exc)
         return False
-    _active.add(point)
+    SESSION.hook_points.add(point)  # a feature whose points are not all wrapped is off
     return True
 
 
@@ -94,13 +78,12 @@ def _wrap(module: ModuleType, point: HookPoint) -> bool:
 
 
 def _parse_args(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    global _parsed_cache_dir
     parsed = wrapped(*args, **kwargs)
     try:
         if not SESSION.command or SESSION.command == compat.command_name(instance):
             options = compat.parsed_options(parsed)
-            _parsed_cache_dir = compat.cache_dir_option(options)
-            if compat.COMMAND_RUN not in _active:  # no later look at what pip decided: open it now
+            SESSION.parsed_cache_dir = compat.cache_dir_option(options)
+            if compat.COMMAND_RUN not in SESSION.hook_points:  # no later look at what pip decided: open it now
                 _use_cache(options)
             SESSION.mode, problem = settings.mode()
             if problem:
@@ -150,9 +133,6 @@ def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 
 # -- pip's own cache: where pip keeps none, and its cache command -------------
 
-_parsed_cache_dir: Any = None  # pip's --cache-dir as parsed, before pip checked the folder
-
-
 def _watch_pips_cache(command: Any) -> None:
     """Wrap, as the command starts, the run that follows pip's own check of its cache folder, and ``pip cache``.
 
@@ -160,13 +140,13 @@ def _watch_pips_cache(command: Any) -> None:
     """
     try:
         patching.wrap(*compat.command_run_target(command), _WRAPPERS[compat.COMMAND_RUN])
-        _active.add(compat.COMMAND_RUN)
+        SESSION.hook_points.add(compat.COMMAND_RUN)
     except Exception as exc:  # the cache is then opened as pip's options are parsed
         logger.log(compat.VERBOSE, "pipcachefirst: %s unavailable: %s", compat.COMMAND_RUN.feature, exc)
     module = sys.modules.get(compat.CACHE_COMMAND_MODULE)
     if module is None:
         return
-    missing = [p for p in (compat.CACHE_REMOVE, compat.CACHE_INFO) if p not in _active and not _wrap(module, p)]
+    missing = [p for p in (compat.CACHE_REMOVE, compat.CACHE_INFO) if p not in SESSION.hook_points and not _wrap(module, p)]
     if missing:
         logger.warning("pipcachefirst: pip cache does not see pipcachefirst's cache with this pip; "
                        "use pipcachefirst list, prune or clear")
@@ -196,7 +176,7 @@ def _use_cache(options: Any) -> None:
     """
     cache_dir = compat.cache_dir_option(options)
     location = settings.cache_location(cache_dir)
-    if location.root is None and _parsed_cache_dir and not cache_dir:
+    if location.root is None and SESSION.parsed_cache_dir and not cache_dir:
         location = location._replace(reason="pip disabled its cache (the folder is not this user's)")
     SESSION.use_cache(location, ours=location.root is None or compat.pip_would_write(location.root) is not False)
     if SESSION.store is None:
@@ -290,10 +270,6 @@ def _stop_early_staging() -> None:
 
 # -- the user's requirements: pins that hold for every identifier, offline ---
 
-_offline_origins: MutableMapping[Any, Tuple[str, ...]] = weakref.WeakKeyDictionary()
-# Per finder: the user's own pins by project, e.g. ``a[x]==2.1`` for ``a``.
-_root_pins: MutableMapping[Any, Dict[str, compat.Wanted]] = weakref.WeakKeyDictionary()
-
 
 def _watch_requirements() -> None:
     """See the user's requirements before pip resolves anything.
@@ -303,7 +279,7 @@ def _watch_requirements() -> None:
     """
     point = compat.GET_REQUIREMENTS
     module = sys.modules.get(point.module)
-    wrapped = point in _active or (module is not None and _wrap(module, point))
+    wrapped = point in SESSION.hook_points or (module is not None and _wrap(module, point))
     if not wrapped and settings.mode()[0] == settings.OFFLINE:
         SESSION.warn("offline mode is unavailable with this pip", ImportError(f"{point.attribute} cannot be wrapped"))
 
@@ -318,7 +294,7 @@ def _get_requirements(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> An
     except Exception as exc:
         SESSION.warn("could not read the requirements", exc)
         return ireqs
-    _root_pins[finder] = _pins_by_project(wanted)
+    SESSION.finder(finder).root_pins = _pins_by_project(wanted)
     _from_team_cache(finder, [(w.name, w.specifier, w.hashes) for w in wanted])
     if SESSION.mode == settings.OFFLINE:
         _check_offline(finder, wanted)
@@ -338,7 +314,7 @@ def _pins_by_project(wanted: List[compat.Wanted]) -> Dict[str, compat.Wanted]:
 
 def _check_offline(finder: Any, wanted: List[compat.Wanted]) -> None:
     """Offline: fail at once, naming every requirement the cache cannot answer."""
-    _offline_origins[finder] = tuple(_origins(finder))
+    SESSION.finder(finder).offline_origins = tuple(_origins(finder))
     compat.search_no_index(finder)
     missing = []
     for requirement in wanted:
@@ -380,7 +356,7 @@ def _find_best_candidate(wrapped: Any, instance: Any, args: Any, kwargs: Any) ->
 
 
 def _answer(finder: Any, project_name: str, specifier: Any = None, hashes: Any = None) -> serve.Answer:
-    answers = _answers.setdefault(finder, {})
+    answers = SESSION.finder(finder).answers
     key = (project_name, str(specifier), hashes)
     if key in answers:
         return answers[key]
@@ -399,7 +375,7 @@ def _answer(finder: Any, project_name: str, specifier: Any = None, hashes: Any =
     candidate = compat.best_candidate(answer.result)
     if answer.entry is not None and candidate is not None:
         url = compat.link_url(compat.candidate_link(candidate))
-        _served[url] = answer.entry.record
+        SESSION.served[url] = answer.entry.record
         if not answer.entry.record.filename.endswith(".whl"):
             SESSION.remember_source(url, answer.entry.record)
     return answer
@@ -418,7 +394,7 @@ def _through_user_pin(finder: Any, project_name: str, specifier: Any, hashes: An
     """
     if specifier is None or SESSION.mode != settings.EXACT or compat.pinned_versions(specifier):
         return None
-    pinned = _root_pins.get(finder, {}).get(canonicalize_name(project_name))
+    pinned = (SESSION.finder(finder).root_pins or {}).get(canonicalize_name(project_name))
     if pinned is None:
         return None
     [version] = compat.pinned_versions(pinned.specifier)[:1]
@@ -444,14 +420,15 @@ def _fresh_answer(finder: Any, project_name: str, specifier: Any, hashes: Any) -
         )
     _from_team_cache(finder, [(project_name, specifier, hashes)])
     return serve.answer(
-        SESSION.store, finder, project_name, specifier, hashes, _origins(finder), _picks.setdefault(finder, {}), SESSION.mode
+        SESSION.store, finder, project_name, specifier, hashes, _origins(finder), SESSION.finder(finder).picks, SESSION.mode
     )
 
 
 def _origins(finder: Any) -> List[str]:
     """The locations this command uses; offline, those it used before the index was taken away."""
-    if finder in _offline_origins:
-        return list(_offline_origins[finder])
+    offline_origins = SESSION.finder(finder).offline_origins
+    if offline_origins is not None:
+        return list(offline_origins)
     index_urls, find_links = compat.finder_locations(finder)
     return sorted(normalized_set(index_urls + find_links))
 
@@ -466,7 +443,7 @@ def _evaluate_links(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     try:
         name = compat.link_evaluator_project(link_evaluator)
         if name:
-            _page_links.setdefault(instance, {}).setdefault(canonicalize_name(name), []).extend(links)
+            SESSION.finder(instance).page_links.setdefault(canonicalize_name(name), []).extend(links)
     except Exception as exc:
         SESSION.warn("could not note an index page", exc)
     return wrapped(link_evaluator, links)
@@ -583,10 +560,10 @@ def _store_download(preparer: Any, req: Any, _dist: Any) -> None:
     prepared = compat.prepared_file(req)
     if SESSION.store is None or not SESSION.storing or prepared is None:
         return
-    if compat.EVALUATE_LINKS not in _active:
+    if compat.EVALUATE_LINKS not in SESSION.hook_points:
         return  # without the index page's other files, a record could not say when the index has a better one
     finder = compat.preparer_finder(preparer)
-    listed = _page_links.get(finder, {}).get(canonicalize_name(prepared.project), [])
+    listed = SESSION.finder(finder).page_links.get(canonicalize_name(prepared.project), [])
     page_links = [compat.link_facts(link) for link in listed]
     entry = filling.record_download(SESSION.store, finder, prepared, page_links)
     if entry is not None:
@@ -613,7 +590,7 @@ def _prepare_linked(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     result = _store_prepared(wrapped, instance, args, kwargs)
     try:
         req = compat.PREPARE_LINKED.argument("req", args, kwargs)
-        record = _served.get(compat.download_url(req) or "")
+        record = SESSION.served.get(compat.download_url(req) or "")
         if record is not None:
             compat.report_index_file(req, record.url, record.sha256)
     except Exception as exc:
@@ -682,7 +659,7 @@ def _user_agent(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     spent on every pip run, for a header that a command the cache serves
     whole never sends.
     """
-    if compat.SESSION_REQUEST not in _active:
+    if compat.SESSION_REQUEST not in SESSION.hook_points:
         return wrapped(*args, **kwargs)
     try:
         return compat.defer_user_agent(lambda: wrapped(*args, **kwargs))
@@ -701,7 +678,6 @@ def _session_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any
 
 # -- the resolver: the supported tags ------------------------------------------
 
-_supported_tags: Dict[Any, List[Any]] = {}
 
 
 def _supported_tags_once(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -715,11 +691,11 @@ def _supported_tags_once(wrapped: Any, instance: Any, args: Any, kwargs: Any) ->
     """
     try:
         key = (tuple(_hashable(a) for a in args), tuple(sorted((k, _hashable(v)) for k, v in kwargs.items())))
-        known = _supported_tags.get(key)
+        known = SESSION.supported_tags.get(key)
     except TypeError:  # arguments that cannot be a key: pip's own function, every time
         return wrapped(*args, **kwargs)
     if known is None:
-        known = _supported_tags[key] = list(wrapped(*args, **kwargs))
+        known = SESSION.supported_tags[key] = list(wrapped(*args, **kwargs))
     return list(known)
 
 
@@ -749,10 +725,6 @@ def _requirement_parsed_once(wrapped: Any, instance: Any, args: Any, kwargs: Any
 
 
 # Per pip environment: asked once already, and then every distribution in it by name.
-_asked_once: "weakref.WeakSet[Any]" = weakref.WeakSet()
-_distributions: MutableMapping[Any, Optional[Dict[str, Any]]] = weakref.WeakKeyDictionary()
-
-
 def _distribution_found_in_one_pass(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     """An installed project, from one scan of the environment per environment object.
 
@@ -780,14 +752,15 @@ def _distribution_found_in_one_pass(wrapped: Any, instance: Any, args: Any, kwar
 
 def _all_by_name(environment: Any) -> Optional[Dict[str, Any]]:
     """Every distribution in ``environment`` by name; None to ask pip (its first lookup, or reading all failed)."""
-    if environment in _distributions:
-        return _distributions[environment]
-    if environment not in _asked_once:
-        _asked_once.add(environment)
+    state = SESSION.environment(environment)
+    if state.read:
+        return state.by_name
+    if not state.asked:
+        state.asked = True
         return None
-    _distributions[environment] = None  # should reading fail: pip's lookup from now on
-    _distributions[environment] = compat.distributions_by_name(environment)
-    return _distributions[environment]
+    state.read = True  # should reading fail: pip's lookup from now on
+    state.by_name = compat.distributions_by_name(environment)
+    return state.by_name
 
 
 _WRAPPERS: Dict[HookPoint, Callable[[Any, Any, Any, Any], Any]] = {

@@ -43,14 +43,19 @@ from types import ModuleType
 from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
 from pipcachefirst.base import settings
-
+from pipcachefirst.base.atomic import current_umask, sha256_of
+from pipcachefirst.base.free_space import tree_size
+from pipcachefirst.base.workers import Job, Workers
+from pipcachefirst.cache.store import TREES
 from pipcachefirst.pip import compat, early_staging
+from pipcachefirst.pip.compat import INSTALL_WHEEL, VERBOSE, InstallStep
+from pipcachefirst.pip.session import CURRENT as SESSION
 from pipcachefirst.trees import later, staging
 from pipcachefirst.trees.tree import (
     HARDLINK,
+    TREE_FILE,
     Placer,
     Stamp,
-    TREE_FILE,
     Tree,
     TreeChanged,
     TreeError,
@@ -59,19 +64,9 @@ from pipcachefirst.trees.tree import (
     pyc_mode,
     stamp_of,
 )
-from pipcachefirst.base.workers import Job, Workers
-from pipcachefirst.base.free_space import tree_size
-from pipcachefirst.base.atomic import current_umask, sha256_of
-from pipcachefirst.pip.compat import INSTALL_WHEEL, VERBOSE, InstallStep
-from pipcachefirst.pip.session import CURRENT as SESSION
-from pipcachefirst.cache.store import TREES
 
 logger = logging.getLogger("pipcachefirst")
 
-_placer: Optional[Placer] = None
-_workers: Optional[Workers] = None  # started by the first tree placed, for the rest of the process
-_stager: Optional[staging.Stager] = None  # started by the first pin served whose wheel has a tree
-_staging_off = False  # tried, and it cannot help in this command
 
 # Threads placing a tree's files. The work is the kernel's (creating files, copying blocks), mostly waiting
 # on the file system while other work writes; measured on 2 cores: 4 a little ahead of 2, 8 and 16 slower.
@@ -165,21 +160,18 @@ def _build_later(sha256: str, wheel_path: str, args: Any, kwargs: Any, step: Ins
         except OSError as exc:
             SESSION.stop_storing(exc)
             return True  # no tree: pip installs it alone
-    later.note(sha256, path, os.path.basename(wheel_path),
-               [info.filename for info in wheel.infolist() if step.is_executable(info)])
+    SESSION.trees_to_build.setdefault(sha256, later.Job(
+        sha256, path, os.path.basename(wheel_path), [info.filename for info in wheel.infolist() if step.is_executable(info)]
+    ))
     logger.log(VERBOSE, "pipcachefirst: the installed tree of %s is built when pip is done", name)
     return True
 
 
-_cut_short: Optional[bool] = None  # whether an earlier command's helper was stopped before it was done
-
-
 def _helpers_cut_short() -> bool:
-    global _cut_short
-    if _cut_short is None:
+    if SESSION.cut_short is None:
         shelf = _shelf()
-        _cut_short = shelf is not None and later.cut_short(shelf.folder)
-    return _cut_short
+        SESSION.cut_short = shelf is not None and later.cut_short(shelf.folder)
+    return SESSION.cut_short
 
 
 def _cached_wheel(sha256: str, wheel_path: str) -> Optional[str]:
@@ -195,10 +187,12 @@ def _cached_wheel(sha256: str, wheel_path: str) -> Optional[str]:
 
 def build_later() -> None:
     """At the end of the command, after pip's last line: the trees noted by ``_build_later`` (see ``later``)."""
-    if not later.noted():
+    jobs = list(SESSION.trees_to_build.values())
+    SESSION.trees_to_build.clear()
+    if not jobs:
         return
     try:
-        later.start(_shelf())
+        later.start(_shelf(), jobs)
     except Exception as exc:  # the next install builds them: nothing is lost but time
         logger.log(VERBOSE, "pipcachefirst: not building installed trees: %s", exc)
 
@@ -224,17 +218,16 @@ def _staged(tree: Tree) -> Optional[staging.Staged]:
 
 def stage_ahead(sha256: str) -> None:
     """pip was served this wheel: copy its tree ahead, if it has one (see ``staging``).  Never fails."""
-    global _staging_off
     try:
         _stage_ahead(sha256)
     except Exception as exc:  # staging is a head start, never a reason to serve pip less
         logger.log(VERBOSE, "pipcachefirst: not copying trees ahead: %s", exc)
-        _staging_off = True
+        SESSION.staging_off = True
         finish_staging()
 
 
 def _stage_ahead(sha256: str) -> None:
-    shelf = _shelf() if SESSION.stage_ahead and not _staging_off else None
+    shelf = _shelf() if SESSION.stage_ahead and not SESSION.staging_off else None
     if shelf is None:
         return
     if not (shelf.folder / sha256 / TREE_FILE).is_file():
@@ -246,23 +239,21 @@ def _stage_ahead(sha256: str) -> None:
 
 def _the_stager(folder: Path, start: bool) -> Optional[staging.Stager]:
     """This command's helper: the one started with pip (``early_staging``), else a new one if ``start``."""
-    global _stager, _staging_off
-    if _stager is None and not _staging_off:
+    if SESSION.stager is None and not SESSION.staging_off:
         placer = _the_placer()
         if placer.requested == HARDLINK or not _renamed_files_land_as_new_ones(folder):
-            _staging_off = True  # links are made in place anyway; see _renamed_files_land_as_new_ones
+            SESSION.staging_off = True  # links are made in place anyway; see _renamed_files_land_as_new_ones
             early_staging.discard()
             return None
-        _stager = early_staging.take(folder, placer.requested)
-        if _stager is None and start:
-            _stager = staging.Stager(folder, placer.mode)
-    return _stager
+        SESSION.stager = early_staging.take(folder, placer.requested)
+        if SESSION.stager is None and start:
+            SESSION.stager = staging.Stager(folder, placer.mode)
+    return SESSION.stager
 
 
 def finish_staging() -> None:
     """At the end of the command: the helper ends, and what it copied that pip did not take goes."""
-    global _stager
-    stager, _stager = _stager, None
+    stager, SESSION.stager = SESSION.stager, None
     if stager is not None:
         stager.close()
     early_staging.discard()
@@ -291,20 +282,18 @@ def _xattr(path: Union[str, Path], name: str) -> Optional[bytes]:
 
 
 def _the_placer() -> Placer:
-    global _placer
-    if _placer is None:
+    if SESSION.placer is None:
         mode, problem = settings.link_mode()
         if problem:
             SESSION.problem(problem.replace("pipcachefirst: ", "", 1))
-        _placer = Placer(mode)
-    return _placer
+        SESSION.placer = Placer(mode)
+    return SESSION.placer
 
 
 def _the_workers() -> Workers:
-    global _workers
-    if _workers is None:
-        _workers = Workers(PLACING_THREADS)
-    return _workers
+    if SESSION.workers is None:
+        SESSION.workers = Workers(PLACING_THREADS)
+    return SESSION.workers
 
 
 def _placer_mode() -> str:

@@ -38,31 +38,27 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Collection, Dict, List, Optional
+from typing import Collection, List, NamedTuple, Optional
 from zipfile import ZipFile
 
-from pipcachefirst.trees.tree import TREE_FILE, Tree, TreeError, Trees, interpreter_key
 from pipcachefirst.base.atomic import TEMPORARY_PREFIX, sha256_of
+from pipcachefirst.trees.tree import TREE_FILE, Tree, TreeError, Trees, interpreter_key
 
 JOB_PREFIX = TEMPORARY_PREFIX + "later-"
 NICENESS = 10  # what the user runs next goes first
 
-_noted: Dict[str, Dict[str, object]] = {}  # sha256 -> {"path", "name", "executable"}: this command's trees to build
+class Job(NamedTuple):
+    """One tree to build: the wheel at ``path`` (with this sha256), and its members that are executable."""
+
+    sha256: str
+    path: str
+    name: str
+    executable: List[str]
 
 
-def note(sha256: str, path: str, name: str, executable: List[str]) -> None:
-    """Build the tree of the wheel at ``path`` (with this sha256) when the command is over."""
-    _noted.setdefault(sha256, {"path": path, "name": name, "executable": sorted(executable)})
-
-
-def noted() -> List[str]:
-    return sorted(_noted)
-
-
-def start(shelf: Optional[Trees]) -> Optional["subprocess.Popen[bytes]"]:
-    """At the end of the command: a detached helper builds the noted trees into ``shelf``; the helper, if one started."""
-    jobs = [{"sha256": sha, **job} for sha, job in sorted(_noted.items())]
-    _noted.clear()
+def start(shelf: Optional[Trees], wanted: Collection[Job]) -> Optional["subprocess.Popen[bytes]"]:
+    """At the end of the command: a detached helper builds ``wanted`` into ``shelf``; the helper, if one started."""
+    jobs = [{**job._asdict(), "executable": sorted(job.executable)} for job in sorted(wanted)]
     if not jobs or shelf is None:
         return None
     import fcntl  # POSIX only, as trees are

@@ -38,9 +38,9 @@ import threading
 from pathlib import Path
 from typing import IO, Any, Collection, Dict, List, Optional, Set, Tuple
 
-from pipcachefirst.trees.tree import Placer, Stamp, TREE_FILE, Tree, TreeError, stamp_of
 from pipcachefirst.base.atomic import TEMPORARY_PREFIX, write_atomically
 from pipcachefirst.base.workers import Workers
+from pipcachefirst.trees.tree import TREE_FILE, Placer, Stamp, Tree, TreeError, stamp_of
 
 MANIFEST_SUFFIX = ".json"
 HELPER_THREADS = 4  # one folder each: the kernel creates files in several folders at once, not in one
