@@ -18,7 +18,9 @@ import pytest
 from tests.support.packages import rich_wheel_bytes
 
 from pipcachefirst.trees import staging
-from pipcachefirst.trees.tree import COPY, TEMPORARY_PREFIX, Tree, Trees
+from pipcachefirst.base.atomic import TEMPORARY_PREFIX
+from pipcachefirst.base.settings import COPY
+from pipcachefirst.trees.tree import Tree, Trees
 from tests.unit.test_trees import executable
 
 SHA = "cd" * 32

@@ -24,7 +24,8 @@ from pipcachefirst.base.workers import Workers
 from pipcachefirst.pip import installing
 from pipcachefirst.pip.compat import InstallStep
 from pipcachefirst.trees import tree as trees
-from pipcachefirst.trees.tree import CLONE, COPY, HARDLINK, TREE_FILE, TREE_SCHEMA, Placer, Tree, TreeError, Trees
+from pipcachefirst.base.settings import CLONE, COPY, HARDLINK
+from pipcachefirst.trees.tree import TREE_FILE, TREE_SCHEMA, Placer, Tree, TreeError, Trees
 
 SHA = "ab" * 32
 UMASK = current_umask()

@@ -81,7 +81,8 @@ def _absolute(path: str) -> str:
 
 TREES_VARIABLE = "PIPCACHEFIRST_TREES"
 LINK_MODE_VARIABLE = "PIPCACHEFIRST_LINK_MODE"
-LINK_MODES = ("clone", "copy", "hardlink")  # uv's --link-mode names; "clone" falls back to "copy"
+CLONE, COPY, HARDLINK = "clone", "copy", "hardlink"
+LINK_MODES = (CLONE, COPY, HARDLINK)  # uv's --link-mode names; "clone" falls back to "copy"
 
 
 def trees(environ: Mapping[str, str] = os.environ) -> Tuple[bool, Optional[str]]:
@@ -124,7 +125,7 @@ def copy_ahead(environ: Mapping[str, str] = os.environ) -> bool:
     return switch_state(environ.get(COPY_AHEAD_VARIABLE, "")) != "off"
 
 
-REMOTE_VARIABLE = "PIPCACHEFIRST_REMOTE"  # s3://bucket/prefix; read by ``s3.remote_from_environment``
+REMOTE_VARIABLE = "PIPCACHEFIRST_REMOTE"  # s3://bucket/prefix; read by ``team.s3.remote_from_environment``
 REMOTE_READONLY_VARIABLE = "PIPCACHEFIRST_REMOTE_READONLY"
 
 

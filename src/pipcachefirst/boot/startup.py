@@ -18,7 +18,6 @@ new environments get the hook too (see ``seed``).
 """
 
 import gc
-import os
 import sys
 
 from pipcachefirst.base.switch import switch_state

@@ -72,7 +72,7 @@ BUCKETS = (FILES, TREES)  # what this version reads and writes; any other folder
 # trees-v1 recorded no sha256s, and could record a member's size from before pip's compile step rewrote it.
 RETIRED_BUCKETS = (Bucket("trees", 1),)
 QUARANTINE = "quarantine"
-_RECORD_SUFFIX = ".json"
+RECORD_SUFFIX = ".json"  # a record beside its file's folder, here and in a team cache
 
 
 class Access(NamedTuple):
@@ -168,7 +168,7 @@ class Store:
 
     @staticmethod
     def _record_path(entry: Entry) -> Path:
-        return entry.path.parent.with_suffix(_RECORD_SUFFIX)
+        return entry.path.parent.with_suffix(RECORD_SUFFIX)
 
     # -- the catalog -------------------------------------------------------
 
@@ -200,15 +200,15 @@ class Store:
             return []
         found = []
         for name in names:
-            if name.endswith(_RECORD_SUFFIX) and not name.startswith("."):
-                record = self._read_record(folder, name[: -len(_RECORD_SUFFIX)], origin)
+            if name.endswith(RECORD_SUFFIX) and not name.startswith("."):
+                record = self._read_record(folder, name[: -len(RECORD_SUFFIX)], origin)
                 if record is not None:
                     found.append(record)
         return found
 
     def _read_record(self, folder: Path, digest_prefix: str, origin: str) -> Optional[Record]:
         """The record at ``folder/<digest_prefix>.json``; None if absent, from the future or moved aside."""
-        record_path = folder / (digest_prefix + _RECORD_SUFFIX)
+        record_path = folder / (digest_prefix + RECORD_SUFFIX)
         try:
             text = record_path.read_text("utf-8")
         except FileNotFoundError:
@@ -232,7 +232,7 @@ class Store:
 
     def _misplaced(self, record: Record, folder: Path, digest_prefix: str, origin: str) -> Optional[str]:
         """What in the record contradicts where it is stored, if anything."""
-        where = folder / (digest_prefix + _RECORD_SUFFIX)
+        where = folder / (digest_prefix + RECORD_SUFFIX)
         if record.origin != origin or record.sha256[:16] != digest_prefix:
             return f"record {where} does not belong where it is"
         if not safe_file_name(record.filename):
@@ -317,7 +317,7 @@ class Store:
         temporary: Optional[str] = copied
         try:
             record = record._replace(sha256=digest, size=size, stored_at=record.stored_at or time.time())
-            record_path = folder / (digest[:16] + _RECORD_SUFFIX)
+            record_path = folder / (digest[:16] + RECORD_SUFFIX)
             if _is_future(record_path):
                 return None
             existing = self._read_record(folder, digest[:16], record.origin)
@@ -348,11 +348,11 @@ class Store:
                 version_dir = self.files / name / version
                 for key in _names(version_dir):
                     for record_name in _names(version_dir / key):
-                        if not record_name.endswith(_RECORD_SUFFIX):
+                        if not record_name.endswith(RECORD_SUFFIX):
                             continue
                         origin = _origin_of_record(version_dir / key / record_name)
                         if origin is not None and origin_key(origin) == key:
-                            record = self._read_record(version_dir / key, record_name[: -len(_RECORD_SUFFIX)], origin)
+                            record = self._read_record(version_dir / key, record_name[: -len(RECORD_SUFFIX)], origin)
                             if record is not None:
                                 yield Entry(record, self.path_of(record))
 
@@ -369,7 +369,7 @@ class Store:
                 for item in listing:
                     if item.is_dir(follow_symlinks=False):
                         folders.append(item.path)
-                    elif item.name.endswith(_RECORD_SUFFIX):
+                    elif item.name.endswith(RECORD_SUFFIX):
                         count += 1
                     elif not item.name.startswith(TEMPORARY_PREFIX):
                         try:

@@ -33,6 +33,7 @@ are made as before: virtualenv with the pipcachefirst seeder, or ``venv``.
 from __future__ import annotations
 
 import argparse
+import configparser
 import glob
 import importlib.util
 import json
@@ -50,7 +51,7 @@ from pipcachefirst.boot import seed
 from pipcachefirst.base import settings
 from pipcachefirst.base.packaging import InvalidVersion, Version, canonicalize_name
 from pipcachefirst.commands.common import UsageError
-from pipcachefirst.pip.args import option_values, requirement_lines
+from pipcachefirst.pip.args import configured, option_values, requirement_lines
 
 DEBIAN_WHEELS = "/usr/share/python-wheels"
 _FACTS = ("import json, sys, sysconfig; print(json.dumps([list(sys.version_info[:3]), "
@@ -219,8 +220,7 @@ def pip_wheel_of(stdlib: str) -> Optional[str]:
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _FILE_OPTIONS = {"-r": "--requirement", "-c": "--constraint"}
 _REFUSING = ("--hash", "--require-hashes", "--no-binary")
-_CONFIG_KEYS = re.compile(r"^\s*(constraints?|require[-_]hashes|no[-_]binary)\s*[=:]", re.IGNORECASE | re.MULTILINE)
-_ENV_KEYS = ("PIP_CONSTRAINT", "PIP_REQUIRE_HASHES", "PIP_NO_BINARY")
+_CONFIG_KEYS = ("constraint", "constraints", "require-hashes", "no-binary")
 
 
 def may_add_pip(pip_args: Sequence[str], environ: Mapping[str, str] = os.environ) -> bool:
@@ -232,7 +232,7 @@ def may_add_pip(pip_args: Sequence[str], environ: Mapping[str, str] = os.environ
     when constraints come from pip's configuration, or when a requirement file
     cannot be read.
     """
-    if any(environ.get(key) for key in _ENV_KEYS) or _configuration_refuses(environ):
+    if _configuration_refuses(environ):
         return False
     try:
         return not _mentions_pip(_tokens(pip_args, Path.cwd(), set()))
@@ -279,26 +279,11 @@ def _mentions_pip(tokens: Iterable[str]) -> bool:
 
 
 def _configuration_refuses(environ: Mapping[str, str]) -> bool:
-    """Whether a pip configuration file may set constraints, hash checking or sdists-only (read as text)."""
-    if environ.get("PIP_CONFIG_FILE") == os.devnull:
-        return False  # pip reads no configuration file at all
-    home = os.path.expanduser("~")
-    xdg_home = environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
-    xdg_dirs = (environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)
-    files = [environ.get("PIP_CONFIG_FILE", ""), "/etc/pip.conf", os.path.join(home, ".pip", "pip.conf"),
-             os.path.join(xdg_home, "pip", "pip.conf"),
-             os.path.join(home, "Library", "Application Support", "pip", "pip.conf"),
-             os.path.join(environ.get("APPDATA", home), "pip", "pip.ini")]
-    files += [os.path.join(folder, "pip", "pip.conf") for folder in xdg_dirs]
-    for file in files:
-        if not file or file == os.devnull or not os.path.isfile(file):
-            continue
-        try:
-            if _CONFIG_KEYS.search(Path(file).read_text(encoding="utf-8", errors="replace")):
-                return True
-        except OSError:
-            return True
-    return False
+    """Whether pip's configuration sets constraints, hash checking or sdists-only (or cannot be read)."""
+    try:
+        return bool(configured(_CONFIG_KEYS, "install", environ))
+    except (OSError, configparser.Error):
+        return True  # pip would read it, or fail on it: do not guess
 
 
 # -- the command ------------------------------------------------------------------

@@ -22,19 +22,21 @@ nothing: anything but ``install``, ``--target``, ``--prefix``, ``--root``,
 from __future__ import annotations
 
 import os
+import configparser
 import re
 import sys
 from pathlib import Path
 from typing import Iterable, List, Mapping, Optional, Tuple
 
 from pipcachefirst.base import settings
+from pipcachefirst.base.settings import HARDLINK
 from pipcachefirst.base.packaging import canonicalize_name
 from pipcachefirst.cache.catalog import version_key
 from pipcachefirst.cache.store import TREES, Store
-from pipcachefirst.pip.args import option_values, requirement_lines
+from pipcachefirst.pip.args import configured, option_values, requirement_lines
 from pipcachefirst.pip.session import CURRENT as SESSION
 from pipcachefirst.trees import staging
-from pipcachefirst.trees.tree import HARDLINK, TREE_FILE, interpreter_key
+from pipcachefirst.trees.tree import TREE_FILE, interpreter_key
 
 COMMAND = "install"
 _STEPS_ASIDE = ("-t", "--target", "--prefix", "--root", "--user", "--dry-run", "--no-compile", "--no-cache-dir")
@@ -100,12 +102,19 @@ def read_command_line(argv: List[str]) -> Optional[Tuple[List[str], Optional[str
 
 
 def _pip_cache_dir(environ: Mapping[str, str]) -> Optional[str]:
-    """pip's cache folder as its variable or its default names it (its configuration files are not read)."""
-    named = environ.get("PIP_CACHE_DIR", "").strip()
-    if named:
-        return named
-    if environ.get("PIP_NO_CACHE_DIR", "").strip():
-        return None
+    """pip's cache folder as its configuration and variables name it, or its default.
+
+    A guess pip confirms: the trees copied ahead are used only if pip's own
+    options, once parsed, point at the same folder (see ``take``).
+    """
+    try:
+        named = configured(("cache-dir", "no-cache-dir"), COMMAND, environ)
+    except (OSError, configparser.Error):
+        return None  # pip will say what is wrong with its configuration; nothing is copied ahead
+    if "no-cache-dir" in named:
+        return None  # any value turns pip's cache off, "false" too (pip keeps that old behaviour)
+    if named.get("cache-dir", "").strip():
+        return os.path.expanduser(named["cache-dir"].strip())
     if sys.platform == "darwin":
         return os.path.expanduser("~/Library/Caches/pip")
     return os.path.join(environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pip")

@@ -43,6 +43,7 @@ from types import ModuleType
 from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
 from pipcachefirst.base import settings
+from pipcachefirst.base.settings import HARDLINK
 from pipcachefirst.base.atomic import current_umask, sha256_of
 from pipcachefirst.base.free_space import tree_size
 from pipcachefirst.base.workers import Job, Workers
@@ -52,7 +53,6 @@ from pipcachefirst.pip.compat import INSTALL_WHEEL, VERBOSE, InstallStep
 from pipcachefirst.pip.session import CURRENT as SESSION
 from pipcachefirst.trees import later, staging
 from pipcachefirst.trees.tree import (
-    HARDLINK,
     TREE_FILE,
     Placer,
     Stamp,

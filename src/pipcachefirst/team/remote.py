@@ -62,13 +62,12 @@ from pipcachefirst.cache.catalog import (
 )
 from pipcachefirst.cache.provenance import origin_key
 from pipcachefirst.team.s3 import Client, Remote, S3Error
-from pipcachefirst.cache.store import FILES, Store, safe_file_name
+from pipcachefirst.cache.store import FILES, RECORD_SUFFIX, Store, safe_file_name
 
 BUILT = "built"
 DOWN_MARKER = "team-cache-down-until"
 DOWN_SECONDS = 60.0
 WORKERS = 16
-_RECORD_SUFFIX = ".json"
 _RECORD_LIMIT = 1 << 20
 
 T = TypeVar("T")
@@ -257,16 +256,16 @@ class TeamCache:
 
     def _locate(self, folder: str, key: str, listing: Dict[str, int]) -> Optional[Tuple[str, str, Optional[str]]]:
         """``(file folder, sha256, sdist sha256)`` for a record key this machine may use, else None."""
-        if not key.endswith(_RECORD_SUFFIX):
+        if not key.endswith(RECORD_SUFFIX):
             return None
-        parts = key[len(folder) + 1: -len(_RECORD_SUFFIX)].split("/")
+        parts = key[len(folder) + 1: -len(RECORD_SUFFIX)].split("/")
         if len(parts) == 1:
             digest, built_from = parts[0], None
         elif len(parts) == 4 and parts[0] == BUILT and parts[2] == self._builder:
             digest, built_from = parts[3], parts[1]
         else:
             return None  # another builder's wheel, or a layout this version does not know
-        file_folder = key[: -len(_RECORD_SUFFIX)]
+        file_folder = key[: -len(RECORD_SUFFIX)]
         if not any(k.startswith(file_folder + "/") for k in listing):
             return None  # a record without its file: a writer still at work, or a file removed by a rule
         return file_folder, digest, built_from
@@ -355,7 +354,7 @@ class TeamCache:
         record = entry.record
         try:
             folder = self._folder_of(record)
-            record_key = folder + _RECORD_SUFFIX
+            record_key = folder + RECORD_SUFFIX
             if self.client.head(record_key) is not None:
                 return False
             with open(entry.path, "rb") as body:

@@ -26,12 +26,13 @@ import os
 import time
 from typing import TYPE_CHECKING, BinaryIO, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
+from pipcachefirst.base.settings import REMOTE_VARIABLE
+
 if TYPE_CHECKING:  # imported where used: they cost ~50 ms cold, and hashlib, hmac, threading a few more
     import configparser
     import http.client
     import ssl
 
-REMOTE_VARIABLE = "PIPCACHEFIRST_REMOTE"
 DEFAULT_REGION = "us-east-1"
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"  # sha256 of b""
 MIN_RATE = 1_000_000  # bytes per second a body must at least arrive at (its deadline: read timeout + size / rate)

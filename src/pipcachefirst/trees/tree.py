@@ -73,13 +73,12 @@ from pipcachefirst.base.atomic import (
     sha256_of,
     write_atomically,
 )
+from pipcachefirst.base.settings import CLONE, COPY, HARDLINK  # uv's --link-mode names
 
 TREE_FILE = "tree.json"
 FILES_FOLDER = "files"
 TREE_SCHEMA = 1
 
-CLONE, COPY, HARDLINK = "clone", "copy", "hardlink"
-LINK_MODES = (CLONE, COPY, HARDLINK)  # uv's --link-mode names
 
 # Linux's FICLONE ioctl (fcntl.FICLONE from Python 3.12); the value is the same on x86 and ARM.
 _FICLONE = 0x40049409
