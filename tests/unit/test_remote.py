@@ -15,7 +15,7 @@ from typing import BinaryIO, Dict, List, Optional, Tuple, Union
 import pytest
 
 from pipcachefirst.cache.catalog import KIND_BUILT, Entry, Record
-from pipcachefirst.team.remote import DOWN_MARKER, TeamCache, Wanted, for_remote
+from pipcachefirst.team.remote import DOWN_MARKER, TeamCache, Lookup, for_remote
 from pipcachefirst.team.s3 import S3Error
 from pipcachefirst.cache.store import Store
 
@@ -83,7 +83,7 @@ def stored(store: Store, tmp_path: Path, name: str, content: bytes, **fields: ob
     return entry
 
 
-def take_all(_: Wanted, records: List[Record]) -> List[Record]:
+def take_all(_: Lookup, records: List[Record]) -> List[Record]:
     return records
 
 
@@ -97,7 +97,7 @@ def team(bucket: Bucket, store: Store, lines: Optional[List[str]] = None, **kw: 
     return TeamCache(bucket, store, "s3://team", report=report, builder="cpython-3.11-linux", **kw)  # type: ignore[arg-type]
 
 
-ALPHA = Wanted.of("Alpha", "1.0.0", [INDEX])
+ALPHA = Lookup.of("Alpha", "1.0.0", [INDEX])
 
 
 def test_what_one_runner_shares_another_finds_in_one_lookup(bucket: Bucket, tmp_path: Path) -> None:
@@ -137,7 +137,7 @@ def test_only_the_chosen_files_are_downloaded(bucket: Bucket, tmp_path: Path) ->
     second = a_store(tmp_path, "second")
     offered: List[List[str]] = []
 
-    def the_wheel(_: Wanted, records: List[Record]) -> List[Record]:
+    def the_wheel(_: Lookup, records: List[Record]) -> List[Record]:
         offered.append(sorted(r.filename for r in records))
         return [r for r in records if r.filename.endswith(".whl")]
 
@@ -208,11 +208,11 @@ def test_an_unanswering_remote_is_off_for_this_pip_and_for_others_a_while(bucket
     bucket.failing = S3Error("S3 LIST team/: timed out after 2.0 s", None, True)
     lines: List[str] = []
     cache = team(bucket, store, lines)
-    beta = Wanted.of("beta", "2", [INDEX])
+    beta = Lookup.of("beta", "2", [INDEX])
     assert cache.lookup([ALPHA, beta], take_all) == 0
     assert cache.off and len(lines) == 1 and "not answering" in lines[0]
     assert len(bucket.requests) <= 2
-    assert cache.lookup([Wanted.of("gamma", "3", [INDEX])], take_all) == 0
+    assert cache.lookup([Lookup.of("gamma", "3", [INDEX])], take_all) == 0
     assert len(bucket.requests) <= 2, "off for the rest of the process"
 
     bucket.failing = None
@@ -246,7 +246,7 @@ def test_wrong_credentials_turn_reading_off_with_one_line(bucket: Bucket, tmp_pa
     bucket.failing = S3Error("S3 LIST team/: 403 SignatureDoesNotMatch", 403, False)
     lines: List[str] = []
     cache = team(bucket, a_store(tmp_path, "cache"), lines)
-    cache.lookup([ALPHA, Wanted.of("beta", "2", [INDEX])], take_all)
+    cache.lookup([ALPHA, Lookup.of("beta", "2", [INDEX])], take_all)
     assert cache.off and len(lines) == 1 and "check the credentials" in lines[0]
     assert not (cache.store.root / DOWN_MARKER).exists(), "a credentials problem is this pip's, not the remote's"
 

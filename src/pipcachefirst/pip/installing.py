@@ -362,7 +362,7 @@ class _Placements:
         if not background:
             pyc = None  # compile_file places it, once pip has done with the source
         self._targets.add(key)
-        file.written = True  # pip 26.1+ asks, to clean up after an interrupted install
+        file.written = True  # pip 26.3 reads it (written_paths) to record what an interrupted install left
         if self._rename_staged(member, stamp, dest, mode, key, with_pyc=pyc is not None):
             return
         job = (self.tree.source(member), dest, mode, stamp, _may_link(member), pyc,

@@ -90,7 +90,7 @@ class ObjectStore(Protocol):
     def head(self, key: str) -> Optional[int]: ...
 
 
-class Wanted(NamedTuple):
+class Lookup(NamedTuple):
     """A pinned project version, asked for on these origins (normalized locations)."""
 
     project: str
@@ -98,7 +98,7 @@ class Wanted(NamedTuple):
     origins: Tuple[str, ...]
 
     @classmethod
-    def of(cls, project: str, version: str, origins: Sequence[str]) -> "Wanted":
+    def of(cls, project: str, version: str, origins: Sequence[str]) -> "Lookup":
         return cls(str(canonicalize_name(project)), version_key(version), tuple(sorted(origins)))
 
 
@@ -110,7 +110,7 @@ class Found(NamedTuple):
 
 
 # Given a pin and what the bucket holds for it, the records to bring in (the adapter decides, by pip's rules).
-Chooser = Callable[[Wanted, List[Record]], List[Record]]
+Chooser = Callable[[Lookup, List[Record]], List[Record]]
 
 
 def builder_key() -> str:
@@ -155,13 +155,13 @@ class TeamCache:
         self._verbose = verbose
         self._builder = builder or builder_key()
         self._workers = workers
-        self._asked: Set[Wanted] = set()
+        self._asked: Set[Lookup] = set()
         self._lock = threading.Lock()
         self._warned: Set[str] = set()
         self._pool: Optional[Workers] = None
         self.off: Optional[str] = self._down_elsewhere()
 
-    want = staticmethod(Wanted.of)
+    want = staticmethod(Lookup.of)
 
     # -- the circuit breaker -------------------------------------------------
 
@@ -213,7 +213,7 @@ class TeamCache:
 
     # -- lookup --------------------------------------------------------------
 
-    def lookup(self, wanted: Sequence[Wanted], choose: Chooser) -> int:
+    def lookup(self, wanted: Sequence[Lookup], choose: Chooser) -> int:
         """Bring what ``choose`` picks for each pin into the local store; how many files came.
 
         Every pin is asked at most once per process; all of them at once.
@@ -236,7 +236,7 @@ class TeamCache:
             self.fetched += count
         return count
 
-    def _catalog(self, want: Wanted) -> List[Found]:
+    def _catalog(self, want: Lookup) -> List[Found]:
         found: List[Found] = []
         for origin in want.origins:
             if self.off:
@@ -271,7 +271,7 @@ class TeamCache:
         return file_folder, digest, built_from
 
     def _read_record(
-        self, key: str, located: Tuple[str, str, Optional[str]], origin: str, want: Wanted
+        self, key: str, located: Tuple[str, str, Optional[str]], origin: str, want: Lookup
     ) -> Optional[Record]:
         file_folder, digest, built_from = located
         data = self.client.get(key, _RECORD_LIMIT)
@@ -395,7 +395,7 @@ class TeamCache:
 
 
 def _contradiction(
-    record: Record, digest: str, built_from: Optional[str], origin: str, want: Wanted
+    record: Record, digest: str, built_from: Optional[str], origin: str, want: Lookup
 ) -> Optional[str]:
     """What in a record from the bucket contradicts where it was found, if anything."""
     if record.sha256 != digest:
