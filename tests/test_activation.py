@@ -15,13 +15,13 @@ def test_python_start_up_imports_nothing_heavy(world: World) -> None:
     venv = world.new_venv()
     code = "import sys; print(sorted(m for m in sys.modules if m.split('.')[0] in ('wrapt', 'pipcachefirst', 'packaging')))"
     out = venv.run(["-c", code], check=True).stdout.strip()
-    assert out == "['pipcachefirst', 'pipcachefirst.boot.startup']"
+    assert out == "['pipcachefirst', 'pipcachefirst._startup']"
 
 
 def test_importing_pips_finder_patches_it_once_even_when_activated_twice(world: World) -> None:
     venv = world.new_venv()
     code = (
-        "import pipcachefirst.boot.startup as s; s.activate(); s.activate()\n"
+        "import pipcachefirst._startup as s; s.activate(); s.activate()\n"
         "import pip._internal.index.package_finder as m\n"
         "f = m.PackageFinder.__dict__['find_best_candidate']\n"
         "print(hasattr(f, '_pipcachefirst_wrapper'), hasattr(f.__wrapped__, '_pipcachefirst_wrapper'))\n"

@@ -148,7 +148,7 @@ def test_sitecustomize_is_chained_and_restored_byte_for_byte(warm: World) -> Non
 
     enabled = venv.run(["-m", "pipcachefirst", "enable", "--sitecustomize"], env=warm.env())
     assert enabled.returncode == 0, enabled.stderr
-    probe = "import os, sys; print(os.environ.get('EARLIER_SITECUSTOMIZE'), 'pipcachefirst.boot.startup' in sys.modules)"
+    probe = "import os, sys; print(os.environ.get('EARLIER_SITECUSTOMIZE'), 'pipcachefirst._startup' in sys.modules)"
     assert venv.run(["-c", probe], check=True).stdout.split() == ["ran", "True"]
     assert warm.pip(venv, "install", "alpha==1.0").requests == []
 

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from pipcachefirst.base.switch import switch_state
+from pipcachefirst import switch_state
 from pipcachefirst.base.settings import cache_location, mode, switch_problem
 
 # -- PIPCACHEFIRST: on, off, or a value we do not know --------------------------

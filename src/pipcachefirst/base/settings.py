@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Mapping, NamedTuple, Optional, Tuple, Union
 
-from pipcachefirst.base.switch import OFF_VALUES, ON_VALUES, SWITCH, switch_state
+from pipcachefirst import OFF_VALUES, ON_VALUES, SWITCH, switch_state
 
 DIR_VARIABLE = "PIPCACHEFIRST_DIR"
 MODE_VARIABLE = "PIPCACHEFIRST_MODE"

@@ -17,7 +17,7 @@ from typing import Any
 from virtualenv.seed.embed.via_app_data.via_app_data import FromAppData
 
 from pipcachefirst.boot import seed
-from pipcachefirst.base.switch import switch_state
+from pipcachefirst import switch_state
 
 
 class PipCacheFirstSeeder(FromAppData):  # type: ignore[misc]  # virtualenv has no type information

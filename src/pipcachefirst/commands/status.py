@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional
 from pipcachefirst import __version__
 from pipcachefirst.base import settings
 from pipcachefirst.base.free_space import human
-from pipcachefirst.base.switch import SWITCH, switch_state
+from pipcachefirst import SWITCH, switch_state
 from pipcachefirst.cache.store import Store
 from pipcachefirst.commands import common
 from pipcachefirst.pip import compat

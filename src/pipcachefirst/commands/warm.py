@@ -11,7 +11,7 @@ import tempfile
 
 from pipcachefirst.base import settings
 from pipcachefirst.base.free_space import human
-from pipcachefirst.base.switch import SWITCH, switch_state
+from pipcachefirst import SWITCH, switch_state
 from pipcachefirst.cache.store import Store
 from pipcachefirst.commands import common
 

@@ -9,7 +9,7 @@ Everything pipcachefirst keeps while pip runs lives in the one
 :data:`CURRENT` session: what pip was asked and answered, per ``PackageFinder``
 in one weak map (:class:`FinderState`), per environment in another, and the
 install step's placer, threads and helpers.  Outside it there are only the
-start-up flag (``boot.startup``, standard library only) and the post-import
+start-up flag (``_startup``, standard library only) and the post-import
 hook registry (``base.patching``), which belong to the interpreter, not to a
 pip command.
 """
