@@ -10,7 +10,7 @@ every version import ``pipcachefirst._startup`` -- so it never moves.
 ``pipcachefirst.pth`` (and ``pipcachefirst.start`` on Python 3.15+, and the
 sitecustomize template) call :func:`activate` in every interpreter of the
 environment, most of which never import pip.  So this module imports only
-``os`` and ``sys``, and ``activate`` does two things: read ``PIPCACHEFIRST``
+``gc``, ``os`` and ``sys``, and ``activate`` does two things: read ``PIPCACHEFIRST``
 and put a tiny finder at the front of ``sys.meta_path``.  That finder does no
 work for any module but one: when pip imports ``pip._internal.index`` (the
 package holding ``PackageFinder``), it imports
@@ -22,12 +22,23 @@ pip starts (to re-run itself under another interpreter with ``--python``,
 see ``boot.handoff``; or, for ``pip install -r``, to start copying installed
 trees ahead, see ``early_staging``), and the stdlib ``venv`` module, whose
 new environments get the hook too (see ``seed``).
+
+Typed for mypy only, at no cost: ``TYPE_CHECKING`` is a plain ``False`` here
+(mypy reads the block below as true), and the annotations that name those
+types are strings, never evaluated.  No ``from __future__ import annotations``
+either: it would load ``__future__`` in every interpreter.
 """
 
 import gc
 import sys
 
 from pipcachefirst import switch_state
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
 
 TRIGGER_MODULE = "pip._internal.index"
 CACHE_COMMAND_MODULE = "pip._internal.commands.cache"  # pip cache imports no index: it wakes the hooks too
@@ -54,7 +65,7 @@ def activate() -> None:
     if TRIGGER_MODULE in sys.modules or CACHE_COMMAND_MODULE in sys.modules:
         _install_hooks()
     else:
-        sys.meta_path.insert(0, _PipTrigger())  # type: ignore[arg-type]
+        sys.meta_path.insert(0, _PipTrigger())
 
 
 def _install_hooks() -> None:
@@ -63,7 +74,7 @@ def _install_hooks() -> None:
         # hooks imports everything it needs now, so these paths are needed only meanwhile
         sys.path[0:0] = _library_paths
         try:
-            with _no_collection():
+            with _NoCollection():
                 from pipcachefirst.pip import hooks
         finally:
             sys.path[:] = saved_path
@@ -72,7 +83,7 @@ def _install_hooks() -> None:
         sys.stderr.write("pipcachefirst: disabled, could not start: %s\n" % (exc,))
 
 
-class _no_collection:
+class _NoCollection:
     """No garbage collection while pipcachefirst's modules load.
 
     Loading them makes about 2,000 objects that live as long as the process
@@ -93,7 +104,7 @@ class _no_collection:
 def _pip_starts() -> None:
     """pip's option parser is being imported: pip is starting."""
     try:
-        with _no_collection():
+        with _NoCollection():
             from pipcachefirst.boot import handoff
 
         if handoff.wants_other_python():  # ``pip --python X`` re-runs pip in X: see ``boot.handoff``
@@ -109,7 +120,7 @@ def _pip_starts() -> None:
 def _start_copying_trees() -> None:
     """``pip install -r``: trees may be copied ahead from now on (``pipcachefirst.pip.early_staging``)."""
     try:
-        with _no_collection():
+        with _NoCollection():
             from pipcachefirst.pip import early_staging
 
             early_staging.start(sys.argv)
@@ -117,18 +128,18 @@ def _start_copying_trees() -> None:
         pass
 
 
-def _venv_spec(fullname: str, path: object) -> object:
+def _venv_spec(fullname: str, path: "Sequence[str] | None") -> "ModuleSpec | None":
     """``venv`` is being imported: seed the environments it creates (``pipcachefirst.boot.seed``)."""
     try:
         from importlib.machinery import PathFinder
 
-        spec = PathFinder.find_spec(fullname, path)  # type: ignore[arg-type]
-        loader = getattr(spec, "loader", None)
+        spec = PathFinder.find_spec(fullname, path)
+        loader = spec.loader if spec is not None else None
         exec_module = getattr(loader, "exec_module", None)
-        if exec_module is None:
+        if spec is None or exec_module is None:
             return None
 
-        def exec_and_patch(module: object) -> None:
+        def exec_and_patch(module: "ModuleType") -> None:
             exec_module(module)
             try:
                 from pipcachefirst.boot import seed
@@ -137,7 +148,7 @@ def _venv_spec(fullname: str, path: object) -> object:
             except Exception as exc:
                 sys.stderr.write("pipcachefirst: new venvs will not be cache-first: %s\n" % (exc,))
 
-        loader.exec_module = exec_and_patch  # type: ignore[union-attr]
+        setattr(loader, "exec_module", exec_and_patch)  # this loader's, not its class's
         return spec
     except Exception:
         return None
@@ -154,7 +165,9 @@ class _PipTrigger:
     def __init__(self) -> None:
         self.spent = False
 
-    def find_spec(self, fullname: str, path: object = None, target: object = None) -> object:
+    def find_spec(
+        self, fullname: str, path: "Sequence[str] | None" = None, target: "ModuleType | None" = None
+    ) -> "ModuleSpec | None":
         if fullname in (TRIGGER_MODULE, CACHE_COMMAND_MODULE) and not self.spent:
             self.spent = True
             _install_hooks()

@@ -12,17 +12,23 @@ Imported by the start-up trigger when pip's command line is parsed; it
 acts only in a pip run that names another interpreter.
 """
 
+from __future__ import annotations
+
 import importlib
 import os
 import sys
 
 from pipcachefirst.boot import seed
 
+TYPE_CHECKING = False  # typing stays unloaded; mypy reads the block as true
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
 RUNNER_VARIABLE = "PIPCACHEFIRST_PIP_RUNNER"
 PATHS_VARIABLE = "PIPCACHEFIRST_IMPORT_PATHS"
 
 
-def wants_other_python(argv=None, environ=None):
+def wants_other_python(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> bool:
     """Whether this pip run will re-run itself under another interpreter."""
     from pipcachefirst.pip import compat  # pip is starting: its names may be read now
 
@@ -36,7 +42,7 @@ def wants_other_python(argv=None, environ=None):
     return any(arg == option or arg.startswith(option + "=") for arg in argv[1:])
 
 
-def install():
+def install() -> None:
     """Replace pip's ``get_runnable_pip`` before ``main_parser`` imports it."""
     from pipcachefirst.pip import compat
 
@@ -50,8 +56,8 @@ def install():
     if getattr(original, "_pipcachefirst", False):
         return
 
-    def get_runnable_pip():
-        runner = original()
+    def get_runnable_pip() -> str:
+        runner: str = original()  # pip's path to its __pip-runner__.py
         paths = seed.carried_paths()
         if not os.path.isfile(runner) or not paths:
             return runner  # a zipapp pip, or nothing to carry: plain pip

@@ -5,10 +5,18 @@ interpreter, so it imports nothing of pipcachefirst's by name until its
 finder is in place.
 """
 
+from __future__ import annotations
+
 import os
 import runpy
 import sys
 from importlib.machinery import PathFinder
+
+TYPE_CHECKING = False  # typing stays unloaded; mypy reads the block as true
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
 
 _runner = os.environ.pop("PIPCACHEFIRST_PIP_RUNNER", "")
 _paths = [p for p in os.environ.pop("PIPCACHEFIRST_IMPORT_PATHS", "").split(os.pathsep) if p]
@@ -19,7 +27,9 @@ class _LastResortFinder:
     """Finds pipcachefirst where the outer pip has it, if nothing else does."""
 
     @classmethod
-    def find_spec(cls, fullname, path=None, target=None):
+    def find_spec(
+        cls, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
         if fullname not in _carried:
             return None
         return PathFinder.find_spec(fullname, _paths, target)

@@ -17,9 +17,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import sysconfig
-from typing import List, Optional
 
 from pipcachefirst.base.atomic import write_atomically
+
+TYPE_CHECKING = False  # typing stays unloaded in ``python -m venv``; mypy reads the block as true
+if TYPE_CHECKING:
+    from types import ModuleType, SimpleNamespace
 
 MODULE = "_pipcachefirst_seed"
 PTH = MODULE + ".pth"
@@ -52,9 +55,9 @@ except Exception:
 '''
 
 
-def carried_paths() -> List[str]:
+def carried_paths() -> list[str]:
     """The folders holding pipcachefirst and its dependencies in this interpreter, or []."""
-    paths = []
+    paths: list[str] = []
     for name in CARRIED:
         spec = importlib.util.find_spec(name)
         if spec is None or not spec.submodule_search_locations:
@@ -70,7 +73,7 @@ def purelib_of(env_dir: str) -> str:
     return sysconfig.get_path("purelib", vars={"base": env_dir, "platbase": env_dir})
 
 
-def write_seed(site_packages: str, paths: Optional[List[str]] = None) -> bool:
+def write_seed(site_packages: str, paths: list[str] | None = None) -> bool:
     """Put the two seed files into ``site_packages``; False when there is nothing to carry."""
     paths = carried_paths() if paths is None else paths
     if not paths:
@@ -82,14 +85,14 @@ def write_seed(site_packages: str, paths: Optional[List[str]] = None) -> bool:
     return True
 
 
-def patch_venv(module):
+def patch_venv(module: ModuleType) -> None:
     """Make ``venv.EnvBuilder`` seed every environment it creates (after pip is set up)."""
     builder = getattr(module, "EnvBuilder", None)
     original = getattr(builder, "post_setup", None)
     if builder is None or original is None or getattr(original, "_pipcachefirst", False):
         return
 
-    def post_setup(self, context):
+    def post_setup(self: object, context: SimpleNamespace) -> None:
         original(self, context)
         try:
             write_seed(purelib_of(context.env_dir))
