@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import pytest
 
@@ -135,7 +135,7 @@ class World:
             if p.is_file()
         }
 
-    def records(self) -> List[dict]:
+    def records(self) -> List[Dict[str, Any]]:
         return [json.loads(p.read_text()) for p in sorted((self.cache_root / "files-v1").rglob("*.json"))]
 
     def cached_file(self, filename: str) -> Path:

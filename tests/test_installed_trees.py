@@ -24,7 +24,7 @@ import subprocess
 import types
 import zipfile
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import pytest
 
@@ -294,7 +294,7 @@ def run_script(path: Path) -> str:
 
 # --prefix: the next test installs there.  --user is not here: a venv refuses it unless it sees the base
 # interpreter's site-packages, whose .pth files would then run in every pip of the test.
-RELOCATIONS = {
+RELOCATIONS: Dict[str, Callable[[Path], List[str]]] = {
     "--target": lambda folder: ["--target", str(folder)],
     "--root": lambda folder: ["--root", str(folder)],
 }

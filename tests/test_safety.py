@@ -9,15 +9,15 @@ import shutil
 import stat
 import subprocess
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, List
 
 import pytest
 
 from pipcachefirst.cache.provenance import normalize_location
-from tests.conftest import World, sha256_of
+from tests.conftest import PipRun, World, sha256_of
 
 
-def warnings_of(run) -> list:  # type: ignore[no-untyped-def]
+def warnings_of(run: PipRun) -> List[str]:
     return run.warnings()
 
 

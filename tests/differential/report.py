@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from tests.differential.bytecode import Imported
 from tests.differential.compare import Cell
@@ -93,7 +93,7 @@ class Report:
         passed = sum(o.passed for o in self.outcomes)
         return f"{passed} passed, {len(self.outcomes) - passed} failed"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> Dict[str, Any]:
         return {
             "setup_seconds": round(self.setup_seconds, 1),
             "run_seconds": round(self.run_seconds, 1),

@@ -307,7 +307,7 @@ def wheel_of_installed(folder: Path, name: str) -> Path:
     info = next(f.parent for f in dist.files or [] if f.name == "METADATA" and f.parent.name.endswith(".dist-info"))
     left_out = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
     files = {
-        str(relative): Path(dist.locate_file(relative)).read_bytes()
+        str(relative): Path(str(dist.locate_file(relative))).read_bytes()
         for relative in dist.files or []
         # (virtualenv's seeder, which put pip into tox's environments, lists __pycache__ folders too)
         if relative.parts[0] != ".." and relative.suffix != ".pyc" and "__pycache__" not in relative.parts

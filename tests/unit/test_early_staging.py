@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Dict, Iterator, List
 
 import pytest
 
@@ -59,7 +59,7 @@ def requirements(tmp_path: Path, text: str) -> str:
     (["pip", "install", "-r", "a.txt"], ["a.txt"]),
     (["pip", "-q", "install", "--requirement=a.txt", "-rb.txt", "--cache-dir", "/c"], ["a.txt", "b.txt"]),
 ])
-def test_pip_install_with_requirement_files_is_read(argv: list, files: list) -> None:
+def test_pip_install_with_requirement_files_is_read(argv: List[str], files: List[str]) -> None:
     asked = early_staging.read_command_line(argv)
     assert asked is not None and asked[0] == files
 
@@ -76,7 +76,7 @@ def test_pip_install_with_requirement_files_is_read(argv: list, files: list) -> 
     ["pip", "install", "--user", "-r", "a.txt"],
     ["pip", "install", "--no-cache-dir", "-r", "a.txt"],
 ])
-def test_commands_that_never_copy_ahead_are_left_alone(argv: list) -> None:
+def test_commands_that_never_copy_ahead_are_left_alone(argv: List[str]) -> None:
     assert early_staging.read_command_line(argv) is None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 from pathlib import Path
-from typing import BinaryIO, Dict, List, Optional, Tuple, Union
+from typing import Any, BinaryIO, Dict, List, Optional, Tuple, Union
 
 import pytest
 
@@ -74,7 +74,7 @@ def a_store(tmp_path: Path, name: str) -> Store:
     return store
 
 
-def stored(store: Store, tmp_path: Path, name: str, content: bytes, **fields: object) -> Entry:
+def stored(store: Store, tmp_path: Path, name: str, content: bytes, **fields: Any) -> Entry:
     source = tmp_path / name
     source.write_bytes(content)
     record = Record(filename=name, sha256="", size=0, url=f"{INDEX}/{name}", origin=INDEX)._replace(**fields)
@@ -92,9 +92,9 @@ def bucket() -> Bucket:
     return Bucket()
 
 
-def team(bucket: Bucket, store: Store, lines: Optional[List[str]] = None, **kw: object) -> TeamCache:
+def team(bucket: Bucket, store: Store, lines: Optional[List[str]] = None, **kw: Any) -> TeamCache:
     report = (lines if lines is not None else []).append
-    return TeamCache(bucket, store, "s3://team", report=report, builder="cpython-3.11-linux", **kw)  # type: ignore[arg-type]
+    return TeamCache(bucket, store, "s3://team", report=report, builder="cpython-3.11-linux", **kw)
 
 
 ALPHA = Lookup.of("Alpha", "1.0.0", [INDEX])
@@ -156,8 +156,13 @@ def test_a_built_wheel_is_found_only_by_the_same_builder(bucket: Bucket, tmp_pat
 
     elsewhere = a_store(tmp_path, "elsewhere")
     found: List[str] = []
-    other_builder = TeamCache(bucket, elsewhere, "s3://team", builder="cpython-3.12-linux")  # type: ignore[arg-type]
-    other_builder.lookup([ALPHA], lambda _, records: found.extend(r.kind for r in records) or [])  # type: ignore[func-returns-value]
+    other_builder = TeamCache(bucket, elsewhere, "s3://team", builder="cpython-3.12-linux")
+
+    def note_kinds(_: Lookup, records: List[Record]) -> List[Record]:
+        found.extend(r.kind for r in records)
+        return []
+
+    other_builder.lookup([ALPHA], note_kinds)
     assert found == ["download"]
 
     same = a_store(tmp_path, "same")

@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import List
+from typing import Any, Dict, List
 
 import pytest
 
@@ -168,7 +168,7 @@ def test_an_entry_written_by_an_older_version_is_served(store: Store, tmp_path: 
     ],
 )
 def test_a_record_that_contradicts_its_place_is_moved_aside_with_one_line(
-    store: Store, tmp_path: Path, damage: dict
+    store: Store, tmp_path: Path, damage: Dict[str, Any]
 ) -> None:
     entry = stored(store, tmp_path)
     write_record(entry, **damage)
