@@ -70,8 +70,8 @@ def wait_for_tree_helpers(cache_root: Path, timeout: float = 600.0) -> float:
     """
     if str(REPO / "src") not in sys.path:  # the benchmark runs from a checkout, with nothing installed
         sys.path.append(str(REPO / "src"))
-    from pipcachefirst.trees import later
     from pipcachefirst.cache.store import TREES
+    from pipcachefirst.trees import later
 
     start = time.perf_counter()
     while [job for folder in cache_root.glob(f"{TREES.name}/*") for job in later.running(folder)]:

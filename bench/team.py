@@ -49,8 +49,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
-import trash  # noqa: E402
 import report  # noqa: E402
+import trash  # noqa: E402
 from delayproxy import DelayProxy  # noqa: E402
 from tests.support.indexserver import IndexServer  # noqa: E402
 

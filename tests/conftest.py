@@ -25,13 +25,12 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import pytest
 
+from pipcachefirst.cache.store import TREES
+from pipcachefirst.pip.compat import PipBehavior
+from pipcachefirst.trees import later
 from tests.support.envs import PRODUCT_DISTS, Venv, create_venv
 from tests.support.indexserver import IndexServer
 from tests.support.packages import make_sdist, make_wheel
-
-from pipcachefirst.trees import later
-from pipcachefirst.pip.compat import PipBehavior
-from pipcachefirst.cache.store import TREES
 
 # What the pip under test does by itself, named once in pipcachefirst.pip.compat (coverage.py's PYBEHAVIOR is the model).
 PIPBEHAVIOR = PipBehavior(metadata.version("pip"))

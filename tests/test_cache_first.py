@@ -16,7 +16,6 @@ import pytest
 
 from tests.conftest import PIPBEHAVIOR, PipRun, World, index_pages, sha256_of
 
-
 # pip reads installed metadata with importlib.metadata on Python 3.11+, with pkg_resources (which
 # keeps its own dict of distributions and of their requirements) before.
 needs_pips_importlib_backend = pytest.mark.skipif(

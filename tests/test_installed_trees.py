@@ -28,12 +28,11 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import pytest
 
+from pipcachefirst.cache.store import TREES
+from pipcachefirst.trees.tree import Tree, Trees, interpreter_key
 from tests.conftest import PIPBEHAVIOR, PipRun, World, sha256_of
 from tests.support.envs import Venv, create_venv, isolated_environ
 from tests.support.packages import make_pyc_shipping_wheel, make_rich_wheel, source_tree
-
-from pipcachefirst.cache.store import TREES
-from pipcachefirst.trees.tree import Tree, Trees, interpreter_key
 
 TREES_OFF = {"PIPCACHEFIRST_TREES": "0"}
 PLACED = "placed from its installed tree"

@@ -74,9 +74,10 @@ def test_in_a_seeded_env_the_user_may_install_any_wrapt(warm: World) -> None:
     broken = warm.index_root / "main" / "wrapt"
     warm.publish_wheel("wrapt", "0.1")
     (broken / "wrapt-0.1-py3-none-any.whl").unlink()
-    from tests.support.packages import wheel_bytes
     import io
     import zipfile
+
+    from tests.support.packages import wheel_bytes
 
     data = io.BytesIO(wheel_bytes("wrapt", "0.1"))
     with zipfile.ZipFile(data, "a") as archive:

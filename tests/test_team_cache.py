@@ -14,16 +14,15 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, List
 
 import pytest
 
+from pipcachefirst.team import s3
 from tests.conftest import PipRun, World, index_pages
 from tests.support import s3server
-from tests.support.s3server import S3Server, s3_server  # noqa: F401 -- the session's S3 server
 from tests.support.envs import Venv, isolated_environ
-
-from pipcachefirst.team import s3
+from tests.support.s3server import S3Server, s3_server  # noqa: F401 -- the session's S3 server
 
 pytestmark = [pytest.mark.same_on_every_pip, pytest.mark.same_on_every_python]
 

@@ -268,7 +268,7 @@ def pyc_shipping_members(name: str, version: str) -> List[Tuple[str, bytes, int]
         (f"{dist}/shipped.py", SHIPPED_MODULE, REGULAR),
         (pyc, shipped, REGULAR),
         (f"{info}/METADATA", _metadata(name, version, (), None).encode(), REGULAR),
-        (f"{info}/WHEEL", f"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n".encode(),
+        (f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n".encode(),
          REGULAR),
     ]
     record = [_record_line(path, content) for path, content, _ in members] + [f"{info}/RECORD,,"]

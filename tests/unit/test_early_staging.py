@@ -9,14 +9,12 @@ from typing import Dict, Iterator, List
 
 import pytest
 
-from tests.support.packages import rich_wheel_bytes
-
-from pipcachefirst.pip import early_staging
 from pipcachefirst.base.settings import COPY, HARDLINK
-from pipcachefirst.trees.tree import interpreter_key
 from pipcachefirst.cache.catalog import Record
 from pipcachefirst.cache.store import TREES, Store
-from pipcachefirst.trees.tree import Trees
+from pipcachefirst.pip import early_staging
+from pipcachefirst.trees.tree import Trees, interpreter_key
+from tests.support.packages import rich_wheel_bytes
 from tests.unit.test_trees import executable
 
 INDEX = "https://index.example/simple"

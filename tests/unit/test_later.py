@@ -7,12 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.packages import rich_wheel_bytes
-
-from pipcachefirst.trees import later
-from pipcachefirst.trees.tree import Trees, interpreter_key
 from pipcachefirst.base.atomic import sha256_of
 from pipcachefirst.cache.store import TREES
+from pipcachefirst.trees import later
+from pipcachefirst.trees.tree import Trees, interpreter_key
+from tests.support.packages import rich_wheel_bytes
 
 
 def cached_wheel(tmp_path: Path) -> Path:

@@ -15,9 +15,9 @@ from typing import Any, BinaryIO, Dict, List, Optional, Tuple, Union
 import pytest
 
 from pipcachefirst.cache.catalog import KIND_BUILT, Entry, Record
-from pipcachefirst.team.remote import DOWN_MARKER, TeamCache, Lookup, for_remote
-from pipcachefirst.team.s3 import S3Error
 from pipcachefirst.cache.store import Store
+from pipcachefirst.team.remote import DOWN_MARKER, Lookup, TeamCache, for_remote
+from pipcachefirst.team.s3 import S3Error
 
 INDEX = "https://index.example/simple"
 OTHER = "https://other.example/simple"

@@ -11,11 +11,11 @@ from typing import Any, Callable, Dict, List, Tuple, Union
 
 import pytest
 
-from pipcachefirst.pip import serve
+from pipcachefirst.base.settings import PREFER_OFFLINE
 from pipcachefirst.cache.catalog import Entry, Record, Sibling
 from pipcachefirst.cache.decisions import Reason
-from pipcachefirst.base.settings import PREFER_OFFLINE
 from pipcachefirst.cache.store import Store
+from pipcachefirst.pip import serve
 from tests.unit.pipfinder import allowed_hashes, specifier
 
 INDEX = "https://index.example/simple"

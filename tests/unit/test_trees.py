@@ -17,8 +17,6 @@ from typing import Callable, List
 
 import pytest
 
-from tests.support.packages import rich_wheel_bytes, rich_wheel_members
-
 from pipcachefirst.base.atomic import (
     STALE_SECONDS,
     TEMPORARY_PREFIX,
@@ -26,12 +24,13 @@ from pipcachefirst.base.atomic import (
     remove_stale_temporaries,
     write_atomically,
 )
+from pipcachefirst.base.settings import CLONE, COPY, HARDLINK
 from pipcachefirst.base.workers import Workers
 from pipcachefirst.pip import installing
 from pipcachefirst.pip.compat import InstallStep
 from pipcachefirst.trees import tree as trees
-from pipcachefirst.base.settings import CLONE, COPY, HARDLINK
 from pipcachefirst.trees.tree import TREE_FILE, TREE_SCHEMA, Placer, Tree, TreeError, Trees
+from tests.support.packages import rich_wheel_bytes, rich_wheel_members
 
 SHA = "ab" * 32
 UMASK = current_umask()

@@ -16,8 +16,8 @@ from typing import Any
 
 from virtualenv.seed.embed.via_app_data.via_app_data import FromAppData
 
-from pipcachefirst.boot import seed
 from pipcachefirst import switch_state
+from pipcachefirst.boot import seed
 
 
 class PipCacheFirstSeeder(FromAppData):  # type: ignore[misc]  # virtualenv has no type information

@@ -38,7 +38,6 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
-from pipcachefirst.base.free_space import FreeSpace
 from pipcachefirst.base.atomic import (
     TEMPORARY_PREFIX,
     can_create_in,
@@ -48,6 +47,7 @@ from pipcachefirst.base.atomic import (
     unlink_quietly,
     write_atomically,
 )
+from pipcachefirst.base.free_space import FreeSpace
 from pipcachefirst.base.packaging import canonicalize_name
 from pipcachefirst.cache.catalog import Entry, FutureRecord, Record, StoreError, parse_filename, version_key
 from pipcachefirst.cache.decisions import Reason

@@ -17,8 +17,8 @@ from functools import partial
 from pathlib import Path
 from typing import Callable, List, NamedTuple, Optional, Sequence
 
-from pipcachefirst.trees.tree import Trees, disk_use, interpreter_key
 from pipcachefirst.cache.store import QUARANTINE, RETIRED_BUCKETS, TREES, Store
+from pipcachefirst.trees.tree import Trees, disk_use, interpreter_key
 
 _ARCHIVE_SUFFIX = re.compile(r"(\.whl|\.tar\.gz|\.tar\.bz2|\.tar\.xz|\.tgz|\.tbz|\.tar|\.zip)$")
 

@@ -47,9 +47,9 @@ import time
 from pathlib import Path
 from typing import Iterable, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple
 
-from pipcachefirst.boot import seed
 from pipcachefirst.base import settings
 from pipcachefirst.base.packaging import InvalidVersion, Version, canonicalize_name
+from pipcachefirst.boot import seed
 from pipcachefirst.commands.common import UsageError
 from pipcachefirst.pip.args import configured, option_values, requirement_lines
 

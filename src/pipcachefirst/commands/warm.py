@@ -9,9 +9,9 @@ import subprocess
 import sys
 import tempfile
 
+from pipcachefirst import SWITCH, switch_state
 from pipcachefirst.base import settings
 from pipcachefirst.base.free_space import human
-from pipcachefirst import SWITCH, switch_state
 from pipcachefirst.cache.store import Store
 from pipcachefirst.commands import common
 

@@ -21,16 +21,16 @@ nothing: anything but ``install``, ``--target``, ``--prefix``, ``--root``,
 
 from __future__ import annotations
 
-import os
 import configparser
+import os
 import re
 import sys
 from pathlib import Path
 from typing import Iterable, List, Mapping, Optional, Tuple
 
 from pipcachefirst.base import settings
-from pipcachefirst.base.settings import HARDLINK
 from pipcachefirst.base.packaging import canonicalize_name
+from pipcachefirst.base.settings import HARDLINK
 from pipcachefirst.cache.catalog import version_key
 from pipcachefirst.cache.store import TREES, Store
 from pipcachefirst.pip.args import configured, option_values, requirement_lines

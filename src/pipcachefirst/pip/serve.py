@@ -25,11 +25,20 @@ from __future__ import annotations
 import posixpath
 from typing import Any, Callable, Dict, Hashable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
-from pipcachefirst.pip import compat
 from pipcachefirst.base.packaging import InvalidVersion, Version, canonicalize_name
-from pipcachefirst.cache.catalog import KIND_BUILT, KIND_DOWNLOAD, CacheTier, Entry, Record, StoreError, parse_filename, version_key
-from pipcachefirst.cache.decisions import Decision, Reason
 from pipcachefirst.base.settings import EXACT
+from pipcachefirst.cache.catalog import (
+    KIND_BUILT,
+    KIND_DOWNLOAD,
+    CacheTier,
+    Entry,
+    Record,
+    StoreError,
+    parse_filename,
+    version_key,
+)
+from pipcachefirst.cache.decisions import Decision, Reason
+from pipcachefirst.pip import compat
 
 _MAX_DAMAGED = 3
 # Links are chosen before any file is fetched: they point here, at no real file.

@@ -61,8 +61,8 @@ from pipcachefirst.cache.catalog import (
     version_key,
 )
 from pipcachefirst.cache.provenance import origin_key
-from pipcachefirst.team.s3 import Client, Remote, S3Error
 from pipcachefirst.cache.store import FILES, RECORD_SUFFIX, Store, safe_file_name
+from pipcachefirst.team.s3 import Client, Remote, S3Error
 
 BUILT = "built"
 DOWN_MARKER = "team-cache-down-until"
