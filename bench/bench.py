@@ -68,7 +68,9 @@ from tests.support.indexserver import IndexServer  # noqa: E402
 
 PLAIN, OURS, TREES_OFF, BOUND, FIRST = "plain pip", "pipcachefirst", "trees off", "bound", "first install"
 # The first-install report (--first): pipcachefirst just installed, its cache empty; and a runner with no cache at all.
-FIRST_EMPTY, PLAIN_COLD, FIRST_COLD = "first install, cache empty", "plain pip, caches empty", "first install, caches empty"
+FIRST_EMPTY, PLAIN_COLD, FIRST_COLD = (
+    "first install, cache empty", "plain pip, caches empty", "first install, caches empty"
+)
 FIRST_PIP_WAYS = (PLAIN, FIRST_EMPTY, PLAIN_COLD, FIRST_COLD)
 FIRST_WORKLOADS = (harness.WORKLOADS / "flask-celery.txt", harness.WORKLOADS / "django-lock.txt")
 FIRST_DELAYS_MS = (0, 100)

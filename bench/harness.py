@@ -64,7 +64,9 @@ def timed(command: Sequence[str], env: Mapping[str, str]) -> float:
 
 
 def wait_for_tree_helpers(cache_root: Path, timeout: float = 600.0) -> float:
-    """Seconds until the helpers building trees after pip's last line (``pipcachefirst.trees.later``) are done in ``cache_root``.
+    """Seconds until the helpers building trees after pip's last line are done in ``cache_root``.
+
+    (Those helpers: ``pipcachefirst.trees.later``.)
 
     Not timed, but waited for: a helper still running would slow whatever is timed next.
     """

@@ -449,7 +449,10 @@ def name_of(data: dict) -> str:
 
 
 def write(data: dict, output: Path, work: Path) -> None:
-    """<name>.json and <name>.md into ``output``, report.png from every report there; README too for the committed ones."""
+    """<name>.json and <name>.md into ``output``, report.png from every report there.
+
+    README too, for the committed ones.
+    """
     output.mkdir(parents=True, exist_ok=True)
     name = name_of(data)
     (output / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n")

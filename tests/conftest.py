@@ -32,7 +32,8 @@ from tests.support.envs import PRODUCT_DISTS, Venv, create_venv
 from tests.support.indexserver import IndexServer
 from tests.support.packages import make_sdist, make_wheel
 
-# What the pip under test does by itself, named once in pipcachefirst.pip.compat (coverage.py's PYBEHAVIOR is the model).
+# What the pip under test does by itself, named once in pipcachefirst.pip.compat
+# (coverage.py's PYBEHAVIOR is the model).
 PIPBEHAVIOR = PipBehavior(metadata.version("pip"))
 
 SUMMARY = re.compile(r"^pipcachefirst: \d+ of \d+ .*from cache$")

@@ -198,7 +198,8 @@ def test_pip_python_carries_pipcachefirst_into_a_bare_venv(world: World) -> None
     assert run.returncode == 0, run.output
     assert run.requests == []
     assert "pipcachefirst: 1 of 1 pinned requirement from cache" in run.stderr
-    listed = bare.run(["-c", "import importlib.metadata as m; print(sorted(d.metadata['Name'] for d in m.distributions()))"])
+    names = "import importlib.metadata as m; print(sorted(d.metadata['Name'] for d in m.distributions()))"
+    listed = bare.run(["-c", names])
     assert listed.stdout.strip() == "['alpha']", "nothing of ours shows up as installed there"
 
 

@@ -117,7 +117,9 @@ def test_a_read_only_runner_reads_and_writes_nothing(world: World, team: Team) -
     before = team.objects()
 
     switched = world.install("alpha==1.0", "delta==1.0", env=team.runner_env(PIPCACHEFIRST_REMOTE_READONLY="1"))
-    assert index_pages(switched.requests) == ["GET /main/simple/delta/"], "alpha from the team cache, delta from the index"
+    assert index_pages(switched.requests) == ["GET /main/simple/delta/"], (
+        "alpha from the team cache, delta from the index"
+    )
     assert "refused" not in switched.output
     assert team.objects() == before
 

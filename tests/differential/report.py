@@ -38,7 +38,10 @@ class Report:
     run_seconds: float = 0.0
 
     def table(self) -> str:
-        header = ("lock", "pip", "py", "exit", "plain s", "pcf s", "ratio", "requests", "builds", "served", "bad pycs", "imports", "verdict")
+        header = (
+            "lock", "pip", "py", "exit", "plain s", "pcf s", "ratio",
+            "requests", "builds", "served", "bad pycs", "imports", "verdict",
+        )
         rows = [header]
         for o in self.outcomes:
             c = o.cell

@@ -60,5 +60,5 @@ def finder(make_finder: Callable[..., Any]) -> Any:
 
 @pytest.fixture
 def make_link() -> Callable[..., Any]:
-    """``make_link(path_or_url, requires_python=..., yanked_reason=..., sha256=..., comes_from=...)``: a pip ``Link``."""
+    """A pip ``Link``: ``make_link(path_or_url, requires_python=, yanked_reason=, sha256=, comes_from=)``."""
     return pipfinder.make_link

@@ -202,7 +202,9 @@ def best_result(
     return evaluator.compute_best_candidate(list(found))
 
 
-def best_filename(finder: Any, project_name: str, found: Sequence[Any], specifier: Any = None, hashes: Any = None) -> Optional[str]:
+def best_filename(
+    finder: Any, project_name: str, found: Sequence[Any], specifier: Any = None, hashes: Any = None
+) -> Optional[str]:
     """The file pip would pick among ``found``, or ``None``."""
     best = best_result(finder, project_name, found, specifier, hashes).best_candidate
     return None if best is None else best.link.filename

@@ -54,7 +54,8 @@ def test_pips_own_options_that_look_like_ours_go_to_pip() -> None:
 
 
 def test_help_is_ours_even_among_pips_arguments() -> None:
-    assert _split_pip_args(["warm", "-r", "requirements.txt", "--help"]) == (["warm", "--help"], ["-r", "requirements.txt"])
+    split = _split_pip_args(["warm", "-r", "requirements.txt", "--help"])
+    assert split == (["warm", "--help"], ["-r", "requirements.txt"])
 
 
 def test_venv_takes_its_path_first_and_its_python_from_anywhere() -> None:

@@ -1,4 +1,7 @@
-"""Trees built after pip's last output (``pipcachefirst.trees.later``): the helper builds only what it was told it builds."""
+"""Trees built after pip's last output (``pipcachefirst.trees.later``).
+
+The helper builds only what it was told it builds.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +35,8 @@ def test_the_helper_builds_the_noted_trees_after_the_command_and_removes_its_job
     with wheel.open("rb") as handle:
         sha256 = sha256_of(handle)
     shelf = shelf_of(tmp_path)
-    helper = later.start(shelf, [later.Job(sha256, str(wheel), wheel.name, ["rich_pure-1.0.data/scripts/rich_pure-hello"])])
+    script = "rich_pure-1.0.data/scripts/rich_pure-hello"
+    helper = later.start(shelf, [later.Job(sha256, str(wheel), wheel.name, [script])])
     assert helper is not None
     assert helper.wait(timeout=60) == 0
     tree = shelf.find(sha256)

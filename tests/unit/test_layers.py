@@ -146,7 +146,9 @@ def test_no_module_imports_outside_the_standard_library_but_where_the_docs_say()
         if any(found.target == name or found.target.startswith(name + ".") for name in allowed):
             continue
         wrong.append(f"src/pipcachefirst/{path}:{found.line}: imports {found.target}")
-    assert not wrong, "only the modules docs/architecture.md names import outside the standard library:\n" + "\n".join(wrong)
+    assert not wrong, (
+        "only the modules docs/architecture.md names import outside the standard library:\n" + "\n".join(wrong)
+    )
 
 
 def test_boot_loads_only_the_standard_library_and_base_as_an_interpreter_starts() -> None:

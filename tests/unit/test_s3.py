@@ -355,7 +355,8 @@ def test_https_trusts_the_system_or_the_ca_bundle(tmp_path: Path) -> None:
         env = {"AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
                "PIPCACHEFIRST_REMOTE": "s3://b", "AWS_ENDPOINT_URL_S3": endpoint, "AWS_CA_BUNDLE": str(cert)}
         assert configured(env).ca_bundle == str(cert)
-        code = f"from pipcachefirst.team import s3; print(s3.Client(s3.Remote('b', '', {endpoint!r}, 'r', True, None)).head('k'))"
+        new_remote = f"s3.Remote('b', '', {endpoint!r}, 'r', True, None)"
+        code = f"from pipcachefirst.team import s3; print(s3.Client({new_remote}).head('k'))"
         run = subprocess.run([sys.executable, "-c", code], env={**os.environ, "SSL_CERT_FILE": str(cert)},
                              capture_output=True, text=True)
         assert run.stdout.strip() == "0", run.stderr[-500:]

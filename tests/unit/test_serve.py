@@ -99,7 +99,11 @@ def test_the_same_cached_sdist_is_served_when_that_wheel_does_not_fit_the_target
     ids=["other platform", "only-binary", "requires-python"],
 )
 def test_pip_own_rules_decide_what_fits(
-    cache: CountingStore, tmp_path: Path, make_finder: Callable[..., Any], filename: str, finder_options: Dict[str, Any],
+    cache: CountingStore,
+    tmp_path: Path,
+    make_finder: Callable[..., Any],
+    filename: str,
+    finder_options: Dict[str, Any],
     fields: Dict[str, Any],
 ) -> None:
     cache_file(cache, tmp_path, filename, **fields)
@@ -162,7 +166,9 @@ def test_without_an_index_in_use_nothing_is_served(
     assert refused(answer) == str(Reason.NO_INDEX)
 
 
-def test_a_wheel_built_earlier_is_found_only_for_its_sdist_and_interpreter(cache: CountingStore, tmp_path: Path) -> None:
+def test_a_wheel_built_earlier_is_found_only_for_its_sdist_and_interpreter(
+    cache: CountingStore, tmp_path: Path
+) -> None:
     from pipcachefirst.pip import compat
 
     sdist = cache_file(cache, tmp_path, "alpha-1.0.tar.gz")

@@ -86,7 +86,10 @@ LINK_MODES = (CLONE, COPY, HARDLINK)  # uv's --link-mode names; "clone" falls ba
 
 
 def trees(environ: Mapping[str, str] = os.environ) -> Tuple[bool, Optional[str]]:
-    """Whether installs place trees from the cache (on unless ``PIPCACHEFIRST_TREES`` says off), and a line for a value we do not know."""
+    """Whether installs place trees from the cache, and a line for a value we do not know.
+
+    Trees are on unless ``PIPCACHEFIRST_TREES`` says off.
+    """
     value = environ.get(TREES_VARIABLE, "")
     state = switch_state(value)
     if state == "invalid":

@@ -127,7 +127,7 @@ class Record(NamedTuple):
             stamp=tuple(stamp) if stamp else None,
             extensions=types.MappingProxyType(extensions) if extensions else NO_EXTENSIONS,
         )
-        if not isinstance(record.size, int) or not isinstance(record.sha256, str) or not isinstance(record.filename, str):
+        if not (isinstance(record.size, int) and isinstance(record.sha256, str) and isinstance(record.filename, str)):
             raise ValueError("record has no size, digest or file name")
         return record
 

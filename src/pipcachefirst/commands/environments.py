@@ -26,7 +26,10 @@ MARKER = "# pipcachefirst sitecustomize"
 # sdist built into one, carries it as ``pipcachefirst/_sitecustomize_template.py``, and an editable
 # install still has the project folder it came from.
 _PACKAGE = Path(__file__).resolve().parents[1]
-TEMPLATES = (_PACKAGE / "_sitecustomize_template.py", _PACKAGE.parents[1] / "sitecustomize_template" / "sitecustomize.py")
+TEMPLATES = (
+    _PACKAGE / "_sitecustomize_template.py",
+    _PACKAGE.parents[1] / "sitecustomize_template" / "sitecustomize.py",
+)
 
 
 def template_text() -> str:

@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     outcome = tidying.Outcome([], [])
     if args.older_than is not None:
         cutoff = now - args.older_than * 86400
-        outcome = _add(outcome, tidying.remove([item for item in items if item.last_used < cutoff], now, common.GRACE_SECONDS))
+        old = [item for item in items if item.last_used < cutoff]
+        outcome = _add(outcome, tidying.remove(old, now, common.GRACE_SECONDS))
     if args.max_size is not None:
         remaining = [item for item in items if item not in outcome.removed + outcome.failed]
         total = sum(item.size for item in remaining)
@@ -67,7 +68,8 @@ def report_removed(args: argparse.Namespace, store: Store, outcome: tidying.Outc
     entries, size = store.usage()
     tree_count, tree_bytes = common.shelf(store).usage()
     data = {"removed": len(files), "removed_trees": len(removed_trees), "freed_bytes": freed,
-            "not_removed": len(outcome.failed), "entries": entries, "bytes": size, "trees": tree_count, "tree_bytes": tree_bytes}
+            "not_removed": len(outcome.failed), "entries": entries, "bytes": size,
+            "trees": tree_count, "tree_bytes": tree_bytes}
     common.emit(args, data, [f"removed {len(files)} entries and {len(removed_trees)} installed trees ({human(freed)}); "
                        f"{entries} entries ({human(size)}) and {tree_count} trees ({human(tree_bytes)}) remain"])
     if outcome.failed:

@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
                               mode=mode)
         decision = answer.decision
         if decision is None:
-            rows.append({"requirement": requirement.text, "served": False, "detail": f"not a pin: pip asks the index ({mode} mode)"})
+            detail = f"not a pin: pip asks the index ({mode} mode)"
+            rows.append({"requirement": requirement.text, "served": False, "detail": detail})
         else:
             rows.append({"requirement": requirement.text, "served": decision.served, "detail": decision.detail})
     text = [f"{r['requirement']}: {'from cache' if r['served'] else 'not from cache'} ({r['detail']})" for r in rows]

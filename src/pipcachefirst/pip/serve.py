@@ -166,7 +166,9 @@ def choose(
     with_digest = bool(hashes)
     cached: Dict[Any, Record] = {}
     for record in records:
-        link = _unfetched_link(record.filename, record.sha256, record.requires_python, record.yanked_reason, with_digest)
+        link = _unfetched_link(
+            record.filename, record.sha256, record.requires_python, record.yanked_reason, with_digest
+        )
         cached[link] = record
     if with_digest and not any(compat.hash_allowed(link, hashes) for link in cached):
         return Reason.HASH_MISMATCH
@@ -185,7 +187,11 @@ def choose(
 
 
 def _unfetched_link(
-    filename: str, sha256: Optional[str], requires_python: Optional[str], yanked_reason: Optional[str], with_digest: bool
+    filename: str,
+    sha256: Optional[str],
+    requires_python: Optional[str],
+    yanked_reason: Optional[str],
+    with_digest: bool,
 ) -> compat.Link:
     """A link for pip's evaluators to judge a file by its name and record, before it is fetched."""
     folder = (sha256 or "sibling")[:16]

@@ -85,7 +85,9 @@ class ObjectStore(Protocol):
 
     def download(self, key: str, out: BinaryIO, expected_size: int) -> Optional[str]: ...
 
-    def put(self, key: str, body: Union[bytes, BinaryIO], sha256_hex: str, size: int, create_only: bool = True) -> bool: ...
+    def put(
+        self, key: str, body: Union[bytes, BinaryIO], sha256_hex: str, size: int, create_only: bool = True
+    ) -> bool: ...
 
     def head(self, key: str) -> Optional[int]: ...
 
@@ -427,4 +429,5 @@ def open_team_cache(
 ) -> TeamCache:
     """The team cache ``remote`` describes, in front of ``store``."""
     # 2.5 s to connect rides out one lost SYN (Linux resends it after 1 s); 2 s for each answer
-    return TeamCache(Client(remote, connect_timeout=2.5, read_timeout=2.0), store, remote.describe(), readonly, report, verbose)
+    client = Client(remote, connect_timeout=2.5, read_timeout=2.0)
+    return TeamCache(client, store, remote.describe(), readonly, report, verbose)

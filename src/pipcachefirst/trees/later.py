@@ -57,7 +57,10 @@ class Job(NamedTuple):
 
 
 def start(shelf: Optional[Trees], wanted: Collection[Job]) -> Optional["subprocess.Popen[bytes]"]:
-    """At the end of the command: a detached helper builds ``wanted`` into ``shelf``; the helper, if one started."""
+    """At the end of the command: a detached helper builds ``wanted`` into ``shelf``.
+
+    Returns the helper, if one started.
+    """
     jobs = [{**job._asdict(), "executable": sorted(job.executable)} for job in sorted(wanted)]
     if not jobs or shelf is None:
         return None

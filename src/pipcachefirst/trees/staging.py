@@ -72,7 +72,9 @@ def _take(entries: Dict[str, StagedFile], member: str, stamp: Stamp) -> Optional
 
 
 def _entries(folder: Path, raw: Dict[str, List[Any]]) -> Dict[str, StagedFile]:
-    return {str(member): (str(folder / str(name)), (int(size), int(mtime))) for member, (name, size, mtime) in raw.items()}
+    return {
+        str(member): (str(folder / str(name)), (int(size), int(mtime))) for member, (name, size, mtime) in raw.items()
+    }
 
 
 class Stager:
