@@ -75,11 +75,11 @@ def _install_hooks() -> None:
         sys.path[0:0] = _library_paths
         try:
             with _NoCollection():
-                from pipcachefirst.pip import hooks
+                from pipcachefirst.pip import hooks  # noqa: PLC0415 -- only once pip imports its index package
         finally:
             sys.path[:] = saved_path
         hooks.install()
-    except Exception as exc:  # never stop pip, whatever happened
+    except Exception as exc:  # noqa: BLE001 - never stop pip, whatever happened
         sys.stderr.write("pipcachefirst: disabled, could not start: %s\n" % (exc,))
 
 
@@ -105,12 +105,12 @@ def _pip_starts() -> None:
     """pip's option parser is being imported: pip is starting."""
     try:
         with _NoCollection():
-            from pipcachefirst.boot import handoff
+            from pipcachefirst.boot import handoff  # noqa: PLC0415 -- only as pip starts
 
         if handoff.wants_other_python():  # ``pip --python X`` re-runs pip in X: see ``boot.handoff``
             handoff.install()
             return
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - pip runs there without us, but runs
         sys.stderr.write("pipcachefirst: --python runs without it: %s\n" % (exc,))
         return
     if "install" in sys.argv:
@@ -121,17 +121,17 @@ def _start_copying_trees() -> None:
     """``pip install -r``: trees may be copied ahead from now on (``pipcachefirst.pip.early_staging``)."""
     try:
         with _NoCollection():
-            from pipcachefirst.pip import early_staging
+            from pipcachefirst.pip import early_staging  # noqa: PLC0415 -- only for pip install
 
             early_staging.start(sys.argv)
-    except Exception:  # a head start, never a reason to disturb pip
+    except Exception:  # noqa: BLE001 - a head start, never a reason to disturb pip
         pass
 
 
 def _venv_spec(fullname: str, path: "Sequence[str] | None") -> "ModuleSpec | None":
     """``venv`` is being imported: seed the environments it creates (``pipcachefirst.boot.seed``)."""
     try:
-        from importlib.machinery import PathFinder
+        from importlib.machinery import PathFinder  # noqa: PLC0415 -- only as venv is imported
 
         spec = PathFinder.find_spec(fullname, path)
         loader = spec.loader if spec is not None else None
@@ -142,15 +142,15 @@ def _venv_spec(fullname: str, path: "Sequence[str] | None") -> "ModuleSpec | Non
         def exec_and_patch(module: "ModuleType") -> None:
             exec_module(module)
             try:
-                from pipcachefirst.boot import seed
+                from pipcachefirst.boot import seed  # noqa: PLC0415
 
                 seed.patch_venv(module)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - venv still works, without the seed
                 sys.stderr.write("pipcachefirst: new venvs will not be cache-first: %s\n" % (exc,))
 
         setattr(loader, "exec_module", exec_and_patch)  # this loader's, not its class's
         return spec
-    except Exception:
+    except Exception:  # noqa: BLE001 - then venv is imported as if we were not here
         return None
 
 

@@ -29,7 +29,7 @@ class Job:
     def run(self) -> None:
         try:
             self.value = self.call(*self.args)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - kept, and raised again by result() in the caller's thread
             self.error = exc
         finally:
             self.done.release()

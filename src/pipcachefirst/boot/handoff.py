@@ -30,7 +30,8 @@ PATHS_VARIABLE = "PIPCACHEFIRST_IMPORT_PATHS"
 
 def wants_other_python(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> bool:
     """Whether this pip run will re-run itself under another interpreter."""
-    from pipcachefirst.pip import compat  # pip is starting: its names may be read now
+    # pip is starting: its names may be read now (boot reaches the pip layer only inside functions)
+    from pipcachefirst.pip import compat  # noqa: PLC0415
 
     argv = sys.argv if argv is None else argv
     environ = os.environ if environ is None else environ
@@ -44,7 +45,7 @@ def wants_other_python(argv: Sequence[str] | None = None, environ: Mapping[str, 
 
 def install() -> None:
     """Replace pip's ``get_runnable_pip`` before ``main_parser`` imports it."""
-    from pipcachefirst.pip import compat
+    from pipcachefirst.pip import compat  # noqa: PLC0415
 
     for module_name in compat.RUNNABLE_PIP_MODULES:
         module = importlib.import_module(module_name)

@@ -40,7 +40,7 @@ try:
     import pipcachefirst._startup  # the name every version has, in case this interpreter has its own copy
 
     pipcachefirst._startup.activate()
-except Exception as exc:  # plain pip, as if we were not here
+except Exception as exc:  # noqa: BLE001 - plain pip, as if we were not here
     sys.stderr.write("pipcachefirst: disabled under this interpreter: %s\n" % (exc,))
 
 sys.argv[0] = _runner

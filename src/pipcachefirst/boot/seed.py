@@ -96,7 +96,7 @@ def patch_venv(module: ModuleType) -> None:
         original(self, context)
         try:
             write_seed(purelib_of(context.env_dir))
-        except Exception:  # a new venv without the hook is still a good venv
+        except Exception:  # noqa: BLE001 - a new venv without the hook is still a good venv
             pass
 
     setattr(post_setup, "_pipcachefirst", True)

@@ -49,7 +49,7 @@ def virtualenv_config_file() -> Path:
     if named:
         return Path(named)
     try:
-        from platformdirs import user_config_dir
+        from platformdirs import user_config_dir  # noqa: PLC0415 -- virtualenv's own dependency, not ours
     except ImportError:
         return Path.home() / ".config" / "virtualenv" / "virtualenv.ini"
     return Path(user_config_dir(appname="virtualenv", appauthor="pypa")) / "virtualenv.ini"

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Iterable, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple
 
 from pipcachefirst.base import settings
-from pipcachefirst.base.packaging import InvalidVersion, Version, canonicalize_name
+from pipcachefirst.base.packaging import InvalidVersion, SpecifierSet, Version, canonicalize_name
 from pipcachefirst.boot import seed
 from pipcachefirst.commands.common import UsageError
 from pipcachefirst.pip.args import configured, option_values, requirement_lines
@@ -109,7 +109,8 @@ def _recreate_bare(path: Path, pip_args: Sequence[str], python: Optional[str], r
 
 def _recreate_seeded(path: Path, pip_args: Sequence[str], interpreter: str) -> None:
     """The way without a runner or a pip wheel: a seeded environment's own pip installs."""
-    from pipcachefirst.commands.environments import SEEDER, seeder_registered
+    # environments loads importlib.metadata: only on this way, not as the command line starts
+    from pipcachefirst.commands.environments import SEEDER, seeder_registered  # noqa: PLC0415
 
     if importlib.util.find_spec("virtualenv") is not None and seeder_registered():
         _run([sys.executable, "-m", "virtualenv", "--quiet", "--seeder", SEEDER, "--python", interpreter, str(path)])
@@ -138,7 +139,7 @@ def _facts(python: str) -> Interpreter:
 
 def _create_here(path: Path) -> None:
     """``python -m venv --without-pip PATH`` in this process (its defaults: symlinks, and 3.13's .gitignore)."""
-    import venv
+    import venv  # noqa: PLC0415 -- only on this way: venv loads logging and more
 
     try:
         builder = venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt",  # type: ignore[call-arg, unused-ignore]
@@ -192,8 +193,6 @@ def pip_runner_for(version: Tuple[int, ...]) -> Optional[str]:
         return None
     try:
         requires = re.search(r"^Requires-Python: *(.*)$", Path(found[0]).read_text("utf-8"), re.MULTILINE)
-        from pipcachefirst.base.packaging import SpecifierSet
-
         if requires and not SpecifierSet(requires.group(1).strip()).contains(".".join(map(str, version)), True):
             return None
     except Exception:  # noqa: BLE001 - pip's metadata unreadable: do not guess

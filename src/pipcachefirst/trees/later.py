@@ -64,7 +64,7 @@ def start(shelf: Optional[Trees], wanted: Collection[Job]) -> Optional["subproce
     jobs = [{**job._asdict(), "executable": sorted(job.executable)} for job in sorted(wanted)]
     if not jobs or shelf is None:
         return None
-    import fcntl  # POSIX only, as trees are
+    import fcntl  # noqa: PLC0415 -- POSIX only, as trees are (this module is imported everywhere)
 
     shelf.folder.mkdir(parents=True, exist_ok=True)
     fd, writing = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix=".json", dir=shelf.folder)
@@ -116,7 +116,7 @@ def _jobs(folder: Path) -> List[Path]:
 
 
 def _held(job: Path) -> bool:
-    import fcntl
+    import fcntl  # noqa: PLC0415
 
     try:
         fd = os.open(job, os.O_RDONLY)

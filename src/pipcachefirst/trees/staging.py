@@ -198,7 +198,7 @@ def helper_main() -> None:
                     del copying[sha256]
                     write_atomically(folder / (sha256 + MANIFEST_SUFFIX), json.dumps(job.manifest), durable=False)
                 said = (b"+" + sha256.encode()) if done else b"."
-            except Exception:  # a tree that cannot be staged: pip places it as without staging, and waits no longer
+            except Exception:  # noqa: BLE001 - a tree that cannot be staged: pip places it unstaged, waits no longer
                 copying.pop(sha256, None)
                 said = b"-" + sha256.encode()
             out.write(said + b"\n")
