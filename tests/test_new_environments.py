@@ -7,11 +7,13 @@ pipcachefirst, virtualenv and tox, as a user would have them.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import subprocess
 import sys
 import sysconfig
 import textwrap
+import zipfile
 from importlib import metadata
 from pathlib import Path
 from typing import Dict, Optional
@@ -21,7 +23,7 @@ import pytest
 from pipcachefirst.commands import venv
 from tests.conftest import PipRun, World
 from tests.support.envs import Venv, isolated_environ
-from tests.support.packages import wheel_of_installed
+from tests.support.packages import wheel_bytes, wheel_of_installed
 
 # New environments get the pip their maker brings (ensurepip's, virtualenv's), not the pip under test.
 pytestmark = pytest.mark.same_on_every_pip
@@ -74,11 +76,6 @@ def test_in_a_seeded_env_the_user_may_install_any_wrapt(warm: World) -> None:
     broken = warm.index_root / "main" / "wrapt"
     warm.publish_wheel("wrapt", "0.1")
     (broken / "wrapt-0.1-py3-none-any.whl").unlink()
-    import io
-    import zipfile
-
-    from tests.support.packages import wheel_bytes
-
     data = io.BytesIO(wheel_bytes("wrapt", "0.1"))
     with zipfile.ZipFile(data, "a") as archive:
         archive.writestr("wrapt/__init__.py", "raise ImportError('a wrapt the user chose, unusable by us')\n")

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from tests.support.s3server import s3_server  # noqa: F401 -- the session's S3 server, a fixture (test_s3)
 from tests.unit import pipfinder
 
 

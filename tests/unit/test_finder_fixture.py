@@ -205,7 +205,7 @@ def test_a_file_url_index_is_read_through_pips_session(make_finder: Callable[...
 
 
 def test_it_is_pips_package_finder_with_the_locations_given(make_finder: Callable[..., Any], tmp_path: Path) -> None:
-    from pip._internal.index.package_finder import PackageFinder
+    from pip._internal.index.package_finder import PackageFinder  # noqa: PLC0415 -- pip's names where a test needs them
 
     finder = make_finder(index_urls=["https://user:token@example.org/simple"], find_links=[tmp_path])
 

@@ -44,8 +44,9 @@ def test_arguments_that_cannot_be_a_key_go_to_pips_function_every_time() -> None
 
 
 def test_a_requires_dist_line_is_parsed_once_through_pips_own_cache_and_shared() -> None:
-    from pip._internal.utils.packaging import get_requirement
-    from pip._vendor.packaging.requirements import Requirement
+    # pip's names in the test that needs them: a pip without one fails this test only
+    from pip._internal.utils.packaging import get_requirement  # noqa: PLC0415
+    from pip._vendor.packaging.requirements import Requirement  # noqa: PLC0415
 
     first = hooks._requirement_parsed_once(Requirement, None, ("beta>=1.0; extra == 'x'",), {})
     again = hooks._requirement_parsed_once(Requirement, None, ("beta>=1.0; extra == 'x'",), {})
@@ -55,7 +56,7 @@ def test_a_requires_dist_line_is_parsed_once_through_pips_own_cache_and_shared()
 
 
 def test_a_line_that_does_not_parse_raises_pips_own_error_every_time() -> None:
-    from pip._vendor.packaging.requirements import InvalidRequirement, Requirement
+    from pip._vendor.packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
 
     for _ in range(2):
         with pytest.raises(InvalidRequirement):

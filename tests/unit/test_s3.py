@@ -12,6 +12,10 @@ import calendar
 import hashlib
 import io
 import os
+import shutil
+import ssl
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -20,12 +24,11 @@ from typing import Dict, Iterator, List, Optional
 import pytest
 
 from pipcachefirst.team import s3
-from tests.support.s3server import (  # noqa: F401 -- s3_server is a fixture
+from tests.support.s3server import (
     S3Server,
     blackhole,
     canned_server,
     closed_port,
-    s3_server,
     trickle_server,
     unconnectable,
 )
@@ -332,11 +335,6 @@ def test_a_dropped_keep_alive_connection_is_reopened_once() -> None:
 def test_https_trusts_the_system_or_the_ca_bundle(tmp_path: Path) -> None:
     """A certificate the system does not trust is refused (no answer: the remote goes off), unless
     ``AWS_CA_BUNDLE`` (``Remote.ca_bundle``) names it; ``SSL_CERT_FILE`` works through the default context."""
-    import shutil
-    import ssl
-    import subprocess
-    import sys
-
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed to make a certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"

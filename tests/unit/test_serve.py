@@ -15,7 +15,7 @@ from pipcachefirst.base.settings import PREFER_OFFLINE
 from pipcachefirst.cache.catalog import Entry, Record, Sibling
 from pipcachefirst.cache.decisions import Reason
 from pipcachefirst.cache.store import Store
-from pipcachefirst.pip import serve
+from pipcachefirst.pip import compat, serve
 from tests.unit.pipfinder import allowed_hashes, specifier
 
 INDEX = "https://index.example/simple"
@@ -169,8 +169,6 @@ def test_without_an_index_in_use_nothing_is_served(
 def test_a_wheel_built_earlier_is_found_only_for_its_sdist_and_interpreter(
     cache: CountingStore, tmp_path: Path
 ) -> None:
-    from pipcachefirst.pip import compat
-
     sdist = cache_file(cache, tmp_path, "alpha-1.0.tar.gz")
     here = compat.interpreter_tag()
     built = cache_file(cache, tmp_path, "alpha-1.0-py3-none-any.whl", kind="built", built_from=sdist.record.sha256,
