@@ -23,7 +23,7 @@ OWN_FLAGS = {"-h": False, "--help": False, "--json": False, "--mode": True}
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipcachefirst.pip import serve
+    from pipcachefirst.pip import serve  # noqa: PLC0415 -- this command's alone: main imports every command module
 
     if not args.pip_args:
         raise common.UsageError("name what to explain: NAME==VERSION or -r requirements.txt")
