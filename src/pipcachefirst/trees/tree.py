@@ -376,7 +376,8 @@ def _unpack_and_compile(folder: Path, sha256: str, wheel: ZipFile, executable: C
             sources.append(member)
     compiled: Dict[str, Stamp] = {}
     not_compiled = set()
-    # pip's compile step: compileall.compile_file(path, force=True, quiet=True), warnings off, output kept from the user.
+    # pip's compile step: compileall.compile_file(path, force=True, quiet=True), warnings off, output kept
+    # from the user.
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.filterwarnings("ignore")
         for member in sources:
@@ -447,7 +448,7 @@ def _pyc_matches_source(source: str, pyc: str) -> bool:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return bool(code == compile(data, source, "exec", dont_inherit=True))
-    except Exception:  # not byte code, or a source that no longer compiles
+    except Exception:  # noqa: BLE001 - not byte code, or a source that no longer compiles
         return False
 
 
@@ -504,7 +505,7 @@ class Placer:
 
     def place(self, source: str, target: str, mode: int, stamp: Stamp, may_link: bool = True,
               sha256: Optional[str] = None) -> None:
-        """Create ``target`` (which must not exist) with ``source``'s bytes, permission bits ``mode``, mtime of ``stamp``.
+        """Create ``target`` (which must not exist): ``source``'s bytes, permission bits ``mode``, mtime of ``stamp``.
 
         Raises TreeChanged, creating nothing, when ``source`` no longer has the
         size and mtime of ``stamp`` (or, given ``sha256``, those bytes): the
@@ -542,7 +543,7 @@ class Placer:
             os.close(fd_in)
 
     def _clone(self, fd_in: int, fd_out: int) -> bool:
-        import fcntl  # standard library, and only where a tree is placed
+        import fcntl  # noqa: PLC0415 -- standard library, and only where a tree is placed
 
         try:
             fcntl.ioctl(fd_out, getattr(fcntl, "FICLONE", _FICLONE), fd_in)
