@@ -51,6 +51,7 @@ def test_every_page_shows_each_committed_result_file_as_it_is() -> None:
         "bench/results/team.md",
         "bench/results/startup.md",
         "bench/results/cli_speed.md",
+        "bench/results/ci_cache.md",
     }
     for page in pages:
         for path, text in included(page.read_text()):
