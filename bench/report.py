@@ -413,11 +413,12 @@ def headline_markdown(data: dict) -> Optional[str]:
     plain, ours, uv = row.cells["plain pip"], row.cells["pipcachefirst"], row.cells.get("uv --compile-bytecode")
     versions = "; ".join(f"{name} {version}" for name, version in data["versions"].items())
     with_uv = f"; `uv pip install --compile-bytecode`: {median(uv):.2f} s" if uv else ""
+    wheels, runs = data["workloads"][HEADLINE_WORKLOAD]["wheels"], data["runs"][HEADLINE_WORKLOAD]
     return (
-        f"Re-installing `{HEADLINE_WORKLOAD}` ({data['workloads'][HEADLINE_WORKLOAD]['wheels']} wheels) into a fresh "
-        f"venv with pip {row.pip}, caches warm, the index {row.delay_ms} ms away ({row.pages} pages): plain pip "
-        f"**{median(plain):.2f} s** with {_requests(plain)} index requests, pipcachefirst **{median(ours):.2f} s** with "
-        f"{_requests(ours)} index requests{with_uv} (medians of {data['runs'][HEADLINE_WORKLOAD]} interleaved runs).\n\n"
+        f"Re-installing `{HEADLINE_WORKLOAD}` ({wheels} wheels) into a fresh venv with pip {row.pip}, caches warm, "
+        f"the index {row.delay_ms} ms away ({row.pages} pages): plain pip **{median(plain):.2f} s** with "
+        f"{_requests(plain)} index requests, pipcachefirst **{median(ours):.2f} s** with {_requests(ours)} index "
+        f"requests{with_uv} (medians of {runs} interleaved runs).\n\n"
         + harness.measured_on(data["command"], data["date"], data["machine"])[:-1] + f"; {versions}.\n"
     )
 
@@ -476,9 +477,10 @@ def name_of(data: dict) -> str:
 
 
 def write(data: dict, output: Path, work: Path) -> None:
-    """<name>.json and <name>.md into ``output``, report.png from every report there; README and docs for the committed ones.
+    """<name>.json and <name>.md into ``output``, and report.png from every report there.
 
-    An installed-trees report also writes ``headline.md``, README's one figure.
+    An installed-trees report also writes ``headline.md``, README's one figure;
+    a committed report is copied into README and the docs pages at once.
     """
     output.mkdir(parents=True, exist_ok=True)
     name = name_of(data)
@@ -504,19 +506,20 @@ def pages() -> List[Path]:
     return [README, *sorted(DOCS.rglob("*.md"))]
 
 
+def _fill(match: "re.Match[str]") -> str:
+    """An include block holding its result file as committed (left as it was while the file does not exist)."""
+    path = harness.REPO / match.group(2)
+    if not path.is_file():
+        print(f"{match.group(2)} does not exist yet; its block is left as it was")
+        return match.group(0)
+    return match.group(1) + path.read_text() + match.group(4)
+
+
 def include_results(*to: Path) -> None:
     """Copy each included result file into its block, in ``to`` or else in every one of ``pages()``."""
     for page in to or pages():
-
-        def fill(match: "re.Match[str]") -> str:
-            path = harness.REPO / match.group(2)
-            if not path.is_file():
-                print(f"{page.name}: {match.group(2)} does not exist yet; its block is left as it was")
-                return match.group(0)
-            return match.group(1) + path.read_text() + match.group(4)
-
         text = page.read_text()
-        filled = _INCLUDE.sub(fill, text)
+        filled = _INCLUDE.sub(_fill, text)
         if filled != text:
             page.write_text(filled)
 

@@ -94,7 +94,8 @@ def test_every_release_in_the_changelog_says_whether_the_cache_format_changed() 
     releases = re.split(r"^## ", changelog, flags=re.M)[1:]
     assert releases and releases[0].startswith("Unreleased")
     for release in releases:
-        assert re.search(r"^Cache format: ", release, re.M), f"CHANGELOG's {release.splitlines()[0]!r} has no cache format line"
+        title = release.splitlines()[0]
+        assert re.search(r"^Cache format: ", release, re.M), f"CHANGELOG's {title!r} has no cache format line"
 
 
 def test_ci_runs_the_test_command_the_readme_gives() -> None:
