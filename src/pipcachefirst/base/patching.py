@@ -14,6 +14,19 @@ and does here, with the standard library, what it used wrapt for:
   ``wrapped`` is bound and ``args`` has no ``self``
   (wrapt's ``wrap_function_wrapper``).
 
+And the one rule pipcachefirst lives by inside someone else's program: our
+code failing never fails pip.  Both choke points are guarded here, once, so
+no hook and no wrapper has to remember its own ``try``:
+
+- a post-import hook that raises does not break the import it follows: it is
+  one warning line, and from then on every wrapper steps aside (:func:`stop`)
+  and pip runs as plain pip;
+- a wrapper is built in one of three shapes, :func:`before`, :func:`after`
+  and :func:`instead`, each of which guards our part: when it raises, pip's
+  own function is called exactly once, with the arguments pip gave, its
+  result (or its own exception) is what pip gets, and the failure is one
+  warning line.
+
 Nothing here knows of pip.  Only ``sys`` and ``threading`` (both loaded in
 every interpreter) are imported.
 """
@@ -22,14 +35,41 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any, Callable, Dict, List, Set
+from typing import Any, Callable, Dict, List, Optional, Set
 
 Hook = Callable[[Any], None]
 Wrapper = Callable[[Any, Any, Any, Any], Any]
+Report = Callable[[str, BaseException], None]
 
 _hooks: Dict[str, List[Hook]] = {}
 _lock = threading.RLock()
 _finder_installed = False
+_stopped = False  # a hook failed: every wrapper calls pip's own function, and no hook runs any more
+
+
+def _say_on_stderr(what: str, exc: BaseException) -> None:
+    sys.stderr.write(f"pipcachefirst: {what} ({type(exc).__name__}: {exc}); pip carries on without it\n")
+
+
+_report: Report = _say_on_stderr
+
+
+def report_failures_to(report: Report) -> None:
+    """Where a failing hook or wrapper is told: ``report(what, exc)``, whose job it is to say it in one line."""
+    global _report
+    _report = report
+
+
+def stop() -> None:
+    """Step aside for the rest of the process: no hook runs any more, and every wrapper just calls pip's function."""
+    global _stopped
+    with _lock:
+        _stopped = True
+        _hooks.clear()
+
+
+def stopped() -> bool:
+    return _stopped
 
 
 def when_imported(name: str, hook: Hook) -> None:
@@ -40,7 +80,7 @@ def when_imported(name: str, hook: Hook) -> None:
             _hooks.setdefault(name, []).append(hook)
             _install_finder()
             return
-    hook(module)
+    _run_hook(name, hook, module)
 
 
 def _install_finder() -> None:
@@ -54,7 +94,21 @@ def _run_hooks(name: str, module: Any) -> None:
     with _lock:
         hooks = _hooks.pop(name, [])
     for hook in hooks:
+        if not _run_hook(name, hook, module):
+            return
+
+
+def _run_hook(name: str, hook: Hook, module: Any) -> bool:
+    """Run one hook; if it raises, pip's import goes on and pip runs as plain pip from now on (False)."""
+    if _stopped:
+        return False
+    try:
         hook(module)
+    except Exception as exc:
+        stop()
+        _report(f"a hook after importing {name} failed", exc)
+        return False
+    return True
 
 
 class _PostImportFinder:
@@ -134,3 +188,115 @@ def wrap(owner: Any, name: str, wrapper: Wrapper) -> None:
     replacement.__wrapped__ = original
     replacement._pipcachefirst_wrapper = True
     setattr(owner, name, replacement)
+
+
+# -- the three shapes of a wrapper, each guarding our part -----------------------
+
+
+class Refusal(Exception):
+    """Raised by our part to fail pip's call on purpose with pip's own ``error`` (offline mode's missing pins).
+
+    The one exception a guard lets through: ``error`` is raised in its place.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class PipCall:
+    """pip's own function with the arguments pip gave, for our part to call at most once.
+
+    It remembers whether it was called and what it returned or raised, so
+    that a guard can tell pip's exception from ours, and never calls pip's
+    function a second time.
+    """
+
+    def __init__(self, wrapped: Callable[..., Any], args: Any, kwargs: Any) -> None:
+        self.wrapped, self.args, self.kwargs = wrapped, args, kwargs
+        self.called = False
+        self.result: Any = None
+        self.raised: Optional[BaseException] = None
+
+    def __call__(self, *args: Any) -> Any:
+        """pip's function on pip's arguments; ``args``, if given, stand in for them (a generator read into a list)."""
+        if self.called:
+            raise RuntimeError(f"{getattr(self.wrapped, '__name__', 'pip')} was already called")
+        self.called = True
+        try:
+            self.result = self.wrapped(*args) if args else self.wrapped(*self.args, **self.kwargs)
+        except BaseException as exc:
+            self.raised = exc
+            raise
+        return self.result
+
+
+Instead = Callable[[PipCall, Any, Any, Any], Any]
+Before = Callable[[Any, Any, Any], None]
+After = Callable[[Any, Any, Any, Any], None]
+
+
+def instead(what: str) -> Callable[[Instead], Wrapper]:
+    """Decorates ``ours(pip, instance, args, kwargs)`` into a wrapper: our answer, or ``pip()``, pip's own.
+
+    When ``ours`` raises: pip's own exception, if pip's call raised, goes on
+    unchanged; otherwise the failure is one warning (``what``) and pip gets
+    what its own function returned, called now if ``ours`` had not called it.
+    """
+
+    def decorate(ours: Instead) -> Wrapper:
+        def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            if _stopped:
+                return wrapped(*args, **kwargs)
+            pip = PipCall(wrapped, args, kwargs)
+            try:
+                return ours(pip, instance, args, kwargs)
+            except Refusal as refusal:
+                failure: Exception = refusal
+            except Exception as exc:
+                if exc is pip.raised:
+                    raise
+                failure = exc
+            if pip.raised is not None:
+                raise pip.raised  # our clean-up failed after pip's own failure: pip's, as plain pip raises it
+            if isinstance(failure, Refusal):
+                raise failure.error
+            _report(what, failure)
+            return pip.result if pip.called else wrapped(*args, **kwargs)
+
+        wrapper.__name__, wrapper.__doc__ = getattr(ours, "__name__", "wrapper"), ours.__doc__
+        return wrapper
+
+    return decorate
+
+
+def before(what: str) -> Callable[[Before], Wrapper]:
+    """Decorates ``ours(instance, args, kwargs)`` into a wrapper that runs it, then pip's function."""
+
+    def decorate(ours: Before) -> Wrapper:
+        def run(pip: PipCall, instance: Any, args: Any, kwargs: Any) -> Any:
+            ours(instance, args, kwargs)
+            return pip()
+
+        run.__name__, run.__doc__ = getattr(ours, "__name__", "run"), ours.__doc__
+        return instead(what)(run)
+
+    return decorate
+
+
+def after(what: str) -> Callable[[After], Wrapper]:
+    """Decorates ``ours(instance, args, kwargs, result)`` into a wrapper that runs it after pip's function.
+
+    pip's result is what pip gets, whatever ``ours`` does.
+    """
+
+    def decorate(ours: After) -> Wrapper:
+        def run(pip: PipCall, instance: Any, args: Any, kwargs: Any) -> Any:
+            result = pip()
+            ours(instance, args, kwargs, result)
+            return result
+
+        run.__name__, run.__doc__ = getattr(ours, "__name__", "run"), ours.__doc__
+        return instead(what)(run)
+
+    return decorate
