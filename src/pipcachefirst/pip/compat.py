@@ -108,13 +108,20 @@ _REQUIRED: Any = object()
 
 
 class HookPoint(NamedTuple):
-    """A pip function pipcachefirst wraps, and what for."""
+    """A pip function pipcachefirst wraps, and what for.
+
+    ``required``: a core point, without which nothing is served (the cache is
+    neither opened, filled nor asked); ``pipcachefirst status`` says "off"
+    when one is missing.  Any other point is a feature or a speed-up: a pip
+    without it loses that one thing, and status names it.
+    """
 
     module: str
     attribute: str
     parameters: Tuple[str, ...]  # the leading parameters the wrapper binds, by name
     feature: str
     when: str = IMPORTED
+    required: bool = False
 
     def argument(self, name: str, args: Sequence[Any], kwargs: Mapping[str, Any], default: Any = _REQUIRED) -> Any:
         """The value pip passed for parameter ``name`` (positional or keyword; ``self`` not in ``args``)."""
@@ -130,21 +137,25 @@ FINDER_MODULE = "pip._internal.index.package_finder"
 WHEEL_CACHE_MODULE = "pip._internal.cache"
 
 COMMAND_PARSE_ARGS = HookPoint(
-    "pip._internal.cli.base_command", "Command.parse_args", ("self", "args"), "the cache location and mode"
+    "pip._internal.cli.base_command", "Command.parse_args", ("self", "args"), "the cache location and mode",
+    required=True,
 )
-COMMAND_MAIN = HookPoint("pip._internal.cli.base_command", "Command._main", ("self", "args"), "the summary line")
+COMMAND_MAIN = HookPoint(
+    "pip._internal.cli.base_command", "Command._main", ("self", "args"), "the summary line", required=True
+)
 EVALUATE_LINKS = HookPoint(
-    FINDER_MODULE, "PackageFinder.evaluate_links", ("self", "link_evaluator", "links"), "storing downloads"
+    FINDER_MODULE, "PackageFinder.evaluate_links", ("self", "link_evaluator", "links"), "storing downloads",
+    required=True,
 )
 FIND_BEST_CANDIDATE = HookPoint(
     FINDER_MODULE, "PackageFinder.find_best_candidate", ("self", "project_name", "specifier", "hashes"),
-    "serving pins from the cache",
+    "serving pins from the cache", required=True,
 )
 # Also where pip sets ``req.download_info`` for every file it prepares (22.3-26.3): what
 # ``--report`` and a built wheel's origin in pip's wheel cache say the file came from.
 PREPARE_LINKED = HookPoint(
     "pip._internal.operations.prepare", "RequirementPreparer._prepare_linked_requirement", ("self", "req"),
-    "storing downloads, and pip's reports naming the index",
+    "storing downloads, and pip's reports naming the index", required=True,
 )
 BUILD_ONE = HookPoint("pip._internal.wheel_builder", "_build_one", ("req", "output_dir"), "storing built wheels")
 GET_CACHE_ENTRY = HookPoint(
@@ -421,6 +432,20 @@ def pip_version_supported() -> bool:
     return behavior().supported
 
 
+def known_pips() -> str:
+    """The pip major versions this table knows, as ``22–26``."""
+    return f"{SUPPORTED_MAJOR_VERSIONS.start}\u2013{SUPPORTED_MAJOR_VERSIONS.stop - 1}"
+
+
+def unknown_pip_line() -> Optional[str]:
+    """The line for a pip newer than this table knows (it runs as plain pip); None for any other pip."""
+    version = pip_version()
+    if not version or behavior().version[0] < SUPPORTED_MAJOR_VERSIONS.stop:
+        return None
+    return f"pipcachefirst: pip {version} is newer than this pipcachefirst knows ({known_pips()}): plain pip; " \
+           "upgrade pipcachefirst"
+
+
 def _loaded(name: str) -> ModuleType:
     module = sys.modules.get(name)
     if module is None:
@@ -560,11 +585,20 @@ def distributions_by_name(environment: Any) -> Dict[str, Any]:
     return found
 
 
-def cached_requirement(text: str, parse: Callable[[str], Any]) -> Any:
-    """``text`` parsed by pip's cached ``utils.packaging.get_requirement`` (pip 22.3-26.3), else by ``parse``."""
+def cached_requirement(text: str) -> Any:
+    """``text`` parsed by pip's cached ``utils.packaging.get_requirement`` (pip 22.3-26.3).
+
+    None when that function is not there or does not parse ``text``: the
+    caller's own parser then answers, and raises pip's own error.
+    """
     module = sys.modules.get("pip._internal.utils.packaging")
     get_requirement = getattr(module, "get_requirement", None)
-    return (get_requirement or parse)(text)
+    if get_requirement is None:
+        return None
+    try:
+        return get_requirement(text)
+    except Exception:  # noqa: BLE001 - pip's parser says it again, in its own words
+        return None
 
 
 # -- requirements being prepared and built ---------------------------------

@@ -7,9 +7,10 @@ refuses new imports once installation starts.
 Which pip function is wrapped, and with what, is one table: the hook points
 of ``compat.HOOK_POINTS`` and their wrappers in ``_WRAPPERS`` (the end of
 this module).  Every wrapper calls pip's own function unchanged when anything
-is off, and an exception inside our part becomes one warning line, never a
-failed pip run.  A hook point a pip version lacks disables only the feature
-that needs it.
+is off, and each is built in one of the three guarded shapes of
+``base.patching`` (``before``, ``after``, ``instead``): an exception inside
+our part becomes one warning line and pip's own call, never a failed pip run.
+A hook point a pip version lacks disables only the feature that needs it.
 """
 
 from __future__ import annotations
@@ -41,12 +42,17 @@ def install() -> None:
     if SESSION.hooks_installed:
         return
     SESSION.hooks_installed = True
+    patching.report_failures_to(SESSION.warn)
     problem = settings.switch_problem()
     if problem:
         sys.stderr.write(problem + "\n")
         return
     if not compat.pip_version_supported():
-        logger.log(compat.VERBOSE, "pipcachefirst: pip %s is not one it knows; stepping aside", compat.pip_version())
+        line = compat.unknown_pip_line()
+        if line:  # a newer pip: said once per command (pip runs a command per process), pip runs unchanged
+            sys.stderr.write(line + "\n")
+        else:
+            logger.log(compat.VERBOSE, "pipcachefirst: pip %s is not one it knows; stepping aside", compat.pip_version())
         return
     for module_name in dict.fromkeys(p.module for p in compat.HOOK_POINTS if p.when == compat.IMPORTED):
         patching.when_imported(module_name, _patch_module)
@@ -77,53 +83,50 @@ def _wrap(module: ModuleType, point: HookPoint) -> bool:
 # -- the command: options, and the summary at the end ------------------------
 
 
-def _parse_args(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    parsed = wrapped(*args, **kwargs)
-    try:
-        if not SESSION.command or SESSION.command == compat.command_name(instance):
-            options = compat.parsed_options(parsed)
-            SESSION.parsed_cache_dir = compat.cache_dir_option(options)
-            if compat.COMMAND_RUN not in SESSION.hook_points:  # no later look at what pip decided: open it now
-                _use_cache(options)
-            SESSION.mode, problem = settings.mode()
-            if problem:
-                sys.stderr.write(problem + "\n")
-            SESSION.trees, problem = settings.trees()
-            if problem:
-                sys.stderr.write(problem + "\n")
-            SESSION.stage_ahead = (compat.installs_here_compiled(compat.command_name(instance), options)
-                                   and settings.copy_ahead())
-            if not SESSION.stage_ahead:
-                _stop_early_staging()  # its guess from the command line was wrong (options from pip's config)
-            if SESSION.mode == settings.OFFLINE:
-                compat.skip_version_check(options)
-    except Exception as exc:
-        SESSION.warn("could not find the cache location", exc)
-    return parsed
+@patching.after("could not find the cache location")
+def _parse_args(instance: Any, args: Any, kwargs: Any, parsed: Any) -> None:
+    """pip's options are parsed: where the cache is, the mode, installed trees."""
+    if SESSION.command and SESSION.command != compat.command_name(instance):
+        return
+    options = compat.parsed_options(parsed)
+    SESSION.parsed_cache_dir = compat.cache_dir_option(options)
+    if compat.COMMAND_RUN not in SESSION.hook_points:  # no later look at what pip decided: open it now
+        _use_cache(options)
+    SESSION.mode, problem = settings.mode()
+    if problem:
+        sys.stderr.write(problem + "\n")
+    SESSION.trees, problem = settings.trees()
+    if problem:
+        sys.stderr.write(problem + "\n")
+    SESSION.stage_ahead = (compat.installs_here_compiled(compat.command_name(instance), options)
+                           and settings.copy_ahead())
+    if not SESSION.stage_ahead:
+        _stop_early_staging()  # its guess from the command line was wrong (options from pip's config)
+    if SESSION.mode == settings.OFFLINE:
+        compat.skip_version_check(options)
 
 
-def _command_main(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+@patching.instead("could not finish the command")
+def _command_main(pip: patching.PipCall, instance: Any, args: Any, kwargs: Any) -> Any:
+    """The command: hooks that wait for it, pip's run, then the summary and what waits for pip's last line."""
     if SESSION.command:
-        return wrapped(*args, **kwargs)  # a command run inside a command
+        return pip()  # a command run inside a command
     SESSION.command = compat.command_name(instance)
     _watch_requirements()
     _watch_pips_cache(instance)
     try:
-        status = wrapped(*args, **kwargs)
+        status = pip()
     finally:
         installing = sys.modules.get("pipcachefirst.pip.installing")
         if installing is not None:
             installing.finish_staging()
         _stop_early_staging()
-    try:
-        _share_with_team(status)
-        line = SESSION.summary()
-        if line:
-            SESSION.say(line)
-        if status and SESSION.mode == settings.OFFLINE and SESSION.missing() and not SESSION.offline_reported:
-            logger.error("%s", _offline_message(SESSION.missing()))
-    except Exception:  # the summary is a courtesy; never a reason to fail
-        pass
+    _share_with_team(status)
+    line = SESSION.summary()
+    if line:
+        SESSION.say(line)
+    if status and SESSION.mode == settings.OFFLINE and SESSION.missing() and not SESSION.offline_reported:
+        logger.error("%s", _offline_message(SESSION.missing()))
     installing = sys.modules.get("pipcachefirst.pip.installing")
     if installing is not None:
         installing.build_later()  # after pip's last line: nothing of it is on pip's clock
@@ -152,18 +155,15 @@ def _watch_pips_cache(command: Any) -> None:
                        "use pipcachefirst list, prune or clear")
 
 
-def _command_run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+@patching.before("could not find the cache location")
+def _command_run(instance: Any, args: Any, kwargs: Any) -> None:
     """Open the cache as pip runs the command: pip has decided about its own cache folder by now.
 
     Not for ``pip cache``, which looks at the folders as they are and must
     not create one (or reach a team cache) on the way.
     """
-    try:
-        if SESSION.command != compat.CACHE_COMMAND:
-            _use_cache(compat.COMMAND_RUN.argument("options", args, kwargs))
-    except Exception as exc:
-        SESSION.warn("could not find the cache location", exc)
-    return wrapped(*args, **kwargs)
+    if SESSION.command != compat.CACHE_COMMAND:
+        _use_cache(compat.COMMAND_RUN.argument("options", args, kwargs))
 
 
 def _use_cache(options: Any) -> None:
@@ -184,18 +184,17 @@ def _use_cache(options: Any) -> None:
     _open_team_cache()
 
 
-def _cache_remove(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    """``pip cache remove PATTERN`` and ``pip cache purge``: pip's files, then the same of pipcachefirst's cache."""
-    result = wrapped(*args, **kwargs)  # pip's own errors (no pattern, too many) stop here, as without us
-    try:
-        point = compat.CACHE_REMOVE
-        [pattern] = point.argument("args", args, kwargs)
-        store = _cache_of(point.argument("options", args, kwargs))
-        if store is not None and compat.pip_would_write(str(store.root)) is not False:  # as pip: not another's
-            _remove_from(store, pattern)
-    except Exception as exc:
-        SESSION.warn("could not remove from pipcachefirst's cache", exc)
-    return result
+@patching.after("could not remove from pipcachefirst's cache")
+def _cache_remove(instance: Any, args: Any, kwargs: Any, _result: Any) -> None:
+    """``pip cache remove PATTERN`` and ``pip cache purge``: pip's files, then the same of pipcachefirst's cache.
+
+    pip's own errors (no pattern, too many) stop before this, as without us.
+    """
+    point = compat.CACHE_REMOVE
+    [pattern] = point.argument("args", args, kwargs)
+    store = _cache_of(point.argument("options", args, kwargs))
+    if store is not None and compat.pip_would_write(str(store.root)) is not False:  # as pip: not another's
+        _remove_from(store, pattern)
 
 
 def _remove_from(store: Store, pattern: str) -> None:
@@ -217,23 +216,19 @@ def _remove_from(store: Store, pattern: str) -> None:
         logger.warning("pipcachefirst: %s; pipcachefirst clear says the same", tidying.not_removed(outcome.failed))
 
 
-def _cache_info(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+@patching.after("could not measure pipcachefirst's cache")
+def _cache_info(instance: Any, args: Any, kwargs: Any, _result: Any) -> None:
     """``pip cache info``: pip's lines, then pipcachefirst's cache in the same words."""
-    result = wrapped(*args, **kwargs)
-    try:
-        point = compat.CACHE_INFO
-        store = _cache_of(point.argument("options", args, kwargs))
-        if store is not None:
-            from pipcachefirst.cache import tidying
+    point = compat.CACHE_INFO
+    store = _cache_of(point.argument("options", args, kwargs))
+    if store is not None:
+        from pipcachefirst.cache import tidying
 
-            entries, size = store.usage()
-            tree_count, tree_bytes = tidying.shelf(store).usage()
-            logger.info("pipcachefirst cache location: %s\npipcachefirst cache size: %s\n"
-                        "Number of pipcachefirst cached files: %d\nNumber of pipcachefirst installed trees: %d",
-                        store.root, compat.format_size(size + tree_bytes), entries, tree_count)
-    except Exception as exc:
-        SESSION.warn("could not measure pipcachefirst's cache", exc)
-    return result
+        entries, size = store.usage()
+        tree_count, tree_bytes = tidying.shelf(store).usage()
+        logger.info("pipcachefirst cache location: %s\npipcachefirst cache size: %s\n"
+                    "Number of pipcachefirst cached files: %d\nNumber of pipcachefirst installed trees: %d",
+                    store.root, compat.format_size(size + tree_bytes), entries, tree_count)
 
 
 def _cache_of(options: Any) -> Optional[Store]:
@@ -284,21 +279,16 @@ def _watch_requirements() -> None:
         SESSION.warn("offline mode is unavailable with this pip", ImportError(f"{point.attribute} cannot be wrapped"))
 
 
-def _get_requirements(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    ireqs = wrapped(*args, **kwargs)
-    try:
-        finder = compat.GET_REQUIREMENTS.argument("finder", args, kwargs)
-        wanted = compat.wanted_requirements(ireqs)
-        SESSION.hash_checking = compat.hash_checking(compat.GET_REQUIREMENTS.argument("options", args, kwargs),
-                                                        ireqs)
-    except Exception as exc:
-        SESSION.warn("could not read the requirements", exc)
-        return ireqs
+@patching.after("could not read the requirements")
+def _get_requirements(instance: Any, args: Any, kwargs: Any, ireqs: Any) -> None:
+    """The user's requirements, before pip resolves: their pins, the team cache's files, offline's check."""
+    finder = compat.GET_REQUIREMENTS.argument("finder", args, kwargs)
+    wanted = compat.wanted_requirements(ireqs)
+    SESSION.hash_checking = compat.hash_checking(compat.GET_REQUIREMENTS.argument("options", args, kwargs), ireqs)
     SESSION.finder(finder).root_pins = _pins_by_project(wanted)
     _from_team_cache(finder, [(w.name, w.specifier, w.hashes) for w in wanted])
     if SESSION.mode == settings.OFFLINE:
         _check_offline(finder, wanted)
-    return ireqs
 
 
 def _pins_by_project(wanted: List[compat.Wanted]) -> Dict[str, compat.Wanted]:
@@ -323,7 +313,7 @@ def _check_offline(finder: Any, wanted: List[compat.Wanted]) -> None:
             missing.append(answer.decision)
     if missing:
         SESSION.offline_reported = True
-        raise compat.installation_error(_offline_message(missing))
+        raise patching.Refusal(compat.installation_error(_offline_message(missing)))
 
 
 def _offline_message(missing: List[Decision]) -> str:
@@ -338,21 +328,19 @@ def _offline_message(missing: List[Decision]) -> str:
 # -- the finder: serve pins, note what pages list ----------------------------
 
 
-def _find_best_candidate(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+@patching.instead("could not use the cache")
+def _find_best_candidate(pip: patching.PipCall, instance: Any, args: Any, kwargs: Any) -> Any:
+    """pip's finder chooses a file: the cache's answer for a pin it holds, else pip's own choice."""
     point = compat.FIND_BEST_CANDIDATE
-    try:
-        answer = _answer(
-            instance,
-            point.argument("project_name", args, kwargs),
-            point.argument("specifier", args, kwargs, None),
-            point.argument("hashes", args, kwargs, None),
-        )
-    except Exception as exc:
-        SESSION.warn("could not use the cache", exc)
-        answer = serve.PASS
+    answer = _answer(
+        instance,
+        point.argument("project_name", args, kwargs),
+        point.argument("specifier", args, kwargs, None),
+        point.argument("hashes", args, kwargs, None),
+    )
     if answer.result is not None:
         return answer.result
-    return wrapped(*args, **kwargs)
+    return pip()
 
 
 def _answer(finder: Any, project_name: str, specifier: Any = None, hashes: Any = None) -> serve.Answer:
@@ -433,20 +421,24 @@ def _origins(finder: Any) -> List[str]:
     return sorted(normalized_set(index_urls + find_links))
 
 
-def _evaluate_links(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+@patching.instead("could not note an index page")
+def _evaluate_links(pip: patching.PipCall, instance: Any, args: Any, kwargs: Any) -> Any:
+    """pip evaluates an index page's links: they are noted for the records of files stored from it.
+
+    The links may be a generator: read once into a list, which pip gets
+    (before anything of ours that could fail), and then noted.
+    """
     point = compat.EVALUATE_LINKS
     try:
         link_evaluator, links = point.argument("link_evaluator", args, kwargs), point.argument("links", args, kwargs)
     except (IndexError, KeyError):
-        return wrapped(*args, **kwargs)
-    links = list(links)  # may be a generator: read it once, for pip and for us
-    try:
-        name = compat.link_evaluator_project(link_evaluator)
-        if name:
-            SESSION.finder(instance).page_links.setdefault(canonicalize_name(name), []).extend(links)
-    except Exception as exc:
-        SESSION.warn("could not note an index page", exc)
-    return wrapped(link_evaluator, links)
+        return pip()
+    links = list(links)
+    result = pip(link_evaluator, links)
+    name = compat.link_evaluator_project(link_evaluator)
+    if name:
+        SESSION.finder(instance).page_links.setdefault(canonicalize_name(name), []).extend(links)
+    return result
 
 
 # -- the team cache: bring pins in before pip looks, share what pip fetched --
@@ -535,25 +527,22 @@ def _share_with_team(status: Any) -> None:
 # -- the preparer and the wheel builder: fill the cache ----------------------
 
 
-def _storing(point: HookPoint, what: str, store: Callable[[Any, Any, Any], None]) -> Callable[..., Any]:
-    """A wrapper that runs pip's function, then ``store(instance, req, result)``.
+def _storing(point: HookPoint, store: Callable[[Any, Any, Any], None]) -> Callable[[Any, Any, Any, Any], None]:
+    """Our part after pip's function: ``store(instance, req, result)``.
 
-    Storing is a side effect: its failure is one warning, pip's result stands.
+    A file that cannot be stored is a line with ``-v``; a disk that refuses
+    writes stops storing for the rest of the command.
     """
 
-    def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        result = wrapped(*args, **kwargs)
+    def ours(instance: Any, args: Any, kwargs: Any, result: Any) -> None:
         try:
             store(instance, point.argument("req", args, kwargs), result)
         except StoreError as exc:
             logger.log(compat.VERBOSE, "pipcachefirst: not stored: %s", exc)
         except OSError as exc:
             SESSION.stop_storing(exc)
-        except Exception as exc:
-            SESSION.warn(f"could not store {what}", exc)
-        return result
 
-    return wrapper
+    return ours
 
 
 def _store_download(preparer: Any, req: Any, _dist: Any) -> None:
@@ -572,10 +561,11 @@ def _store_download(preparer: Any, req: Any, _dist: Any) -> None:
         SESSION.remember_source(compat.link_facts(prepared.link).url, entry.record)
 
 
-_store_prepared = _storing(compat.PREPARE_LINKED, "a downloaded file", _store_download)
+_store_prepared = _storing(compat.PREPARE_LINKED, _store_download)
 
 
-def _prepare_linked(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+@patching.after("could not store a downloaded file")
+def _prepare_linked(instance: Any, args: Any, kwargs: Any, result: Any) -> None:
     """pip prepares a file: it is stored if pip downloaded it, and reported as the index's if the cache served it.
 
     pip sets ``download_info`` from the link it was handed, for a served file
@@ -585,17 +575,13 @@ def _prepare_linked(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     what pip makes of that link, from the record (the index's URL, without
     credentials, as pip's report writes it).  pip reads it only later (the
     report, the wheel cache's origin, ``direct_url.json`` for a URL the user
-    gave, which a served pin never is).
+    gave, which a served pin never is).  Named first: storing may fail.
     """
-    result = _store_prepared(wrapped, instance, args, kwargs)
-    try:
-        req = compat.PREPARE_LINKED.argument("req", args, kwargs)
-        record = SESSION.served.get(compat.download_url(req) or "")
-        if record is not None:
-            compat.report_index_file(req, record.url, record.sha256)
-    except Exception as exc:
-        SESSION.warn("could not name the index's file in pip's report", exc)
-    return result
+    req = compat.PREPARE_LINKED.argument("req", args, kwargs)
+    record = SESSION.served.get(compat.download_url(req) or "")
+    if record is not None:
+        compat.report_index_file(req, record.url, record.sha256)
+    _store_prepared(instance, args, kwargs, result)
 
 
 def _store_built(_module: Any, req: Any, wheel_path: Any) -> None:
@@ -609,21 +595,19 @@ def _store_built(_module: Any, req: Any, wheel_path: Any) -> None:
             SESSION.stored.append(entry)
 
 
-def _get_cache_entry(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    entry = wrapped(*args, **kwargs)
+@patching.instead("could not use a wheel built earlier")
+def _get_cache_entry(pip: patching.PipCall, instance: Any, args: Any, kwargs: Any) -> Any:
+    """pip's wheel cache, then, where it misses, a wheel built earlier from a served sdist."""
+    entry = pip()
     if entry is not None:
         return entry
     point = compat.GET_CACHE_ENTRY
-    try:
-        return _built_earlier(
-            instance,
-            point.argument("link", args, kwargs),
-            point.argument("package_name", args, kwargs),
-            point.argument("supported_tags", args, kwargs),
-        )
-    except Exception as exc:
-        SESSION.warn("could not use a wheel built earlier", exc)
-        return None
+    return _built_earlier(
+        instance,
+        point.argument("link", args, kwargs),
+        point.argument("package_name", args, kwargs),
+        point.argument("supported_tags", args, kwargs),
+    )
 
 
 def _built_earlier(wheel_cache: Any, link: Any, package_name: Any, supported_tags: Any) -> Any:
@@ -644,14 +628,17 @@ def _built_earlier(wheel_cache: Any, link: Any, package_name: Any, supported_tag
     return compat.wheel_cache_entry(str(built.path))
 
 
-def _install_wheel(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    return sys.modules["pipcachefirst.pip.installing"].install_wheel(wrapped, instance, args, kwargs)
+@patching.instead("could not use installed trees")
+def _install_wheel(pip: patching.PipCall, instance: Any, args: Any, kwargs: Any) -> Any:
+    """pip installs one wheel: from its installed tree where there is one (``installing``)."""
+    return sys.modules["pipcachefirst.pip.installing"].install_wheel(pip, args, kwargs)
 
 
 # -- the session: the user agent --------------------------------------------
 
 
-def _user_agent(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+@patching.instead("could not defer pip's user agent")
+def _user_agent(pip: patching.PipCall, instance: Any, args: Any, kwargs: Any) -> Any:
     """pip's User-Agent header, computed at the session's first request rather than when it is made.
 
     Computing it runs ``rustc --version`` and ``lsb_release -a`` and looks for
@@ -660,27 +647,22 @@ def _user_agent(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     whole never sends.
     """
     if compat.SESSION_REQUEST not in SESSION.hook_points:
-        return wrapped(*args, **kwargs)
-    try:
-        return compat.defer_user_agent(lambda: wrapped(*args, **kwargs))
-    except Exception as exc:
-        logger.log(compat.VERBOSE, "pipcachefirst: computing the user agent now: %s", exc)
-        return wrapped(*args, **kwargs)
+        return pip()
+    return compat.defer_user_agent(pip)
 
 
-def _session_request(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    try:
-        compat.settle_user_agent(instance)
-    except Exception as exc:
-        SESSION.warn("could not compute pip's user agent", exc)
-    return wrapped(*args, **kwargs)
+@patching.before("could not compute pip's user agent")
+def _session_request(instance: Any, args: Any, kwargs: Any) -> None:
+    """A request: pip's real user agent goes into the session's headers first, if it was deferred."""
+    compat.settle_user_agent(instance)
 
 
 # -- the resolver: the supported tags ------------------------------------------
 
 
 
-def _supported_tags_once(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+@patching.instead("could not keep the supported tags")
+def _supported_tags_once(pip: patching.PipCall, instance: Any, args: Any, kwargs: Any) -> Any:
     """pip's list of the wheel tags this interpreter supports, worked out once per set of arguments.
 
     Before pip 24.2 the resolver works it out again for every candidate, to
@@ -693,9 +675,9 @@ def _supported_tags_once(wrapped: Any, instance: Any, args: Any, kwargs: Any) ->
         key = (tuple(_hashable(a) for a in args), tuple(sorted((k, _hashable(v)) for k, v in kwargs.items())))
         known = SESSION.supported_tags.get(key)
     except TypeError:  # arguments that cannot be a key: pip's own function, every time
-        return wrapped(*args, **kwargs)
+        return pip()
     if known is None:
-        known = SESSION.supported_tags[key] = list(wrapped(*args, **kwargs))
+        known = SESSION.supported_tags[key] = list(pip())
     return list(known)
 
 
@@ -706,7 +688,8 @@ def _hashable(value: Any) -> Any:
 # -- installed distributions: their requirements, and finding them ------------
 
 
-def _requirement_parsed_once(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+@patching.instead("could not parse requirements once")
+def _requirement_parsed_once(pip: patching.PipCall, instance: Any, args: Any, kwargs: Any) -> Any:
     """A distribution's ``Requires-Dist`` line, parsed through pip's own cache, as pip 24.2+ does.
 
     Before pip 24.2, pip parses these lines again each time it reads a
@@ -720,12 +703,14 @@ def _requirement_parsed_once(wrapped: Any, instance: Any, args: Any, kwargs: Any
     A text that does not parse raises pip's own error, as before.
     """
     if kwargs or len(args) != 1 or not isinstance(args[0], str):
-        return wrapped(*args, **kwargs)
-    return compat.cached_requirement(args[0], wrapped)
+        return pip()
+    parsed = compat.cached_requirement(args[0])
+    return pip() if parsed is None else parsed
 
 
 # Per pip environment: asked once already, and then every distribution in it by name.
-def _distribution_found_in_one_pass(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+@patching.instead("could not find installed distributions in one pass")
+def _distribution_found_in_one_pass(pip: patching.PipCall, instance: Any, args: Any, kwargs: Any) -> Any:
     """An installed project, from one scan of the environment per environment object.
 
     Before pip 24.2, ``pip install`` ends by looking each project it installed
@@ -740,14 +725,10 @@ def _distribution_found_in_one_pass(wrapped: Any, instance: Any, args: Any, kwar
     files; from 24.2 on this stays out of the way.  When reading all of it
     fails, pip's own lookup answers, every time.
     """
-    try:
-        found = None if compat.behavior().summary_reads_environment_once else _all_by_name(instance)
-        name = compat.GET_DISTRIBUTION.argument("name", args, kwargs)
-    except Exception:  # noqa: BLE001 - pip's own lookup is always right
-        found = None
+    found = None if compat.behavior().summary_reads_environment_once else _all_by_name(instance)
     if found is None:
-        return wrapped(*args, **kwargs)
-    return found.get(canonicalize_name(name))
+        return pip()
+    return found.get(canonicalize_name(compat.GET_DISTRIBUTION.argument("name", args, kwargs)))
 
 
 def _all_by_name(environment: Any) -> Optional[Dict[str, Any]]:
@@ -759,7 +740,10 @@ def _all_by_name(environment: Any) -> Optional[Dict[str, Any]]:
         state.asked = True
         return None
     state.read = True  # should reading fail: pip's lookup from now on
-    state.by_name = compat.distributions_by_name(environment)
+    try:
+        state.by_name = compat.distributions_by_name(environment)
+    except Exception as exc:  # noqa: BLE001 - an environment pip reads one by one, as it does itself
+        logger.log(compat.VERBOSE, "pipcachefirst: installed distributions read one by one: %s", exc)
     return state.by_name
 
 
@@ -769,7 +753,7 @@ _WRAPPERS: Dict[HookPoint, Callable[[Any, Any, Any, Any], Any]] = {
     compat.EVALUATE_LINKS: _evaluate_links,
     compat.FIND_BEST_CANDIDATE: _find_best_candidate,
     compat.PREPARE_LINKED: _prepare_linked,
-    compat.BUILD_ONE: _storing(compat.BUILD_ONE, "a built wheel", _store_built),
+    compat.BUILD_ONE: patching.after("could not store a built wheel")(_storing(compat.BUILD_ONE, _store_built)),
     compat.GET_CACHE_ENTRY: _get_cache_entry,
     compat.GET_REQUIREMENTS: _get_requirements,
     compat.INSTALL_WHEEL: _install_wheel,

@@ -25,6 +25,13 @@ Better still, a tree may already be copied when pip gets there: wheels
 served from the cache are copied ahead by a helper process while pip
 resolves (``staging``, started by ``stage_ahead``), and their files are
 renamed into place.
+
+Placing never fails pip.  A file the tree cannot give (gone, or changed
+since it was built: an ``OSError``) is unzipped by pip, as it would have
+been.  Anything else that goes wrong while placing is a bug of ours: it is
+one warning line, and pip's own unzip (and compile) take the rest of that
+wheel, the file that failed first removed so that pip writes it anew.
+pip's own errors, from its own unzip, go on as they are.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ import sysconfig
 import warnings
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Dict, List, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
 from pipcachefirst.base import settings
 from pipcachefirst.base.settings import HARDLINK
@@ -73,33 +80,35 @@ logger = logging.getLogger("pipcachefirst")
 PLACING_THREADS = 4
 
 
-def install_wheel(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    """The ``_install_wheel`` wrapper: pip's own install, placing from a tree when one can be used."""
-    try:
-        plan = _plan(args, kwargs)
-    except Exception as exc:
-        SESSION.warn("could not use installed trees", exc)
-        plan = None
+def install_wheel(pip: Callable[[], Any], args: Any, kwargs: Any) -> Any:
+    """Our part of pip's ``_install_wheel``: ``pip()`` runs it, placing from a tree when one can be used.
+
+    Guarded by the wrapper's ``patching.instead``: should this raise before
+    ``pip()``, pip installs the wheel itself, with its own names put back.
+    """
+    plan = _plan(args, kwargs)
     if plan is None:
-        return wrapped(*args, **kwargs)
+        return pip()
     step, tree, name = plan
     module = step.module
     background = step.warnings is warnings  # where pip's compile step starts: see _Barrier
     staged = _staged(tree)
     placements = _Placements(step, tree, _the_placer(), _the_workers() if background else None, staged)
-    module.ZipBackedFile = _tree_backed_file(step, tree, placements)
-    module.compileall = _CompileFromTree(step.compileall, tree, placements)
-    if background:
-        module.warnings = _Barrier(placements)
     try:
-        result = wrapped(*args, **kwargs)
+        module.ZipBackedFile = _tree_backed_file(step, tree, placements)
+        module.compileall = _CompileFromTree(step.compileall, tree, placements)
+        if background:
+            module.warnings = _Barrier(placements)
+        result = pip()
         placements.wait()
     finally:
-        placements.close()
         module.ZipBackedFile = step.file_class
         module.compileall = step.compileall
         if background:
             module.warnings = warnings
+        placements.close()
+    if placements.gave_up:
+        return result  # said in one line; pip unzipped the rest
     if placements.changed is not None:
         shelf = _shelf()
         if shelf is not None:
@@ -340,12 +349,32 @@ class _Placements:
         self._targets: Set[str] = set()  # every file a pending or done placement creates
         self.check_hashes = SESSION.hash_checking  # pip checks the wheel's hash: every placed byte is checked too
         self.changed: Optional[TreeChanged] = None  # a tree file found not as recorded: pip's own bytes went there
+        self.gave_up = False  # placing failed (a bug of ours): pip unzips and compiles the rest of this wheel
 
     def folder(self, path: str) -> None:
         _folder(self.folders, path)
 
+    def give_up(self, exc: Exception) -> None:
+        """Placing failed other than for a file the tree lacks: one warning, and pip's own unzip from now on."""
+        if not self.gave_up:
+            self.gave_up = True
+            SESSION.warn(f"could not place the installed tree of {self.tree.wheel}", exc)
+
     def save(self, file: Any, member: str, stamp: Stamp) -> None:
         """Place ``member`` where pip would unzip ``file``; pip's own ``save()`` if the tree cannot."""
+        if self.gave_up:
+            self._unzip(file)
+            return
+        try:
+            placed = self._save(file, member, stamp)
+        except Exception as exc:  # noqa: BLE001 - ours, never pip's: pip's own save() is called below
+            self.give_up(exc)
+            placed = False
+        if not placed:
+            self._unzip(file)
+
+    def _save(self, file: Any, member: str, stamp: Stamp) -> bool:
+        """Place ``member`` (or hand it to a thread); False when pip must unzip it (the tree lacks it)."""
         dest = file.dest_path
         key = os.path.normpath(os.path.abspath(dest))
         mode = (0o777 & ~self.umask | 0o111) if self.step.is_executable(file._getinfo()) else 0o666 & ~self.umask
@@ -364,7 +393,7 @@ class _Placements:
         self._targets.add(key)
         file.written = True  # pip 26.3 reads it (written_paths) to record what an interrupted install left
         if self._rename_staged(member, stamp, dest, mode, key, with_pyc=pyc is not None):
-            return
+            return True
         job = (self.tree.source(member), dest, mode, stamp, _may_link(member), pyc,
                self.digest(self.tree.source_digest(member)))
         if background:
@@ -373,13 +402,14 @@ class _Placements:
                 self._hand_out()
                 self._batch_folder = folder
             self._batch.append((job, file, dest, member))
-            return
+            return True
         try:
             placed_pyc = _place(self.placer, self.folders, *job)
         except OSError as exc:  # the tree went away or changed meanwhile: unzip, as pip would
-            self._unzip(file, dest, exc)
-            return
+            self.not_placed(exc)
+            return False
         self._done(key, member, placed_pyc)
+        return True
 
     def digest(self, sha256: Optional[str]) -> Optional[str]:
         """The sha256 a placed file is checked against: in pip's hash-checking mode only (it reads every byte)."""
@@ -435,8 +465,9 @@ class _Placements:
         for job, batch in pending:
             outcomes = job.result()
             for (_, file, dest, member), outcome in zip(batch, outcomes):
-                if isinstance(outcome, OSError):
-                    self._unzip(file, dest, outcome)
+                if isinstance(outcome, Exception):
+                    self.not_placed(outcome)
+                    self._unzip(file)
                 else:
                     self._done(os.path.normpath(os.path.abspath(dest)), member, outcome)
 
@@ -453,9 +484,16 @@ class _Placements:
         else:
             self.compiled.discard(key)
 
-    def _unzip(self, file: Any, dest: str, why: OSError) -> None:
+    def not_placed(self, why: Exception) -> None:
+        """Why a file was not placed: a tree file gone or changed (pip unzips it), or a bug of ours (give up)."""
         if isinstance(why, TreeChanged):
             self.changed = why
+        elif not isinstance(why, OSError):
+            self.give_up(why)
+
+    def _unzip(self, file: Any) -> None:
+        """pip's own ``save()`` for ``file``, where nothing of ours is left: no file, no ``.pyc`` said placed."""
+        dest = file.dest_path
         key = os.path.normpath(os.path.abspath(dest))
         self.placed.pop(key, None)
         self.compiled.discard(key)
@@ -476,13 +514,13 @@ def _has_digest(path: str, sha256: Optional[str]) -> bool:
         return sha256_of(handle) == sha256
 
 
-def _place_all(placer: Placer, folders: Set[str], batch: List[_Placing]) -> List[Union[bool, OSError]]:
+def _place_all(placer: Placer, folders: Set[str], batch: List[_Placing]) -> List[Union[bool, Exception]]:
     """``_place`` for each file of ``batch``: whether its ``.pyc`` was placed, or why the file was not."""
-    outcomes: List[Union[bool, OSError]] = []
+    outcomes: List[Union[bool, Exception]] = []
     for job, _, _, _ in batch:
         try:
             outcomes.append(_place(placer, folders, *job))
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - told to pip's thread, which has pip unzip the file
             outcomes.append(exc)
     return outcomes
 
@@ -497,10 +535,12 @@ def _place(placer: Placer, folders: Set[str], source: str, dest: str, mode: int,
     try:
         _folder(folders, pyc[1])
         _place_one(placer, *pyc)
-    except OSError:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
-            os.unlink(pyc[1])
-        return False
+            os.unlink(pyc[1])  # no half-placed .pyc beside a source pip may unzip anew
+        if isinstance(exc, OSError):
+            return False  # pip compiles it
+        raise
     return True
 
 
@@ -540,8 +580,12 @@ def _tree_backed_file(step: InstallStep, tree: Tree, placements: _Placements) ->
 
     class TreeBackedFile(step.file_class):  # type: ignore[misc, name-defined]
         def save(self) -> None:
-            member = self.src_record_path
-            stamp = tree.files.get(member)
+            try:
+                member = self.src_record_path
+                stamp = None if placements.gave_up else tree.files.get(member)
+            except Exception as exc:  # noqa: BLE001 - pip's own save() below
+                placements.give_up(exc)
+                stamp = None
             if stamp is None:
                 super().save()
                 return
@@ -563,33 +607,49 @@ class _CompileFromTree:
 
     def compile_file(self, fullname: Any, *args: Any, **kwargs: Any) -> Any:
         placements = self._placements
-        placements.wait()
+        placements.wait()  # pip's own unzip of what the tree could not give: pip's errors go on as they are
+        answer = None
+        if not placements.gave_up and not args and kwargs == {"force": True, "quiet": True}:
+            try:
+                answer = self._from_tree(fullname)
+            except Exception as exc:  # noqa: BLE001 - pip compiles it, below
+                placements.give_up(exc)
+        if answer is None:
+            return self._compileall.compile_file(fullname, *args, **kwargs)
+        return answer
+
+    def _from_tree(self, fullname: Any) -> Optional[bool]:
+        """What ``compile_file`` says for a source placed from the tree, its ``.pyc`` placed; None: pip compiles it."""
+        placements, tree = self._placements, self._tree
         key = os.path.normpath(os.path.abspath(fullname))
         member = placements.placed.get(key)
-        if member is not None and not args and kwargs == {"force": True, "quiet": True}:
-            tree = self._tree
-            try:
-                info = os.lstat(fullname)
-            except OSError:
-                info = None
-            if info is not None and stamp_of(info) == tree.files.get(member):  # placed, and unchanged since
-                if member in tree.not_compiled:
-                    return False
-                if key in placements.compiled:
-                    return True  # placed with its source
-                stamp = tree.compiled.get(member)
-                if stamp is not None:
-                    target = importlib.util.cache_from_source(fullname)
-                    placements.folder(target)
-                    if os.path.lexists(target):
-                        os.unlink(target)
-                    try:
-                        _the_placer().place(tree.pyc(member), target, pyc_mode(info.st_mode, placements.umask),
-                                            stamp, True, placements.digest(tree.pyc_digest(member)))
-                        return True
-                    except OSError as exc:  # the tree went away or changed meanwhile: compile, as pip would
-                        if isinstance(exc, TreeChanged):
-                            placements.changed = exc
-                        if os.path.lexists(target):
-                            os.unlink(target)
-        return self._compileall.compile_file(fullname, *args, **kwargs)
+        if member is None:
+            return None
+        try:
+            info = os.lstat(fullname)
+        except OSError:
+            return None
+        if stamp_of(info) != tree.files.get(member):  # changed since it was placed (a fixed script)
+            return None
+        if member in tree.not_compiled:
+            return False
+        if key in placements.compiled:
+            return True  # placed with its source
+        stamp = tree.compiled.get(member)
+        if stamp is None:
+            return None
+        target = importlib.util.cache_from_source(fullname)
+        try:
+            placements.folder(target)
+            if os.path.lexists(target):
+                os.unlink(target)
+            _the_placer().place(tree.pyc(member), target, pyc_mode(info.st_mode, placements.umask),
+                                stamp, True, placements.digest(tree.pyc_digest(member)))
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(target)  # nothing half-placed for pip to compile over
+            if isinstance(exc, OSError):  # the tree went away or changed meanwhile: compile, as pip would
+                placements.not_placed(exc)
+                return None
+            raise
+        return True
