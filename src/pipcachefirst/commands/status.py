@@ -43,14 +43,13 @@ def run(args: argparse.Namespace) -> int:
         hooks = compat.hook_points()
     except Exception as exc:  # noqa: BLE001
         hooks = {"pip": f"not importable: {exc}"}
-    fits = bool(hooks) and all(v == "ok" for v in hooks.values()) and compat.pip_version_supported()
+    misfit = pip_misfit(hooks)
     not_ours = _not_this_users(location.root)
-    enabled = state == "on" and location.root is not None and fits and not not_ours
+    enabled = state == "on" and location.root is not None and not misfit and not not_ours
     reason = {
         "off": f"{SWITCH}={os.environ.get(SWITCH)!r} turns it off",
         "invalid": settings.invalid_switch_message(os.environ.get(SWITCH, "")),
-    }.get(state) or (None if location.root else location.reason) or not_ours or (
-        None if fits else "this pip does not fit")
+    }.get(state) or (None if location.root else location.reason) or not_ours or misfit
     data = {
         "enabled": enabled,
         "reason": reason or "on",
@@ -62,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         "bytes": size,
         "pip": compat.pip_version(),
         "hook_points": hooks,
+        "features_off": features_off(hooks),
         "trees": {
             "enabled": trees_on,
             "link_mode": link_mode,
@@ -132,6 +132,33 @@ def _team_cache_line(team: Dict[str, Any]) -> str:
     signed = "" if team["signed"] else ", anonymous"
     state = "reachable" if team["reachable"] else f"NOT reachable ({team['problem']})"
     return f"team cache: {team['where']}: {state}, {access}{signed}"
+
+
+def pip_misfit(hooks: Dict[str, str]) -> Optional[str]:
+    """Why this pip gets nothing from pipcachefirst (None: it fits): a pip the table does not know, a core point missing.
+
+    A missing point that is not ``required`` costs only its feature (``features_off``).
+    """
+    if not compat.pip_version_supported():
+        line = compat.unknown_pip_line()
+        return line.replace("pipcachefirst: ", "", 1) if line else (
+            f"pip {compat.pip_version()} is not one this pipcachefirst knows ({compat.known_pips()})")
+    if "pip" in hooks:
+        return f"pip is {hooks['pip']}"
+    missing = [p.attribute for p in compat.HOOK_POINTS if p.required and hooks.get(p.attribute) != "ok"]
+    return f"this pip lacks {', '.join(missing)}" if missing else None
+
+
+def features_off(hooks: Dict[str, str]) -> Dict[str, str]:
+    """Each feature a missing hook point turns off, and why: the point and what is wrong with it."""
+    off: Dict[str, str] = {}
+    for point in compat.HOOK_POINTS:
+        result = hooks.get(point.attribute)
+        if result is not None and result != "ok":
+            suffix = f" ({point.feature} is off)"
+            why = f"{point.attribute}: {result[:-len(suffix)] if result.endswith(suffix) else result}"
+            off[point.feature] = f"{off[point.feature]}; {why}" if point.feature in off else why
+    return off
 
 
 def _feature_of(attribute: str, result: str) -> str:
