@@ -59,6 +59,30 @@ class FutureRecord(ValueError):
     """A record written by a newer pipcachefirst: not for this version to read, nor to touch."""
 
 
+class Reading(NamedTuple):
+    """A record as read from its bytes: the record, or why there is none."""
+
+    record: Optional["Record"]
+    future: bool = False  # written by a newer pipcachefirst: skipped, never served, moved aside or overwritten
+    damage: Optional[str] = None  # not a valid record: what is wrong with it
+
+
+def read_record(data: Union[str, bytes]) -> Reading:
+    """Read a record's text (or UTF-8 bytes), telling a newer version's record from a damaged one.
+
+    The one place that tells them apart, by the exception's class rather than
+    by which ``except`` clause comes first: ``FutureRecord`` is a
+    ``ValueError``, as damage is, so that a reader that only knows "not a
+    record I can use" still skips it.
+    """
+    try:
+        return Reading(Record.from_json(data.decode("utf-8") if isinstance(data, bytes) else data))
+    except (ValueError, TypeError) as exc:  # FutureRecord and UnicodeDecodeError are ValueErrors
+        if isinstance(exc, FutureRecord):
+            return Reading(None, future=True)
+        return Reading(None, damage=str(exc))
+
+
 class Sibling(NamedTuple):
     """Another file the origin listed for the same version when a file was stored."""
 

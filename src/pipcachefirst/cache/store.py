@@ -49,7 +49,7 @@ from pipcachefirst.base.atomic import (
 )
 from pipcachefirst.base.free_space import FreeSpace
 from pipcachefirst.base.packaging import canonicalize_name
-from pipcachefirst.cache.catalog import Entry, FutureRecord, Record, StoreError, parse_filename, version_key
+from pipcachefirst.cache.catalog import Entry, Record, StoreError, parse_filename, read_record, version_key
 from pipcachefirst.cache.decisions import Reason
 from pipcachefirst.cache.provenance import origin_key
 
@@ -216,16 +216,16 @@ class Store:
         except (OSError, UnicodeDecodeError) as exc:
             self._report(f"ignoring unreadable record {record_path} ({exc})")
             return None
-        try:
-            record = Record.from_json(text)
-        except FutureRecord:
+        reading = read_record(text)
+        if reading.future:
             return None  # a newer pipcachefirst's: not ours to serve, move or overwrite
-        except (ValueError, TypeError) as exc:
-            problem: Optional[str] = f"record {record_path} is not a valid pipcachefirst record ({exc})"
+        record = reading.record
+        if record is None:
+            problem: Optional[str] = f"record {record_path} is not a valid pipcachefirst record ({reading.damage})"
         else:
             problem = self._misplaced(record, folder, digest_prefix, origin)
-        if problem:
-            self._report(problem + "; moved aside")
+        if problem or record is None:
+            self._report(f"{problem}; moved aside")
             self._move_aside(record_path)
             return None
         return record
@@ -435,12 +435,10 @@ def _writable(folder: Path) -> bool:
 
 def _is_future(record_path: Path) -> bool:
     try:
-        Record.from_json(record_path.read_text("utf-8"))
-    except FutureRecord:
-        return True
-    except (OSError, ValueError, TypeError, UnicodeDecodeError):
+        data = record_path.read_bytes()
+    except OSError:
         return False
-    return False
+    return read_record(data).future
 
 
 def _names(folder: Path) -> List[str]:

@@ -54,10 +54,10 @@ from pipcachefirst.cache.catalog import (
     KIND_BUILT,
     KIND_DOWNLOAD,
     Entry,
-    FutureRecord,
     Record,
     StoreError,
     parse_filename,
+    read_record,
     version_key,
 )
 from pipcachefirst.cache.provenance import origin_key
@@ -279,12 +279,12 @@ class TeamCache:
         data = self.client.get(key, _RECORD_LIMIT)
         if data is None:
             return None
-        try:
-            record = Record.from_json(data.decode("utf-8"))
-        except FutureRecord:
+        reading = read_record(data)
+        if reading.future:
             return None  # a newer pipcachefirst's: not for this version
-        except (ValueError, TypeError, UnicodeDecodeError) as exc:
-            self._warn(f"team cache: {key} is not a pipcachefirst record ({exc}); not used")
+        record = reading.record
+        if record is None:
+            self._warn(f"team cache: {key} is not a pipcachefirst record ({reading.damage}); not used")
             return None
         problem = _contradiction(record, digest, built_from, origin, want)
         if problem:
