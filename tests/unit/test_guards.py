@@ -22,6 +22,7 @@ import pytest
 from tests.support.packages import rich_wheel_bytes
 
 from pipcachefirst.base import patching
+from pipcachefirst.base.workers import Workers
 from pipcachefirst.cache.catalog import RECORD_SCHEMA, Record, read_record
 from pipcachefirst.commands import cli
 from pipcachefirst.pip import compat, hooks, installing
@@ -223,7 +224,7 @@ def test_placing_that_raises_leaves_the_rest_of_the_wheel_to_pips_unzip_with_one
     tree = Trees(tmp_path / "trees", "key").build("ab" * 32, wheel, lambda info: False, "rich_pure-1.0.whl")
     assert tree is not None
     Unzipped.saved = []
-    workers = installing.Workers(threads) if threads else None
+    workers = Workers(threads) if threads else None
     placements = installing._Placements(InstallStep(None, Unzipped, compileall, lambda info: False), tree,
                                         PlacesThenFails(COPY), workers)
     venv = tmp_path / "venv"

@@ -107,12 +107,12 @@ def install_wheel(pip: Callable[[], Any], args: Any, kwargs: Any) -> Any:
         if background:
             module.warnings = warnings
         placements.close()
-    if placements.gave_up:
-        return result  # said in one line; pip unzipped the rest
     if placements.changed is not None:
         shelf = _shelf()
         if shelf is not None:
             shelf.reject(tree, placements.changed)
+    if placements.gave_up:
+        return result  # said in one line; pip unzipped the rest
     logger.log(VERBOSE, "pipcachefirst: %s placed from its installed tree (%s%s)", name, _placer_mode(),
                f"; {placements.renamed} files copied ahead" if placements.renamed else "")
     SESSION.trees_placed += 1
