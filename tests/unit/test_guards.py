@@ -19,16 +19,16 @@ from typing import Any, Iterator, List, Tuple
 
 import pytest
 
-from tests.support.packages import rich_wheel_bytes
-
 from pipcachefirst.base import patching
+from pipcachefirst.base.settings import COPY
 from pipcachefirst.base.workers import Workers
 from pipcachefirst.cache.catalog import RECORD_SCHEMA, Record, read_record
-from pipcachefirst.commands import cli
+from pipcachefirst.commands import status
 from pipcachefirst.pip import compat, hooks, installing
 from pipcachefirst.pip.compat import InstallStep
 from pipcachefirst.pip.session import CURRENT as SESSION
-from pipcachefirst.trees.tree import COPY, Placer, Trees
+from pipcachefirst.trees.tree import Placer, Trees
+from tests.support.packages import rich_wheel_bytes
 
 Reported = List[Tuple[str, BaseException]]
 
@@ -276,16 +276,17 @@ def test_status_is_off_only_without_a_core_hook_point_and_names_each_feature_off
     every = {point.attribute: "ok" for point in compat.HOOK_POINTS}
     missing = " (installed trees is off)"
     without_trees = dict(every, _install_wheel=f"AttributeError: no _install_wheel{missing}")
-    assert cli._pip_misfit(without_trees) is None
-    assert cli._features_off(without_trees) == {"installed trees": "_install_wheel: AttributeError: no _install_wheel"}
+    assert status.pip_misfit(without_trees) is None
+    assert status.features_off(without_trees) == {
+        "installed trees": "_install_wheel: AttributeError: no _install_wheel"}
 
     core = compat.FIND_BEST_CANDIDATE
     without_serving = dict(every, **{core.attribute: f"TypeError: takes other arguments ({core.feature} is off)"})
-    assert cli._pip_misfit(without_serving) == f"this pip lacks {core.attribute}"
+    assert status.pip_misfit(without_serving) == f"this pip lacks {core.attribute}"
     assert [point.feature for point in compat.HOOK_POINTS if point.required] == [
         "the cache location and mode", "the summary line", "storing downloads", "serving pins from the cache",
         "storing downloads, and pip's reports naming the index"]
 
     monkeypatch.setattr(compat, "pip_version", lambda: "27.0")
-    assert cli._pip_misfit(every) == (
+    assert status.pip_misfit(every) == (
         "pip 27.0 is newer than this pipcachefirst knows (22\u201326): plain pip; upgrade pipcachefirst")
