@@ -339,7 +339,8 @@ def test_a_post_import_hook_that_raises_leaves_pip_importing_and_running_as_plai
 
     assert differ == []
     assert one_line(run) == [
-        f"pipcachefirst: a hook after importing {module} failed (RuntimeError: a bug of ours); pip carries on without it"]
+        f"pipcachefirst: a hook after importing {module} failed (RuntimeError: a bug of ours); "
+        "pip carries on without it"]
     assert "GET /main/simple/rich-pure/" in run.requests, "plain pip: the index"
     assert not [line for line in run.lines() if SUMMARY.search(line)], "and no summary"
 
@@ -360,7 +361,9 @@ def test_a_wrapper_whose_part_raises_leaves_the_answer_to_pip(rich_world: World)
 
 
 @pytest.mark.parametrize("copy_ahead", ["1", "0"])
-def test_placing_an_installed_tree_that_raises_leaves_the_wheel_to_pips_unzip(rich_world: World, copy_ahead: str) -> None:
+def test_placing_an_installed_tree_that_raises_leaves_the_wheel_to_pips_unzip(
+    rich_world: World, copy_ahead: str,
+) -> None:
     """Copied ahead, a tree's files are renamed into place and only some ``.pyc`` placed; else all are placed."""
     fault = """
         def break_placing(tree):

@@ -104,7 +104,7 @@ def _run_hook(name: str, hook: Hook, module: Any) -> bool:
         return False
     try:
         hook(module)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 -- a hook is ours: pip's import goes on, as plain pip
         stop()
         _report(f"a hook after importing {name} failed", exc)
         return False

@@ -8,10 +8,9 @@ import os
 import sys
 from typing import Any, Dict, Optional
 
-from pipcachefirst import __version__
+from pipcachefirst import SWITCH, __version__, switch_state
 from pipcachefirst.base import settings
 from pipcachefirst.base.free_space import human
-from pipcachefirst import SWITCH, switch_state
 from pipcachefirst.cache.store import Store
 from pipcachefirst.commands import common
 from pipcachefirst.pip import compat
@@ -104,7 +103,7 @@ def _team_cache_status() -> Dict[str, Any]:
     """Where the team cache is, whether it answers now, and whether this machine writes to it; never a secret."""
     if not os.environ.get(settings.REMOTE_VARIABLE, "").strip():
         return {"configured": False, "problem": None}
-    from pipcachefirst.team import s3
+    from pipcachefirst.team import s3  # noqa: PLC0415 -- the S3 client, only where a team cache is set
 
     remote, problem = s3.remote_from_environment()
     if remote is None:
@@ -135,7 +134,7 @@ def _team_cache_line(team: Dict[str, Any]) -> str:
 
 
 def pip_misfit(hooks: Dict[str, str]) -> Optional[str]:
-    """Why this pip gets nothing from pipcachefirst (None: it fits): a pip the table does not know, a core point missing.
+    """Why this pip gets nothing from pipcachefirst (None: it fits): a pip unknown to the table, a core point missing.
 
     A missing point that is not ``required`` costs only its feature (``features_off``).
     """

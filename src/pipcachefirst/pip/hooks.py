@@ -52,7 +52,8 @@ def install() -> None:
         if line:  # a newer pip: said once per command (pip runs a command per process), pip runs unchanged
             sys.stderr.write(line + "\n")
         else:
-            logger.log(compat.VERBOSE, "pipcachefirst: pip %s is not one it knows; stepping aside", compat.pip_version())
+            logger.log(compat.VERBOSE, "pipcachefirst: pip %s is not one it knows; stepping aside",
+                       compat.pip_version())
         return
     for module_name in dict.fromkeys(p.module for p in compat.HOOK_POINTS if p.when == compat.IMPORTED):
         patching.when_imported(module_name, _patch_module)
@@ -73,7 +74,7 @@ def _wrap(module: ModuleType, point: HookPoint) -> bool:
     try:
         owner, name = compat.hook_target(module, point)
         patching.wrap(owner, name, _WRAPPERS[point])
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 -- a pip without this point: only its feature is off
         logger.log(compat.VERBOSE, "pipcachefirst: %s unavailable: %s", point.feature, exc)
         return False
     SESSION.hook_points.add(point)  # a feature whose points are not all wrapped is off
@@ -144,12 +145,13 @@ def _watch_pips_cache(command: Any) -> None:
     try:
         patching.wrap(*compat.command_run_target(command), _WRAPPERS[compat.COMMAND_RUN])
         SESSION.hook_points.add(compat.COMMAND_RUN)
-    except Exception as exc:  # the cache is then opened as pip's options are parsed
+    except Exception as exc:  # noqa: BLE001 -- the cache is then opened as pip's options are parsed
         logger.log(compat.VERBOSE, "pipcachefirst: %s unavailable: %s", compat.COMMAND_RUN.feature, exc)
     module = sys.modules.get(compat.CACHE_COMMAND_MODULE)
     if module is None:
         return
-    missing = [p for p in (compat.CACHE_REMOVE, compat.CACHE_INFO) if p not in SESSION.hook_points and not _wrap(module, p)]
+    missing = [p for p in (compat.CACHE_REMOVE, compat.CACHE_INFO)
+               if p not in SESSION.hook_points and not _wrap(module, p)]
     if missing:
         logger.warning("pipcachefirst: pip cache does not see pipcachefirst's cache with this pip; "
                        "use pipcachefirst list, prune or clear")
@@ -199,7 +201,7 @@ def _cache_remove(instance: Any, args: Any, kwargs: Any, _result: Any) -> None:
 
 def _remove_from(store: Store, pattern: str) -> None:
     """Remove what ``pattern`` names (``*``: everything, as pip's purge), and say it as pip says its part."""
-    from pipcachefirst.cache import tidying
+    from pipcachefirst.cache import tidying  # noqa: PLC0415 -- only for pip cache remove and purge
 
     items = tidying.removables(store)
     if pattern != "*":
@@ -222,7 +224,7 @@ def _cache_info(instance: Any, args: Any, kwargs: Any, _result: Any) -> None:
     point = compat.CACHE_INFO
     store = _cache_of(point.argument("options", args, kwargs))
     if store is not None:
-        from pipcachefirst.cache import tidying
+        from pipcachefirst.cache import tidying  # noqa: PLC0415 -- only for pip cache info
 
         entries, size = store.usage()
         tree_count, tree_bytes = tidying.shelf(store).usage()
@@ -408,7 +410,8 @@ def _fresh_answer(finder: Any, project_name: str, specifier: Any, hashes: Any) -
         )
     _from_team_cache(finder, [(project_name, specifier, hashes)])
     return serve.answer(
-        SESSION.store, finder, project_name, specifier, hashes, _origins(finder), SESSION.finder(finder).picks, SESSION.mode
+        SESSION.store, finder, project_name, specifier, hashes, _origins(finder), SESSION.finder(finder).picks,
+        SESSION.mode,
     )
 
 
@@ -449,7 +452,7 @@ def _open_team_cache() -> None:
     SESSION.remote = None
     if not os.environ.get(settings.REMOTE_VARIABLE, "").strip():
         return
-    from pipcachefirst.team import remote, s3
+    from pipcachefirst.team import remote, s3  # noqa: PLC0415 -- the S3 client, only where a team cache is set
 
     where, problem = s3.remote_from_environment()
     if problem:
@@ -485,7 +488,7 @@ def _from_team_cache(finder: Any, asked: List[Tuple[str, Any, Any]]) -> None:
     if how:
         try:
             team.lookup(list(how), lambda want, records: _team_choice(finder, *how[want], records))
-        except Exception as exc:  # a bug of ours must cost the team cache, not the install
+        except Exception as exc:  # noqa: BLE001 -- a bug of ours must cost the team cache, not the install
             team.off = f"{type(exc).__name__}: {exc}"
             SESSION.warn("could not use the team cache", exc)
 
@@ -518,7 +521,7 @@ def _share_with_team(status: Any) -> None:
     if status == 0 and SESSION.stored:
         try:
             team.share(SESSION.stored)
-        except Exception as exc:  # pip's work is done; a bug of ours costs only the sharing
+        except Exception as exc:  # noqa: BLE001 -- pip's work is done; a bug of ours costs only the sharing
             SESSION.warn("could not share with the team cache", exc)
     if team.fetched or team.shared:
         SESSION.say(f"pipcachefirst: team cache: {team.fetched} files fetched, {team.shared} shared")

@@ -50,9 +50,9 @@ from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
 from pipcachefirst.base import settings
-from pipcachefirst.base.settings import HARDLINK
 from pipcachefirst.base.atomic import current_umask, sha256_of
 from pipcachefirst.base.free_space import tree_size
+from pipcachefirst.base.settings import HARDLINK
 from pipcachefirst.base.workers import Job, Workers
 from pipcachefirst.cache.store import TREES
 from pipcachefirst.pip import compat, early_staging
@@ -170,7 +170,8 @@ def _build_later(sha256: str, wheel_path: str, args: Any, kwargs: Any, step: Ins
             SESSION.stop_storing(exc)
             return True  # no tree: pip installs it alone
     SESSION.trees_to_build.setdefault(sha256, later.Job(
-        sha256, path, os.path.basename(wheel_path), [info.filename for info in wheel.infolist() if step.is_executable(info)]
+        sha256, path, os.path.basename(wheel_path),
+        [info.filename for info in wheel.infolist() if step.is_executable(info)],
     ))
     logger.log(VERBOSE, "pipcachefirst: the installed tree of %s is built when pip is done", name)
     return True
@@ -202,7 +203,7 @@ def build_later() -> None:
         return
     try:
         later.start(_shelf(), jobs)
-    except Exception as exc:  # the next install builds them: nothing is lost but time
+    except Exception as exc:  # noqa: BLE001 -- the next install builds them: nothing is lost but time
         logger.log(VERBOSE, "pipcachefirst: not building installed trees: %s", exc)
 
 
@@ -220,7 +221,7 @@ def _staged(tree: Tree) -> Optional[staging.Staged]:
     try:
         stager = _the_stager(tree.folder.parent, start=False) if SESSION.stage_ahead else None
         return stager.take(tree.sha256) if stager is not None else None
-    except Exception as exc:  # a head start lost, nothing more
+    except Exception as exc:  # noqa: BLE001 -- a head start lost, nothing more
         logger.log(VERBOSE, "pipcachefirst: not using trees copied ahead: %s", exc)
         return None
 
@@ -229,7 +230,7 @@ def stage_ahead(sha256: str) -> None:
     """pip was served this wheel: copy its tree ahead, if it has one (see ``staging``).  Never fails."""
     try:
         _stage_ahead(sha256)
-    except Exception as exc:  # staging is a head start, never a reason to serve pip less
+    except Exception as exc:  # noqa: BLE001 -- staging is a head start, never a reason to serve pip less
         logger.log(VERBOSE, "pipcachefirst: not copying trees ahead: %s", exc)
         SESSION.staging_off = True
         finish_staging()
