@@ -91,10 +91,11 @@ def install(work: Path, name: str, workload: str, env: Dict[str, str]) -> Tuple[
 
 def trees_in(cachefirst: Path) -> Tuple[int, int]:
     """(trees, trees that look changed): what pipcachefirst's check before each use would find."""
-    from pipcachefirst import trees
+    from pipcachefirst.cache.store import TREES  # noqa: PLC0415 -- from the venv this script re-runs in
+    from pipcachefirst.trees.tree import Trees  # noqa: PLC0415
 
-    found = [tree for _, tree in trees.Trees(cachefirst / "trees-v2", "-").walk() if tree is not None]
-    return len(found), sum(1 for tree in found if trees.Trees.first_change(tree) is not None)
+    found = [tree for _, tree in Trees(cachefirst / TREES.name, "-").walk() if tree is not None]
+    return len(found), sum(1 for tree in found if Trees.first_change(tree) is not None)
 
 
 def main(argv: Sequence[str]) -> None:

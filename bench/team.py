@@ -27,7 +27,7 @@ built an sdist ("Created wheel for"); every line naming the team cache, a
 warning or pipcachefirst is kept.  Times are medians of the counted runs
 after a warm-up run; ratios are medians of per-run ratios.
 
-    python3 bench/team.py                   # into bench/results/team.{json,md} and docs/benchmarks.md (about 20 minutes)
+    python3 bench/team.py                   # into bench/results/team.{json,md} and docs/benchmarks.md (~20 min)
     python3 bench/team.py --smoke           # smoke.txt, pip 26.3, one run, no warm-up: the whole path once
     python3 bench/team.py --pip 26.3 --runs 3 --output-dir /tmp/team
 """
