@@ -20,7 +20,7 @@ from typing import Dict, Optional
 
 import pytest
 
-from pipcachefirst.commands import venv
+from pipcachefirst.pip import bundled
 from tests.conftest import PipRun, World
 from tests.support.envs import Venv, isolated_environ
 from tests.support.packages import wheel_bytes, wheel_of_installed
@@ -44,7 +44,7 @@ def runner(world: World, *args: str, env: Optional[Dict[str, str]] = None, cwd: 
     return PipRun(proc.returncode, proc.stdout, proc.stderr, world.server.take_requests())
 
 
-BUNDLED_PIP = venv.pip_wheel_of(sysconfig.get_path("stdlib"))
+BUNDLED_PIP = bundled.pip_wheel_of(sysconfig.get_path("stdlib"))
 
 
 def seeded(venv_dir: Path) -> bool:

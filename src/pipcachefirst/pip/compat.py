@@ -41,6 +41,7 @@ from typing import (
     Sequence,
     Tuple,
 )
+from zipfile import ZipInfo
 
 SUPPORTED_MAJOR_VERSIONS = range(22, 27)
 VERBOSE = 15  # pip's own level between DEBUG and INFO, shown with -v
@@ -369,6 +370,37 @@ def install_step(module: ModuleType) -> InstallStep:
     if not callable(getattr(warnings_module, "catch_warnings", None)):
         warnings_module = None
     return InstallStep(module, file_class, compileall, module.zip_item_is_executable, warnings_module)
+
+
+def replace_install_names(
+    step: InstallStep, file_class: Optional[type] = None, compileall: Any = None, warnings_module: Any = None
+) -> None:
+    """Swap the names ``_install_wheel`` looks up in its module (None: put pip's own back, see ``InstallStep``)."""
+    step.module.ZipBackedFile = file_class or step.file_class
+    step.module.compileall = compileall or step.compileall
+    if warnings_module is not None:
+        step.module.warnings = warnings_module
+
+
+# A wheel member as ``_install_wheel`` hands it to ``save()`` (``ZipBackedFile``, the same in pip 22.3-26.3).
+def member_record_path(member: Any) -> str:
+    """The member's path in the wheel, as its RECORD names it."""
+    return str(member.src_record_path)
+
+
+def member_destination(member: Any) -> str:
+    """Where pip would unzip the member."""
+    return str(member.dest_path)
+
+
+def member_zipinfo(member: Any) -> ZipInfo:
+    return member._getinfo()  # type: ignore[no-any-return]
+
+
+def mark_written(member: Any) -> None:
+    """Say the member's file is in place: pip 26.3 reads it (``written_paths``) to record what an interrupted
+    install left; earlier pips never look."""
+    member.written = True
 
 
 def built_anew(direct_url: Any, wheel_path: str) -> bool:

@@ -90,22 +90,17 @@ def install_wheel(pip: Callable[[], Any], args: Any, kwargs: Any) -> Any:
     if plan is None:
         return pip()
     step, tree, name = plan
-    module = step.module
     background = step.warnings is warnings  # where pip's compile step starts: see _Barrier
     staged = _staged(tree)
     placements = _Placements(step, tree, _the_placer(), _the_workers() if background else None, staged)
     try:
-        module.ZipBackedFile = _tree_backed_file(step, tree, placements)
-        module.compileall = _CompileFromTree(step.compileall, tree, placements)
-        if background:
-            module.warnings = _Barrier(placements)
+        compat.replace_install_names(step, _tree_backed_file(step, tree, placements),
+                                     _CompileFromTree(step.compileall, tree, placements),
+                                     _Barrier(placements) if background else None)
         result = pip()
         placements.wait()
     finally:
-        module.ZipBackedFile = step.file_class
-        module.compileall = step.compileall
-        if background:
-            module.warnings = warnings
+        compat.replace_install_names(step, warnings_module=warnings if background else None)
         placements.close()
     if placements.changed is not None:
         shelf = _shelf()
@@ -376,9 +371,10 @@ class _Placements:
 
     def _save(self, file: Any, member: str, stamp: Stamp) -> bool:
         """Place ``member`` (or hand it to a thread); False when pip must unzip it (the tree lacks it)."""
-        dest = file.dest_path
+        dest = compat.member_destination(file)
         key = os.path.normpath(os.path.abspath(dest))
-        mode = (0o777 & ~self.umask | 0o111) if self.step.is_executable(file._getinfo()) else 0o666 & ~self.umask
+        executable = self.step.is_executable(compat.member_zipinfo(file))
+        mode = (0o777 & ~self.umask | 0o111) if executable else 0o666 & ~self.umask
         pyc: Optional[_PycJob] = None
         stamp_pyc = self.tree.compiled.get(member)
         if stamp_pyc is not None:
@@ -392,7 +388,7 @@ class _Placements:
         if not background:
             pyc = None  # compile_file places it, once pip has done with the source
         self._targets.add(key)
-        file.written = True  # pip 26.3 reads it (written_paths) to record what an interrupted install left
+        compat.mark_written(file)
         if self._rename_staged(member, stamp, dest, mode, key, with_pyc=pyc is not None):
             return True
         job = (self.tree.source(member), dest, mode, stamp, _may_link(member), pyc,
@@ -494,7 +490,7 @@ class _Placements:
 
     def _unzip(self, file: Any) -> None:
         """pip's own ``save()`` for ``file``, where nothing of ours is left: no file, no ``.pyc`` said placed."""
-        dest = file.dest_path
+        dest = compat.member_destination(file)
         key = os.path.normpath(os.path.abspath(dest))
         self.placed.pop(key, None)
         self.compiled.discard(key)
@@ -582,7 +578,7 @@ def _tree_backed_file(step: InstallStep, tree: Tree, placements: _Placements) ->
     class TreeBackedFile(step.file_class):  # type: ignore[misc, name-defined]
         def save(self) -> None:
             try:
-                member = self.src_record_path
+                member = compat.member_record_path(self)
                 stamp = None if placements.gave_up else tree.files.get(member)
             except Exception as exc:  # noqa: BLE001 - pip's own save() below
                 placements.give_up(exc)
