@@ -18,11 +18,13 @@ import importlib
 import os
 import sys
 
+from pipcachefirst.base import patching
 from pipcachefirst.boot import seed
 
 TYPE_CHECKING = False  # typing stays unloaded; mypy reads the block as true
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from typing import Any
 
 RUNNER_VARIABLE = "PIPCACHEFIRST_PIP_RUNNER"
 PATHS_VARIABLE = "PIPCACHEFIRST_IMPORT_PATHS"
@@ -44,8 +46,8 @@ def wants_other_python(argv: Sequence[str] | None = None, environ: Mapping[str, 
 
 
 def install() -> None:
-    """Replace pip's ``get_runnable_pip`` before ``main_parser`` imports it."""
-    from pipcachefirst.pip import compat  # noqa: PLC0415
+    """Wrap pip's ``get_runnable_pip`` before ``main_parser`` imports it."""
+    from pipcachefirst.pip import compat  # noqa: PLC0415 - pip is starting: its names may be read now
 
     for module_name in compat.RUNNABLE_PIP_MODULES:
         module = importlib.import_module(module_name)
@@ -54,17 +56,17 @@ def install() -> None:
             break
     else:
         return
-    if getattr(original, "_pipcachefirst", False):
-        return
+    if not getattr(original, "_pipcachefirst_wrapper", False):
+        patching.wrap(module, compat.RUNNABLE_PIP, _runner_taking_pipcachefirst_along)
 
-    def get_runnable_pip() -> str:
-        runner: str = original()  # pip's path to its __pip-runner__.py
-        paths = seed.carried_paths()
-        if not os.path.isfile(runner) or not paths:
-            return runner  # a zipapp pip, or nothing to carry: plain pip
-        os.environ[RUNNER_VARIABLE] = runner
-        os.environ[PATHS_VARIABLE] = os.pathsep.join(paths)
-        return os.path.join(os.path.dirname(os.path.abspath(__file__)), "pip_runner.py")
 
-    setattr(get_runnable_pip, "_pipcachefirst", True)
-    setattr(module, compat.RUNNABLE_PIP, get_runnable_pip)
+@patching.instead("could not take pipcachefirst along into the interpreter --python names")
+def _runner_taking_pipcachefirst_along(pip: patching.PipCall, _instance: Any, _args: Any, _kwargs: Any) -> str:
+    """pip's runner for the other interpreter, or ours, which arms pipcachefirst there and then runs pip's."""
+    runner: str = pip()  # pip's path to its __pip-runner__.py
+    paths = seed.carried_paths()
+    if not os.path.isfile(runner) or not paths:
+        return runner  # a zipapp pip, or nothing to carry: plain pip
+    os.environ[RUNNER_VARIABLE] = runner
+    os.environ[PATHS_VARIABLE] = os.pathsep.join(paths)
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "pip_runner.py")
