@@ -41,8 +41,8 @@ for about as long.  A first run per workload and page freshness warms the
 caches and is not counted.  The raw timings and request counts go to
 ``report.json`` (``trees.json``); ``report.py`` renders them.
 
-    python3 bench/bench.py                  # the grid into bench/results/ and README (about an hour)
-    python3 bench/bench.py --trees          # installed trees into bench/results/ and README (about an hour)
+    python3 bench/bench.py                  # the grid into bench/results/, README and docs (about an hour)
+    python3 bench/bench.py --trees          # installed trees into bench/results/, README and docs (about an hour)
     python3 bench/bench.py --quick          # pip 26.3 at 100 ms, one run: the demo
     python3 bench/bench.py --smoke --output-dir DIR    # what CI runs: two pins, pip 26.3, one delay, one run
     python3 bench/bench.py --workload bench/workloads/sdist-only.txt --delay 300 --pip 24.3.1 --runs 9 --output-dir DIR
@@ -68,7 +68,9 @@ from tests.support.indexserver import IndexServer  # noqa: E402
 
 PLAIN, OURS, TREES_OFF, BOUND, FIRST = "plain pip", "pipcachefirst", "trees off", "bound", "first install"
 # The first-install report (--first): pipcachefirst just installed, its cache empty; and a runner with no cache at all.
-FIRST_EMPTY, PLAIN_COLD, FIRST_COLD = "first install, cache empty", "plain pip, caches empty", "first install, caches empty"
+FIRST_EMPTY, PLAIN_COLD, FIRST_COLD = (
+    "first install, cache empty", "plain pip, caches empty", "first install, caches empty"
+)
 FIRST_PIP_WAYS = (PLAIN, FIRST_EMPTY, PLAIN_COLD, FIRST_COLD)
 FIRST_WORKLOADS = (harness.WORKLOADS / "flask-celery.txt", harness.WORKLOADS / "django-lock.txt")
 FIRST_DELAYS_MS = (0, 100)
@@ -386,7 +388,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--workdir", type=Path, default=harness.DEFAULT_WORKDIR)
     parser.add_argument("--output-dir", type=Path, help="where report.json/.md (trees.json/.md with --trees, "
                         "--smoke, --quick) and report.png go (default: bench/results for the full reports, which "
-                        "also updates README.md; nowhere for --quick)")
+                        "also updates README.md and docs/; nowhere for --quick)")
     args = parser.parse_args(argv)
 
     if args.quick:

@@ -27,8 +27,8 @@ ORIGIN = "https://index.invalid/simple"
 
 
 def build_cache(root: Path, files: int) -> None:
-    from pipcachefirst.catalog import Record
-    from pipcachefirst.store import Store
+    from pipcachefirst.cache.catalog import Record  # noqa: PLC0415 -- from the venv this script re-runs in
+    from pipcachefirst.cache.store import Store  # noqa: PLC0415
 
     store = Store(root)
     count, _ = store.usage() if root.exists() else (0, 0)

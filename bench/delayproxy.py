@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import argparse
 import collections
+import hashlib
 import http.client
 import sys
 import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Dict, List, Optional
 
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"}
@@ -220,14 +222,10 @@ def _handler_for(proxy: DelayProxy) -> type:
 
 def check_seaweedfs(weed: str, delay: float) -> None:
     """Signed LIST, PUT, GET and HEAD through the proxy against a fresh SeaweedFS: SigV4 over the proxy's Host."""
-    from pathlib import Path
-
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    import hashlib
-
-    from pipcachefirst import s3
-    from tests.support.s3server import S3Server
+    from pipcachefirst.team import s3  # noqa: PLC0415 -- this checkout's, from the paths just put first
+    from tests.support.s3server import S3Server  # noqa: PLC0415
 
     with S3Server.launch(weed) as server, DelayProxy(server.endpoint, delay) as proxy:
         remote = s3.Remote(server.bucket, "check", proxy.url, server.region, True,

@@ -64,14 +64,16 @@ def timed(command: Sequence[str], env: Mapping[str, str]) -> float:
 
 
 def wait_for_tree_helpers(cache_root: Path, timeout: float = 600.0) -> float:
-    """Seconds until the helpers building trees after pip's last line (``pipcachefirst.later``) are done in ``cache_root``.
+    """Seconds until the helpers building trees after pip's last line are done in ``cache_root``.
+
+    (Those helpers: ``pipcachefirst.trees.later``.)
 
     Not timed, but waited for: a helper still running would slow whatever is timed next.
     """
     if str(REPO / "src") not in sys.path:  # the benchmark runs from a checkout, with nothing installed
         sys.path.append(str(REPO / "src"))
-    from pipcachefirst import later
-    from pipcachefirst.store import TREES
+    from pipcachefirst.cache.store import TREES  # noqa: PLC0415 -- from the checkout, once on sys.path
+    from pipcachefirst.trees import later  # noqa: PLC0415
 
     start = time.perf_counter()
     while [job for folder in cache_root.glob(f"{TREES.name}/*") for job in later.running(folder)]:
@@ -210,7 +212,7 @@ def fresh_target(template: Path, target: Path) -> Path:
 def rerun_where_installed(work: Path) -> None:
     """Run this script again under a venv holding this checkout's pipcachefirst, unless it runs there."""
     try:
-        import pipcachefirst  # noqa: F401
+        import pipcachefirst  # noqa: F401, PLC0415 -- is it here?
     except ImportError:
         bin_dir = tool_venv(work, "tool-pip-26.3", ["pip==26.3", str(product_wheel(work))])
         os.execv(bin_dir / "python", [str(bin_dir / "python"), *sys.argv])
@@ -245,7 +247,7 @@ def venv_without_pip(path: Path) -> Path:
 
 def link_mode(folder: Path) -> str:
     """What pipcachefirst's default link mode (``clone``) gives for trees in ``folder``: a reflink, or a copy."""
-    import fcntl
+    import fcntl  # noqa: PLC0415 -- POSIX only, as trees are
 
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder) as scratch:

@@ -88,7 +88,8 @@ def trees(subfigure: "matplotlib.figure.SubFigure", data: dict) -> None:
         mine = [c for c in mine if c["delay_ms"] == delay]
         pips = sorted({c["pip"] for c in mine if c["pip"]}, key=_version_key)
         groups: List[Tuple[str, Dict[str, float]]] = [
-            (f"pip {pip}", {c["way"]: statistics.median(c["seconds"]) for c in mine if c["pip"] == pip}) for pip in pips]
+            (f"pip {pip}", {c["way"]: statistics.median(c["seconds"]) for c in mine if c["pip"] == pip})
+            for pip in pips]
         uv = {c["way"]: statistics.median(c["seconds"]) for c in mine if not c["pip"]}
         if uv:
             groups.append(("uv", uv))

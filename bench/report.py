@@ -1,4 +1,4 @@
-"""Turn the benchmark's raw measurements into the reports: Markdown, a plot, README.
+"""Turn the benchmark's raw measurements into the reports: Markdown, a plot, README and docs.
 
 ``bench.py`` measures and calls ``write``; run this file on its own to render
 the saved ``report.json`` (the grid) and ``trees.json`` (installed trees)
@@ -6,9 +6,11 @@ again without measuring:
 
     python3 bench/report.py [bench/results/report.json ...]
 
-README.md shows result files between ``<!-- begin include PATH -->`` and
-``<!-- end include PATH -->``; ``include_results`` copies each file there, so
-no figure in README is ever typed by hand (a test checks they match).
+README.md and the pages under docs/ (the benchmarks page) show result files
+between ``<!-- begin include PATH -->`` and ``<!-- end include PATH -->``;
+``include_results`` copies each file there, so no figure in README or the
+docs is ever typed by hand (tests/test_readme.py checks they match).
+README's one figure is ``headline.md``, written from the installed-trees report.
 """
 
 from __future__ import annotations
@@ -44,10 +46,12 @@ FIRST_RATIOS: Tuple[Tuple[str, str, Optional[float]], ...] = (
 FIRST_GOALS_JSON = [list(ratio) for ratio in FIRST_RATIOS]
 FIRST_WAYS = ("plain pip", "first install, cache empty", "plain pip, caches empty", "first install, caches empty")
 TREES_WAYS = ("plain pip", "first install", "trees off", "bound", "pipcachefirst", "uv --compile-bytecode", "uv")
+HEADLINE_WORKLOAD = "flask-celery.txt"  # README's one figure: this workload in the installed-trees report
 NAMES = ("report", "trees")  # the grid's files and installed trees' files in a results folder
 PLOT_REQUIREMENTS = ["matplotlib>=3.8"]
 README = harness.REPO / "README.md"
-RESULTS = harness.REPO / "bench" / "results"  # the committed report, which README shows
+DOCS = harness.REPO / "docs"  # the documentation site's pages (mkdocs.yml), the benchmarks page among them
+RESULTS = harness.REPO / "bench" / "results"  # the committed reports, which README and docs/ show
 _INCLUDE = re.compile(r"(<!-- begin include (\S+) -->\n)(.*?)(<!-- end include \2 -->)", re.S)
 
 Cell = Dict[str, object]
@@ -395,6 +399,30 @@ def first_markdown(data: dict) -> str:
     return _ending(data, lines)
 
 
+def headline_markdown(data: dict) -> Optional[str]:
+    """README's one figure, from an installed-trees report: plain pip against pipcachefirst as installed.
+
+    The newest pip measured on ``HEADLINE_WORKLOAD``, with the report's own
+    "Measured on" sentence, so the figure names its source; None when the
+    report has no such row (a smoke run).
+    """
+    found = [row for row in trees_rows(data, HEADLINE_WORKLOAD) if {"plain pip", "pipcachefirst"} <= row.cells.keys()]
+    if not found:
+        return None
+    row = found[-1]
+    plain, ours, uv = row.cells["plain pip"], row.cells["pipcachefirst"], row.cells.get("uv --compile-bytecode")
+    versions = "; ".join(f"{name} {version}" for name, version in data["versions"].items())
+    with_uv = f"; `uv pip install --compile-bytecode`: {median(uv):.2f} s" if uv else ""
+    wheels, runs = data["workloads"][HEADLINE_WORKLOAD]["wheels"], data["runs"][HEADLINE_WORKLOAD]
+    return (
+        f"Re-installing `{HEADLINE_WORKLOAD}` ({wheels} wheels) into a fresh venv with pip {row.pip}, caches warm, "
+        f"the index {row.delay_ms} ms away ({row.pages} pages): plain pip **{median(plain):.2f} s** with "
+        f"{_requests(plain)} index requests, pipcachefirst **{median(ours):.2f} s** with {_requests(ours)} index "
+        f"requests{with_uv} (medians of {runs} interleaved runs).\n\n"
+        + harness.measured_on(data["command"], data["date"], data["machine"])[:-1] + f"; {versions}.\n"
+    )
+
+
 def markdown(data: dict) -> str:
     """The report as Markdown: how it was made, a table per workload, the verdict."""
     if data.get("kind") == "first":
@@ -449,34 +477,51 @@ def name_of(data: dict) -> str:
 
 
 def write(data: dict, output: Path, work: Path) -> None:
-    """<name>.json and <name>.md into ``output``, report.png from every report there; README too for the committed ones."""
+    """<name>.json and <name>.md into ``output``, and report.png from every report there.
+
+    An installed-trees report also writes ``headline.md``, README's one figure;
+    a committed report is copied into README and the docs pages at once.
+    """
     output.mkdir(parents=True, exist_ok=True)
     name = name_of(data)
     (output / f"{name}.json").write_text(json.dumps(data, indent=1) + "\n")
     (output / f"{name}.md").write_text(markdown(data))
+    headline = headline_markdown(data) if name == "trees" else None
+    if headline:
+        (output / "headline.md").write_text(headline)
     if name in NAMES:  # the plot shows the grid and the trees
         plot([output / f"{n}.json" for n in NAMES if (output / f"{n}.json").is_file()], output / "report.png", work)
     if is_committed_report(output):
-        include_results(README)
+        include_results()
     print(f"{name} written to {output}")
 
 
 def included(text: str) -> List[Tuple[str, str]]:
-    """(path, what README shows) for each include block in ``text``."""
+    """(path, what the page shows) for each include block in ``text`` (README or a docs page)."""
     return [(match.group(2), match.group(3)) for match in _INCLUDE.finditer(text)]
 
 
-def include_results(readme: Path = README) -> None:
-    """Copy each included result file into its block in ``readme``."""
+def pages() -> List[Path]:
+    """README and every page of the documentation site: where include blocks may stand."""
+    return [README, *sorted(DOCS.rglob("*.md"))]
 
-    def fill(match: "re.Match[str]") -> str:
-        path = harness.REPO / match.group(2)
-        if not path.is_file():
-            print(f"README: {match.group(2)} does not exist yet; its block is left as it was")
-            return match.group(0)
-        return match.group(1) + path.read_text() + match.group(4)
 
-    readme.write_text(_INCLUDE.sub(fill, readme.read_text()))
+def _fill(match: "re.Match[str]") -> str:
+    """An include block holding its result file as committed (left as it was while the file does not exist)."""
+    path = harness.REPO / match.group(2)
+    if not path.is_file():
+        print(f"{match.group(2)} does not exist yet; its block is left as it was")
+        return match.group(0)
+    return match.group(1) + path.read_text() + match.group(4)
+
+
+def include_results(*to: Path) -> None:
+    """Copy each included result file into its block, in ``to`` or else in every one of ``pages()``."""
+    for page in to or pages():
+        text = page.read_text()
+        filled = _INCLUDE.sub(_fill, text)
+        if filled != text:
+            page.write_text(filled)
 
 
 def main(argv: Sequence[str]) -> None:

@@ -27,7 +27,7 @@ built an sdist ("Created wheel for"); every line naming the team cache, a
 warning or pipcachefirst is kept.  Times are medians of the counted runs
 after a warm-up run; ratios are medians of per-run ratios.
 
-    python3 bench/team.py                   # into bench/results/team.{json,md} and README (about 20 minutes)
+    python3 bench/team.py                   # into bench/results/team.{json,md} and docs/benchmarks.md (~20 min)
     python3 bench/team.py --smoke           # smoke.txt, pip 26.3, one run, no warm-up: the whole path once
     python3 bench/team.py --pip 26.3 --runs 3 --output-dir /tmp/team
 """
@@ -49,8 +49,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
-import trash  # noqa: E402
 import report  # noqa: E402
+import trash  # noqa: E402
 from delayproxy import DelayProxy  # noqa: E402
 from tests.support.indexserver import IndexServer  # noqa: E402
 
@@ -352,7 +352,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         "run's length; the report gives the runs counted")
     parser.add_argument("--workdir", type=Path, default=harness.DEFAULT_WORKDIR)
     parser.add_argument("--output-dir", type=Path, help="where team.json and team.md go (default: bench/results, "
-                        "which also updates README.md, for the full report; nowhere otherwise)")
+                        "which also updates README.md and docs/, for the full report; nowhere otherwise)")
     args = parser.parse_args(argv)
     if args.smoke:
         workloads, pips, runs, warm_up = (SMOKE_WORKLOAD,), ("26.3",), 1, False
@@ -401,7 +401,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         (output / f"{RESULTS_NAME}.json").write_text(json.dumps(data, indent=1) + "\n")
         (output / f"{RESULTS_NAME}.md").write_text(text)
         if report.is_committed_report(output):
-            report.include_results(report.README)
+            report.include_results()
         print(f"{RESULTS_NAME} written to {output}")
     found = problems(data)
     for problem in found:

@@ -21,19 +21,19 @@ import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import pytest
 
+from pipcachefirst.cache.store import TREES
+from pipcachefirst.pip.compat import PipBehavior
+from pipcachefirst.trees import later
 from tests.support.envs import PRODUCT_DISTS, Venv, create_venv
 from tests.support.indexserver import IndexServer
 from tests.support.packages import make_sdist, make_wheel
 
-from pipcachefirst import later
-from pipcachefirst.pipcompat import PipBehavior
-from pipcachefirst.store import TREES
-
-# What the pip under test does by itself, named once in pipcompat (coverage.py's PYBEHAVIOR is the model).
+# What the pip under test does by itself, named once in pipcachefirst.pip.compat
+# (coverage.py's PYBEHAVIOR is the model).
 PIPBEHAVIOR = PipBehavior(metadata.version("pip"))
 
 SUMMARY = re.compile(r"^pipcachefirst: \d+ of \d+ .*from cache$")
@@ -115,7 +115,7 @@ class World:
         return run
 
     def wait_for_tree_builders(self, env: Optional[Dict[str, str]] = None, timeout: float = 60.0) -> None:
-        """Until the trees a command left to build after its last line are built (``pipcachefirst.later``)."""
+        """Until the trees a command left to build after its last line are built (``pipcachefirst.trees.later``)."""
         chosen = (env or {}).get("PIPCACHEFIRST_DIR")
         wait_for_tree_builders(Path(chosen) if chosen else self.cache_root, timeout)
 
@@ -135,7 +135,7 @@ class World:
             if p.is_file()
         }
 
-    def records(self) -> List[dict]:
+    def records(self) -> List[Dict[str, Any]]:
         return [json.loads(p.read_text()) for p in sorted((self.cache_root / "files-v1").rglob("*.json"))]
 
     def cached_file(self, filename: str) -> Path:

@@ -13,7 +13,10 @@ from tests.support.envs import Venv
 @pytest.mark.same_on_every_pip
 def test_python_start_up_imports_nothing_heavy(world: World) -> None:
     venv = world.new_venv()
-    code = "import sys; print(sorted(m for m in sys.modules if m.split('.')[0] in ('wrapt', 'pipcachefirst', 'packaging')))"
+    code = (
+        "import sys; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('wrapt', 'pipcachefirst', 'packaging')))"
+    )
     out = venv.run(["-c", code], check=True).stdout.strip()
     assert out == "['pipcachefirst', 'pipcachefirst._startup']"
 
@@ -42,7 +45,7 @@ def test_inside_pip_it_loads_no_module_of_the_standard_library_that_pip_does_not
 @pytest.mark.same_on_every_pip
 def test_turned_off_it_does_not_even_load(world: World) -> None:
     venv = world.new_venv()
-    code = "import sys, pip._internal.index.package_finder; print('pipcachefirst.hooks' in sys.modules)"
+    code = "import sys, pip._internal.index.package_finder; print('pipcachefirst.pip.hooks' in sys.modules)"
     assert venv.run(["-c", code], env={"PIPCACHEFIRST": "off"}, check=True).stdout.strip() == "False"
 
 
@@ -88,7 +91,8 @@ def test_pips_stdout_is_as_pip_wrote_it_and_the_summary_line_is_on_stderr(world:
     plain = world.install("alpha==1.0", "beta==1.0", env={"PIPCACHEFIRST": "0"})
     served = world.install("alpha==1.0", "beta==1.0")
     assert served.requests == []
-    assert served.stdout.splitlines()[-1] == plain.stdout.splitlines()[-1] == "Successfully installed alpha-1.0 beta-1.0"
+    last_line = "Successfully installed alpha-1.0 beta-1.0"
+    assert served.stdout.splitlines()[-1] == plain.stdout.splitlines()[-1] == last_line
     assert [line for line in served.stdout.splitlines() if not line.startswith(_WHERE_FROM)] == [
         line for line in plain.stdout.splitlines() if not line.startswith(_WHERE_FROM)
     ]

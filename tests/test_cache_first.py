@@ -16,7 +16,6 @@ import pytest
 
 from tests.conftest import PIPBEHAVIOR, PipRun, World, index_pages, sha256_of
 
-
 # pip reads installed metadata with importlib.metadata on Python 3.11+, with pkg_resources (which
 # keeps its own dict of distributions and of their requirements) before.
 needs_pips_importlib_backend = pytest.mark.skipif(
@@ -199,7 +198,8 @@ def test_pip_python_carries_pipcachefirst_into_a_bare_venv(world: World) -> None
     assert run.returncode == 0, run.output
     assert run.requests == []
     assert "pipcachefirst: 1 of 1 pinned requirement from cache" in run.stderr
-    listed = bare.run(["-c", "import importlib.metadata as m; print(sorted(d.metadata['Name'] for d in m.distributions()))"])
+    names = "import importlib.metadata as m; print(sorted(d.metadata['Name'] for d in m.distributions()))"
+    listed = bare.run(["-c", names])
     assert listed.stdout.strip() == "['alpha']", "nothing of ours shows up as installed there"
 
 

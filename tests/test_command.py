@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from typing import Dict, Optional
 
 import pytest
 
@@ -12,7 +13,7 @@ from tests.conftest import PipRun, World
 from tests.support.envs import Venv
 
 
-def pcf(world: World, venv: Venv, *args: str, env: dict = None) -> PipRun:  # type: ignore[assignment]
+def pcf(world: World, venv: Venv, *args: str, env: Optional[Dict[str, str]] = None) -> PipRun:
     world.server.take_requests()
     proc = venv.run(["-m", "pipcachefirst", *args], env=world.env(env))
     return PipRun(proc.returncode, proc.stdout, proc.stderr, world.server.take_requests())

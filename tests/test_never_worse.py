@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import pytest
 
@@ -17,14 +17,14 @@ from tests.conftest import PIPBEHAVIOR, World, index_pages, sha256_of
 from tests.support.envs import Venv
 
 
-def _hashed(lines: List[str]) -> str:
+def _hashed(lines: Iterable[str]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
 # -- one project reached through two identifiers (extras) -------------------
 
 
-def _extras_world(world: World) -> dict:
+def _extras_world(world: World) -> Dict[str, Path]:
     """a 2.1 with an extra x (needs c), b needing a plainly or with the extra, through a range."""
     return {
         "a": world.publish_wheel("a", "2.1", requires=['c==1.0; extra == "x"']),
@@ -176,7 +176,9 @@ def _lock(world: World, hashed: bool) -> Path:
     return world.write("requirements.txt", f"alpha==1.0{hashes['alpha']}\ndocopt==0.6.2{hashes['docopt']}\n")
 
 
-def _report(world: World, venv: Venv, *args: str, env: Optional[Dict[str, str]] = None) -> Tuple[dict, str]:
+def _report(
+    world: World, venv: Venv, *args: str, env: Optional[Dict[str, str]] = None
+) -> Tuple[Dict[str, Any], str]:
     """What ``pip install --report`` says it installed (or would), one entry per project by name; and pip's output."""
     path = world.tmp / "report.json"
     run = world.pip(venv, "install", "--report", str(path), *args, env=env)
@@ -186,11 +188,11 @@ def _report(world: World, venv: Venv, *args: str, env: Optional[Dict[str, str]] 
     return report, run.output
 
 
-def _inspect(world: World, venv: Venv) -> dict:
+def _inspect(world: World, venv: Venv) -> Dict[str, Any]:
     """``pip inspect``, with the venv's own folder written as VENV: two venvs compare as one."""
     run = world.pip(venv, "inspect")
     assert run.returncode == 0, run.output
-    report: dict = json.loads(run.stdout.replace(str(venv.path), "VENV"))
+    report: Dict[str, Any] = json.loads(run.stdout.replace(str(venv.path), "VENV"))
     return report
 
 

@@ -7,21 +7,23 @@ pipcachefirst, virtualenv and tox, as a user would have them.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import subprocess
 import sys
 import sysconfig
 import textwrap
+import zipfile
 from importlib import metadata
 from pathlib import Path
 from typing import Dict, Optional
 
 import pytest
 
-from pipcachefirst import recreating
+from pipcachefirst.pip import bundled
 from tests.conftest import PipRun, World
 from tests.support.envs import Venv, isolated_environ
-from tests.support.packages import wheel_of_installed
+from tests.support.packages import wheel_bytes, wheel_of_installed
 
 # New environments get the pip their maker brings (ensurepip's, virtualenv's), not the pip under test.
 pytestmark = pytest.mark.same_on_every_pip
@@ -42,7 +44,7 @@ def runner(world: World, *args: str, env: Optional[Dict[str, str]] = None, cwd: 
     return PipRun(proc.returncode, proc.stdout, proc.stderr, world.server.take_requests())
 
 
-BUNDLED_PIP = recreating.pip_wheel_of(sysconfig.get_path("stdlib"))
+BUNDLED_PIP = bundled.pip_wheel_of(sysconfig.get_path("stdlib"))
 
 
 def seeded(venv_dir: Path) -> bool:
@@ -74,10 +76,6 @@ def test_in_a_seeded_env_the_user_may_install_any_wrapt(warm: World) -> None:
     broken = warm.index_root / "main" / "wrapt"
     warm.publish_wheel("wrapt", "0.1")
     (broken / "wrapt-0.1-py3-none-any.whl").unlink()
-    from tests.support.packages import wheel_bytes
-    import io
-    import zipfile
-
     data = io.BytesIO(wheel_bytes("wrapt", "0.1"))
     with zipfile.ZipFile(data, "a") as archive:
         archive.writestr("wrapt/__init__.py", "raise ImportError('a wrapt the user chose, unusable by us')\n")

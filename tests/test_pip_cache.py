@@ -14,7 +14,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -30,7 +30,7 @@ def filled(world: World) -> World:
     return world
 
 
-def cache_listing(world: World) -> Tuple[list, list]:
+def cache_listing(world: World) -> Tuple[List[str], List[str]]:
     """``(cached file names, installed trees' wheel names)`` as ``pipcachefirst list`` shows them."""
     proc = world.new_venv().run(["-m", "pipcachefirst", "list", "--json"], env=world.env())
     rows = json.loads(proc.stdout)

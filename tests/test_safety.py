@@ -5,19 +5,24 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
+import textwrap
 from pathlib import Path
-from typing import Iterator
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
-from pipcachefirst.provenance import normalize_location
-from tests.conftest import World, sha256_of
+from pipcachefirst.cache.provenance import normalize_location
+from tests.conftest import SUMMARY, PipRun, World, sha256_of
+from tests.support.envs import Venv, create_venv
+from tests.support.installed import Installed, differences, snapshot
+from tests.support.packages import make_rich_wheel
 
 
-def warnings_of(run) -> list:  # type: ignore[no-untyped-def]
+def warnings_of(run: PipRun) -> List[str]:
     return run.warnings()
 
 
@@ -105,7 +110,9 @@ def test_a_cache_directory_that_cannot_be_created_costs_one_line(world: World) -
 @contextlib.contextmanager
 def mounted_tmpfs(where: Path, options: str) -> Iterator[Path]:
     where.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options + ",mode=0755", "tmpfs", str(where)], capture_output=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options + ",mode=0755", "tmpfs", str(where)], capture_output=True
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip() or 'not root'})")
     try:
@@ -274,3 +281,127 @@ def test_location_normal_form() -> None:
     assert normalize_location("/some/local/folder") is None
     assert normalize_location("file:///srv/simple") is None
 
+
+# -- a bug of ours: pip installs what plain pip installs, and one line says so ------
+#
+# Each fault is a sitecustomize in the user's environment that breaks one of
+# pipcachefirst's own parts through its own patching API: nothing of pip is
+# mocked, and nothing in pipcachefirst reads a variable that tests set.
+
+RICH = ("rich-pure==1.0", "rich-plat==2.0")
+
+
+def faulty_environment(folder: Path, fault: str) -> Venv:
+    """A new environment at ``folder`` whose interpreter starts with ``fault`` (Python source) as sitecustomize."""
+    shutil.rmtree(folder, ignore_errors=True)
+    venv = create_venv(folder)
+    (venv.site_packages / "sitecustomize.py").write_text(
+        "from pipcachefirst.base import patching\n\n\n"
+        "def boom(*args, **kwargs):\n"
+        "    raise RuntimeError('a bug of ours')\n\n\n" + textwrap.dedent(fault))
+    return venv
+
+
+def as_plain_pip_installs(world: World, fault: str, *args: str,
+                          env: Optional[Dict[str, str]] = None) -> Tuple[PipRun, List[str]]:
+    """``pip install RICH`` by plain pip, then with ``fault``, at one path: the run with it, and how the two differ."""
+    same = world.tmp / "same"  # one path, so shebangs and RECORD hashes can match byte for byte
+
+    def install(fault: str, env: Optional[Dict[str, str]] = None) -> Tuple[PipRun, Installed]:
+        venv = faulty_environment(same, fault)
+        run = world.pip(venv, "install", *args, *RICH, env=env)
+        assert run.returncode == 0, run.output
+        (venv.site_packages / "sitecustomize.py").unlink()
+        return run, snapshot(same)
+
+    _, by_plain_pip = install("", {"PIPCACHEFIRST": "0"})
+    run, installed = install(fault, env)
+    return run, differences(by_plain_pip, installed)
+
+
+def one_line(run: PipRun) -> List[str]:
+    """pipcachefirst's warnings, without pip's indent and "WARNING: " (pip's logging, once it is set up)."""
+    return [line.strip().replace("WARNING: ", "", 1) for line in run.warnings()]
+
+
+@pytest.fixture
+def rich_world(world: World) -> World:
+    """Two rich wheels on the index, in the cache, and their installed trees built."""
+    make_rich_wheel(world.index_root / "main" / "rich-pure", "rich-pure", "1.0")
+    make_rich_wheel(world.index_root / "main" / "rich-plat", "rich-plat", "2.0", purelib=False)
+    world.install(*RICH)
+    return world
+
+
+def test_a_post_import_hook_that_raises_leaves_pip_importing_and_running_as_plain_pip(rich_world: World) -> None:
+    module = "pip._internal.index.package_finder"
+    run, differ = as_plain_pip_installs(rich_world, f"patching.when_imported({module!r}, boom)\n")
+
+    assert differ == []
+    assert one_line(run) == [
+        f"pipcachefirst: a hook after importing {module} failed (RuntimeError: a bug of ours); "
+        "pip carries on without it"]
+    assert "GET /main/simple/rich-pure/" in run.requests, "plain pip: the index"
+    assert not [line for line in run.lines() if SUMMARY.search(line)], "and no summary"
+
+
+def test_a_wrapper_whose_part_raises_leaves_the_answer_to_pip(rich_world: World) -> None:
+    fault = """
+        def break_serving(serve):
+            serve.answer = boom  # what pip's finder wrapper asks for each pin
+
+        patching.when_imported("pipcachefirst.pip.serve", break_serving)
+    """
+    run, differ = as_plain_pip_installs(rich_world, fault)
+
+    assert differ == []
+    assert one_line(run) == [
+        "pipcachefirst: could not use the cache (RuntimeError: a bug of ours); pip carries on without it"]
+    assert "GET /main/simple/rich-pure/" in run.requests
+
+
+@pytest.mark.parametrize("copy_ahead", ["1", "0"])
+def test_placing_an_installed_tree_that_raises_leaves_the_wheel_to_pips_unzip(
+    rich_world: World, copy_ahead: str,
+) -> None:
+    """Copied ahead, a tree's files are renamed into place and only some ``.pyc`` placed; else all are placed."""
+    fault = """
+        def break_placing(tree):
+            place = tree.Placer.place
+
+            def places_then_fails(self, source, target, *args):
+                place(self, source, target, *args)  # the file is there: the worst moment to fail
+                boom()
+
+            tree.Placer.place = places_then_fails
+
+        patching.when_imported("pipcachefirst.trees.tree", break_placing)
+    """
+    run, differ = as_plain_pip_installs(rich_world, fault, "-v", env={"PIPCACHEFIRST_COPY_AHEAD": copy_ahead})
+
+    assert differ == []
+    wheels = sorted(w.name for w in (rich_world.index_root / "main").glob("*/*.whl"))
+    [warning] = one_line(run)
+    assert warning in [f"pipcachefirst: could not place the installed tree of {wheel} (RuntimeError: a bug of ours); "
+                       "pip carries on without it" for wheel in wheels], warning
+    assert run.requests == [] and "placed from its installed tree" not in run.output, "served, but unzipped by pip"
+
+
+@pytest.mark.same_on_every_pip
+def test_a_pip_newer_than_pipcachefirst_knows_runs_unchanged_and_one_line_says_so_each_command(world: World) -> None:
+    world.publish_wheel("alpha", "1.0")
+    world.install("alpha==1.0")
+    venv = world.new_venv()
+    init = venv.site_packages / "pip" / "__init__.py"  # a real pip, reporting the next major version
+    init.write_text(re.sub(r'__version__ = "[^"]+"', '__version__ = "27.0"', init.read_text(), count=1))
+    said = ("pipcachefirst: pip 27.0 is newer than this pipcachefirst knows (22\u201326): plain pip; "
+            "upgrade pipcachefirst")
+
+    run = world.pip(venv, "install", "alpha==1.0")
+    assert run.returncode == 0, run.output
+    assert run.lines() == [said] and run.stderr.count(said) == 1
+    assert "GET /main/simple/alpha/" in run.requests, "pip asked the index itself"
+    again = world.pip(venv, "install", "alpha==1.0")  # the next command says it again, once
+    assert again.returncode == 0 and again.lines() == [said], again.output
+    status = json.loads(venv.run(["-m", "pipcachefirst", "status", "--json"], env=world.env()).stdout)
+    assert status["enabled"] is False and status["reason"] == said.replace("pipcachefirst: ", "")

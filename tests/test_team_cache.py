@@ -14,16 +14,15 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, List
 
 import pytest
 
+from pipcachefirst.team import s3
 from tests.conftest import PipRun, World, index_pages
 from tests.support import s3server
-from tests.support.s3server import S3Server, s3_server  # noqa: F401 -- the session's S3 server
 from tests.support.envs import Venv, isolated_environ
-
-from pipcachefirst import s3
+from tests.support.s3server import S3Server, s3_server  # noqa: F401 -- the session's S3 server
 
 pytestmark = [pytest.mark.same_on_every_pip, pytest.mark.same_on_every_python]
 
@@ -118,7 +117,9 @@ def test_a_read_only_runner_reads_and_writes_nothing(world: World, team: Team) -
     before = team.objects()
 
     switched = world.install("alpha==1.0", "delta==1.0", env=team.runner_env(PIPCACHEFIRST_REMOTE_READONLY="1"))
-    assert index_pages(switched.requests) == ["GET /main/simple/delta/"], "alpha from the team cache, delta from the index"
+    assert index_pages(switched.requests) == ["GET /main/simple/delta/"], (
+        "alpha from the team cache, delta from the index"
+    )
     assert "refused" not in switched.output
     assert team.objects() == before
 

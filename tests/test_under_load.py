@@ -15,11 +15,10 @@ from typing import List, Set, Tuple
 
 import pytest
 
+from pipcachefirst.cache.store import TREES
+from pipcachefirst.trees.tree import FILES_FOLDER, TREE_FILE, Tree, TreeError, Trees
 from tests.conftest import World, wait_for_tree_builders
 from tests.support.envs import Venv, isolated_environ
-
-from pipcachefirst.trees import FILES_FOLDER, TREE_FILE, Tree, TreeError, Trees
-from pipcachefirst.store import TREES
 
 # What these show is the store's (atomic writes and renames, records last), whichever pip or
 # Python writes through it: the file system's guarantees, run in one environment.

@@ -2,6 +2,6 @@
 
 import sys
 
-from pipcachefirst.cli import main
+from pipcachefirst.commands.main import main
 
 sys.exit(main())

@@ -1,33 +1,49 @@
 """Interpreter start-up: arm pipcachefirst for pip, and cost nothing otherwise.
 
+This is the boot layer's start-up module, at the package's root for two
+reasons: every interpreter of an environment imports it, so it is one module
+to find rather than three (a ``boot`` package and its module), and its name is
+written into users' environments -- ``pipcachefirst.pth``,
+``pipcachefirst.start``, the sitecustomize template and the seed files of
+every version import ``pipcachefirst._startup`` -- so it never moves.
+
 ``pipcachefirst.pth`` (and ``pipcachefirst.start`` on Python 3.15+, and the
 sitecustomize template) call :func:`activate` in every interpreter of the
 environment, most of which never import pip.  So this module imports only
-``os`` and ``sys``, and ``activate`` does two things: read ``PIPCACHEFIRST``
+``gc``, ``os`` and ``sys``, and ``activate`` does two things: read ``PIPCACHEFIRST``
 and put a tiny finder at the front of ``sys.meta_path``.  That finder does no
 work for any module but one: when pip imports ``pip._internal.index`` (the
 package holding ``PackageFinder``), it imports
-:mod:`pipcachefirst.hooks`, which registers post-import hooks for the
+:mod:`pipcachefirst.pip.hooks`, which registers post-import hooks for the
 pip modules it patches, all of which pip imports after that package.
 ``pip cache`` imports no index package; its command module wakes it the same
 way (its hook points are wrapped as the command starts).  Two more names wake it: pip's option parser, as
 pip starts (to re-run itself under another interpreter with ``--python``,
-see ``_handoff``; or, for ``pip install -r``, to start copying installed
+see ``boot.handoff``; or, for ``pip install -r``, to start copying installed
 trees ahead, see ``early_staging``), and the stdlib ``venv`` module, whose
 new environments get the hook too (see ``seed``).
+
+Typed for mypy only, at no cost: ``TYPE_CHECKING`` is a plain ``False`` here
+(mypy reads the block below as true), and the annotations that name those
+types are strings, never evaluated.  No ``from __future__ import annotations``
+either: it would load ``__future__`` in every interpreter.
 """
 
 import gc
-import os
 import sys
+
+from pipcachefirst import switch_state
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
 
 TRIGGER_MODULE = "pip._internal.index"
 CACHE_COMMAND_MODULE = "pip._internal.commands.cache"  # pip cache imports no index: it wakes the hooks too
 HANDOFF_MODULE = "pip._internal.cli.main_parser"
 VENV_MODULE = "venv"
-SWITCH = "PIPCACHEFIRST"
-OFF_VALUES = ("0", "false", "off", "no")
-ON_VALUES = ("", "1", "true", "on", "yes")
 
 _activated = False
 _library_paths: "list[str]" = []
@@ -36,18 +52,6 @@ _library_paths: "list[str]" = []
 def add_library_paths(paths: "list[str]") -> None:
     """Folders to load pipcachefirst from while its hooks load (seed files of every version call this)."""
     _library_paths.extend(p for p in paths if p not in _library_paths)
-
-
-def switch_state(value: "str | None" = None) -> str:
-    """Return ``"on"``, ``"off"`` or ``"invalid"`` for a ``PIPCACHEFIRST`` value."""
-    if value is None:
-        value = os.environ.get(SWITCH, "")
-    value = value.strip().lower()
-    if value in OFF_VALUES:
-        return "off"
-    if value in ON_VALUES:
-        return "on"
-    return "invalid"
 
 
 def activate() -> None:
@@ -61,7 +65,7 @@ def activate() -> None:
     if TRIGGER_MODULE in sys.modules or CACHE_COMMAND_MODULE in sys.modules:
         _install_hooks()
     else:
-        sys.meta_path.insert(0, _PipTrigger())  # type: ignore[arg-type]
+        sys.meta_path.insert(0, _PipTrigger())
 
 
 def _install_hooks() -> None:
@@ -70,16 +74,16 @@ def _install_hooks() -> None:
         # hooks imports everything it needs now, so these paths are needed only meanwhile
         sys.path[0:0] = _library_paths
         try:
-            with _no_collection():
-                from pipcachefirst import hooks
+            with _NoCollection():
+                from pipcachefirst.pip import hooks  # noqa: PLC0415 -- only once pip imports its index package
         finally:
             sys.path[:] = saved_path
         hooks.install()
-    except Exception as exc:  # never stop pip, whatever happened
+    except Exception as exc:  # noqa: BLE001 - never stop pip, whatever happened
         sys.stderr.write("pipcachefirst: disabled, could not start: %s\n" % (exc,))
 
 
-class _no_collection:
+class _NoCollection:
     """No garbage collection while pipcachefirst's modules load.
 
     Loading them makes about 2,000 objects that live as long as the process
@@ -100,13 +104,13 @@ class _no_collection:
 def _pip_starts() -> None:
     """pip's option parser is being imported: pip is starting."""
     try:
-        with _no_collection():
-            from pipcachefirst import _handoff
+        with _NoCollection():
+            from pipcachefirst.boot import handoff  # noqa: PLC0415 -- only as pip starts
 
-        if _handoff.wants_other_python():  # ``pip --python X`` re-runs pip in X: see ``_handoff``
-            _handoff.install()
+        if handoff.wants_other_python():  # ``pip --python X`` re-runs pip in X: see ``boot.handoff``
+            handoff.install()
             return
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - pip runs there without us, but runs
         sys.stderr.write("pipcachefirst: --python runs without it: %s\n" % (exc,))
         return
     if "install" in sys.argv:
@@ -114,39 +118,39 @@ def _pip_starts() -> None:
 
 
 def _start_copying_trees() -> None:
-    """``pip install -r``: trees may be copied ahead from now on (``pipcachefirst.early_staging``)."""
+    """``pip install -r``: trees may be copied ahead from now on (``pipcachefirst.pip.early_staging``)."""
     try:
-        with _no_collection():
-            from pipcachefirst import early_staging
+        with _NoCollection():
+            from pipcachefirst.pip import early_staging  # noqa: PLC0415 -- only for pip install
 
             early_staging.start(sys.argv)
-    except Exception:  # a head start, never a reason to disturb pip
+    except Exception:  # noqa: BLE001 - a head start, never a reason to disturb pip
         pass
 
 
-def _venv_spec(fullname: str, path: object) -> object:
-    """``venv`` is being imported: seed the environments it creates (``pipcachefirst.seed``)."""
+def _venv_spec(fullname: str, path: "Sequence[str] | None") -> "ModuleSpec | None":
+    """``venv`` is being imported: seed the environments it creates (``pipcachefirst.boot.seed``)."""
     try:
-        from importlib.machinery import PathFinder
+        from importlib.machinery import PathFinder  # noqa: PLC0415 -- only as venv is imported
 
-        spec = PathFinder.find_spec(fullname, path)  # type: ignore[arg-type]
-        loader = getattr(spec, "loader", None)
+        spec = PathFinder.find_spec(fullname, path)
+        loader = spec.loader if spec is not None else None
         exec_module = getattr(loader, "exec_module", None)
-        if exec_module is None:
+        if spec is None or exec_module is None:
             return None
 
-        def exec_and_patch(module: object) -> None:
+        def exec_and_patch(module: "ModuleType") -> None:
             exec_module(module)
             try:
-                from pipcachefirst import seed
+                from pipcachefirst.boot import seed  # noqa: PLC0415
 
                 seed.patch_venv(module)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - venv still works, without the seed
                 sys.stderr.write("pipcachefirst: new venvs will not be cache-first: %s\n" % (exc,))
 
-        loader.exec_module = exec_and_patch  # type: ignore[union-attr]
+        setattr(loader, "exec_module", exec_and_patch)  # this loader's, not its class's
         return spec
-    except Exception:
+    except Exception:  # noqa: BLE001 - then venv is imported as if we were not here
         return None
 
 
@@ -161,7 +165,9 @@ class _PipTrigger:
     def __init__(self) -> None:
         self.spent = False
 
-    def find_spec(self, fullname: str, path: object = None, target: object = None) -> object:
+    def find_spec(
+        self, fullname: str, path: "Sequence[str] | None" = None, target: "ModuleType | None" = None
+    ) -> "ModuleSpec | None":
         if fullname in (TRIGGER_MODULE, CACHE_COMMAND_MODULE) and not self.spent:
             self.spent = True
             _install_hooks()

@@ -129,7 +129,8 @@ for paths in records.values():
             if depth < len(parts) and not os.path.exists(os.path.join(site, *prefix, "__init__.py")):
                 continue  # a namespace package: its modules are the units
             if all(p.isidentifier() for p in prefix):
-                source = os.path.join(site, *prefix) + ("/__init__.py" if depth < len(parts) or path.endswith("__init__.py") else ".py")
+                package = depth < len(parts) or path.endswith("__init__.py")
+                source = os.path.join(site, *prefix) + ("/__init__.py" if package else ".py")
                 if os.path.exists(importlib.util.cache_from_source(source)):
                     units.add(".".join(prefix))
             break

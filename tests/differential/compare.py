@@ -217,7 +217,9 @@ def _json_differences(a: Any, b: Any, path: str) -> Iterator[Tuple[str, Any, Any
         for key in sorted(set(a_by) | set(b_by)):
             sub = f"install[{key}]"
             if key not in a_by or key not in b_by:
-                yield sub, "<absent>" if key not in a_by else "<present>", "<absent>" if key not in b_by else "<present>"
+                yield (
+                    sub, "<absent>" if key not in a_by else "<present>", "<absent>" if key not in b_by else "<present>"
+                )
             else:
                 yield from _json_differences(a_by[key], b_by[key], sub)
         if [_install_key(e, i) for i, e in enumerate(a)] != [_install_key(e, i) for i, e in enumerate(b)]:

@@ -29,7 +29,7 @@ import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from tests.differential.corpus import Lock
 from tests.differential.pythons import OLDEST_PIP, newest_pip_for, pip_runs_on
@@ -41,6 +41,8 @@ PYPI_SIMPLE = "https://pypi.org/simple/"
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json"
 INDEX = "main"
 
+Json = Dict[str, Any]  # a page of PyPI's JSON API, or one file's entry in it
+
 
 class RecordingProxy(LoopbackServer):
     """A loopback index in front of PyPI that keeps every file it hands out under ``root``."""
@@ -50,7 +52,7 @@ class RecordingProxy(LoopbackServer):
         self.upstream = upstream
         self.errors: List[str] = []
         self.stored: List[str] = []
-        self._pages: Dict[str, Optional[dict]] = {}
+        self._pages: Dict[str, Optional[Json]] = {}
         super().__init__(_handler_for(self))
 
     @property
@@ -61,7 +63,7 @@ class RecordingProxy(LoopbackServer):
         with self._lock:
             self.errors.append(text)
 
-    def project(self, project: str) -> Optional[dict]:
+    def project(self, project: str) -> Optional[Json]:
         """PyPI's JSON page of ``project`` (None when PyPI has no such project); fetched once per run."""
         name = canonical(project)
         with self._lock:
@@ -69,7 +71,7 @@ class RecordingProxy(LoopbackServer):
                 return self._pages[name]
         request = urllib.request.Request(self.upstream + name + "/", headers={"Accept": JSON_ACCEPT})
         try:
-            page: Optional[dict] = json.loads(_get(request))
+            page: Optional[Json] = json.loads(_get(request))
         except urllib.error.HTTPError as exc:
             if exc.code != 404:
                 self.note_error(f"page {name}: HTTP {exc.code}")
@@ -79,9 +81,10 @@ class RecordingProxy(LoopbackServer):
             self._pages[name] = page
         return page
 
-    def file_entry(self, project: str, filename: str) -> Optional[dict]:
+    def file_entry(self, project: str, filename: str) -> Optional[Json]:
         page = self.project(project)
-        for entry in (page or {}).get("files", []):
+        entries: List[Json] = (page or {}).get("files", [])
+        for entry in entries:
             if entry["filename"] == filename:
                 return entry
         return None
@@ -117,7 +120,8 @@ def _get(request: urllib.request.Request, attempts: int = 3) -> bytes:
     for attempt in range(attempts):
         try:
             with urllib.request.urlopen(request, timeout=120) as response:
-                return response.read()
+                data: bytes = response.read()
+                return data
         except urllib.error.HTTPError as exc:
             if exc.code < 500 or attempt == attempts - 1:
                 raise
@@ -135,7 +139,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def render_page(project: str, page: dict) -> bytes:
+def render_page(project: str, page: Json) -> bytes:
     """PyPI's JSON as a PEP 503 page linking back here; yanked files left out, as IndexServer cannot mark them."""
     name = canonical(project)
     rows = []

@@ -82,7 +82,7 @@ class SideResult:
     dry_run_report: Optional[Dict[str, Any]] = None  # its JSON, normalised (see read_report); None: none written
     bytecode: ByteCode = field(default_factory=ByteCode)  # venv B's pycs and imports
 
-    def to_json(self) -> dict:
+    def to_json(self) -> Dict[str, Any]:
         data = asdict(self)
         for step in ("install1", "install2", "check", "download", "dry_run"):
             if data[step]:

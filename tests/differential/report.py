@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from tests.differential.bytecode import Imported
 from tests.differential.compare import Cell
@@ -38,7 +38,10 @@ class Report:
     run_seconds: float = 0.0
 
     def table(self) -> str:
-        header = ("lock", "pip", "py", "exit", "plain s", "pcf s", "ratio", "requests", "builds", "served", "bad pycs", "imports", "verdict")
+        header = (
+            "lock", "pip", "py", "exit", "plain s", "pcf s", "ratio",
+            "requests", "builds", "served", "bad pycs", "imports", "verdict",
+        )
         rows = [header]
         for o in self.outcomes:
             c = o.cell
@@ -93,7 +96,7 @@ class Report:
         passed = sum(o.passed for o in self.outcomes)
         return f"{passed} passed, {len(self.outcomes) - passed} failed"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> Dict[str, Any]:
         return {
             "setup_seconds": round(self.setup_seconds, 1),
             "run_seconds": round(self.run_seconds, 1),

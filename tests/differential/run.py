@@ -169,7 +169,9 @@ def run_cell(lock: Lock, pip: str, exe: str, toolbox: Toolbox, server: IndexServ
     for name, side in sides.items():
         pythons[name] = toolbox.fresh(exe, lock.python, pip, name, side.root / "venv-b")
     second = {name: side.install(pythons[name], "install2") for name, side in sides.items()}
-    dry_pythons = {name: toolbox.fresh(exe, lock.python, pip, name, side.root / "venv-c") for name, side in sides.items()}
+    dry_pythons = {
+        name: toolbox.fresh(exe, lock.python, pip, name, side.root / "venv-c") for name, side in sides.items()
+    }
 
     def download_then_dry_run(name: str) -> Tuple[Step, Step]:
         side = sides[name]

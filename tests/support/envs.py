@@ -43,7 +43,9 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 PRODUCT_DISTS = ("pip", "pipcachefirst")
 
-_DROPPED_PREFIXES = ("PIP_", "PIPCACHEFIRST", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "_PIP_", "TOX_", "VIRTUALENV_", "AWS_")
+_DROPPED_PREFIXES = (
+    "PIP_", "PIPCACHEFIRST", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "_PIP_", "TOX_", "VIRTUALENV_", "AWS_"
+)
 
 
 def isolated_environ(extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:

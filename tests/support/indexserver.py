@@ -18,11 +18,14 @@ import hashlib
 import html
 import os
 import re
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple, TypeVar
+
+_Server = TypeVar("_Server", bound="LoopbackServer")
 
 
 def canonical(name: str) -> str:
@@ -41,10 +44,9 @@ class LoopbackServer:
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._httpd.server_port}"
 
-    def start(self) -> "LoopbackServer":
+    def start(self: _Server) -> _Server:
         self._thread.start()
         return self
 
@@ -156,7 +158,7 @@ def _find_project_dir(index_dir: Path, project: str) -> Optional[Path]:
     return None
 
 
-_DIGESTS: dict = {}
+_DIGESTS: Dict[Tuple[str, int, int], str] = {}
 
 
 def _digest(path: Path) -> str:
@@ -184,8 +186,6 @@ def _page(title: str, base: str, folder: Path) -> bytes:
 
 def main() -> None:
     """Serve a folder from the command line: ``python indexserver.py ROOT [DELAY]``."""
-    import sys
-
     server = IndexServer(Path(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 0.0)
     server.start()
     print(server.url, flush=True)

@@ -268,7 +268,7 @@ def pyc_shipping_members(name: str, version: str) -> List[Tuple[str, bytes, int]
         (f"{dist}/shipped.py", SHIPPED_MODULE, REGULAR),
         (pyc, shipped, REGULAR),
         (f"{info}/METADATA", _metadata(name, version, (), None).encode(), REGULAR),
-        (f"{info}/WHEEL", f"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n".encode(),
+        (f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n".encode(),
          REGULAR),
     ]
     record = [_record_line(path, content) for path, content, _ in members] + [f"{info}/RECORD,,"]
@@ -307,7 +307,7 @@ def wheel_of_installed(folder: Path, name: str) -> Path:
     info = next(f.parent for f in dist.files or [] if f.name == "METADATA" and f.parent.name.endswith(".dist-info"))
     left_out = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
     files = {
-        str(relative): Path(dist.locate_file(relative)).read_bytes()
+        str(relative): Path(str(dist.locate_file(relative))).read_bytes()
         for relative in dist.files or []
         # (virtualenv's seeder, which put pip into tox's environments, lists __pycache__ folders too)
         if relative.parts[0] != ".." and relative.suffix != ".pyc" and "__pycache__" not in relative.parts

@@ -55,10 +55,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
+from pipcachefirst.team import s3
+
 if TYPE_CHECKING:
     import ssl
-
-    from pipcachefirst.s3 import Remote
 
 BUCKET = "pcf-cache"
 _READY_BUCKET = "pcf-s3server-ready"  # the readiness check writes here, not into the bucket under test
@@ -85,7 +85,7 @@ def find_weed() -> Optional[str]:
 
 def require_weed() -> str:
     """``weed``, or skip the test with a line saying how to get it."""
-    import pytest
+    import pytest  # noqa: PLC0415 -- only here: the benchmark imports this module without pytest
 
     weed = find_weed()
     if weed is None:
@@ -166,10 +166,8 @@ class S3Server:
     def identities(self) -> Tuple[Identity, Identity, Identity]:
         return self.writer, self.reader, self.admin
 
-    def remote(self, identity: Optional[Identity] = None, prefix: str = "", bucket: Optional[str] = None) -> "Remote":
+    def remote(self, identity: Optional[Identity] = None, prefix: str = "", bucket: Optional[str] = None) -> s3.Remote:
         """An ``s3.Remote`` for this server as ``identity`` (None: unsigned requests)."""
-        from pipcachefirst import s3
-
         credentials = s3.Credentials(identity.access_key, identity.secret_key) if identity else None
         return s3.Remote(bucket or self.bucket, prefix, self.endpoint, self.region, True, credentials)
 
@@ -275,8 +273,6 @@ class S3Server:
         """None once a LIST of the bucket signed as the writer answers and a PUT (as the admin, into a bucket
         of its own) is stored, else what went wrong.  After a restart the LIST answers some 0.1-1 s before
         a PUT does: until the volume server has reported to the master, a PUT waits."""
-        from pipcachefirst import s3
-
         lister = s3.Client(self.remote(self.writer), connect_timeout=0.5, read_timeout=2.0)
         writer = s3.Client(self.remote(self.admin, bucket=_READY_BUCKET), connect_timeout=0.5, read_timeout=0.5)
         deadline = time.monotonic() + timeout
@@ -318,7 +314,8 @@ class S3Server:
                     os.unlink(os.path.join("/tmp", name))
 
 
-# -- pytest fixtures: import them into a test module (``from tests.support.s3server import s3_server``) --
+# -- pytest fixtures: a conftest.py or a test module imports them --------------------------
+# (``from tests.support.s3server import s3_server``)
 
 try:
     import pytest

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from tests.support.s3server import s3_server  # noqa: F401 -- the session's S3 server, a fixture (test_s3)
 from tests.unit import pipfinder
 
 
@@ -60,5 +61,5 @@ def finder(make_finder: Callable[..., Any]) -> Any:
 
 @pytest.fixture
 def make_link() -> Callable[..., Any]:
-    """``make_link(path_or_url, requires_python=..., yanked_reason=..., sha256=..., comes_from=...)``: a pip ``Link``."""
+    """A pip ``Link``: ``make_link(path_or_url, requires_python=, yanked_reason=, sha256=, comes_from=)``."""
     return pipfinder.make_link

@@ -35,6 +35,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
+import pytest
+
 PIP_VERSION: Tuple[int, ...] = tuple(int(p) for p in metadata.version("pip").split(".")[:2])
 
 PathOrUrl = Union[str, "os.PathLike[str]"]
@@ -68,12 +70,13 @@ def make_finder(
     ``allow_yanked=True`` is what every pip command passes (yanked files
     are then picked only for pins).  ``uploaded_prior_to`` needs pip 26.
     """
-    from pip._internal.index.collector import LinkCollector
-    from pip._internal.index.package_finder import PackageFinder
-    from pip._internal.models.format_control import FormatControl
-    from pip._internal.models.search_scope import SearchScope
-    from pip._internal.models.selection_prefs import SelectionPreferences
-    from pip._internal.models.target_python import TargetPython
+    # pip on first use (see the module's text): a name one pip lacks fails only the test that needs it
+    from pip._internal.index.collector import LinkCollector  # noqa: PLC0415
+    from pip._internal.index.package_finder import PackageFinder  # noqa: PLC0415
+    from pip._internal.models.format_control import FormatControl  # noqa: PLC0415
+    from pip._internal.models.search_scope import SearchScope  # noqa: PLC0415
+    from pip._internal.models.selection_prefs import SelectionPreferences  # noqa: PLC0415
+    from pip._internal.models.target_python import TargetPython  # noqa: PLC0415
 
     search_scope = SearchScope.create(
         find_links=[os.fspath(location) for location in find_links],
@@ -95,7 +98,7 @@ def make_finder(
         "ignore_requires_python": ignore_requires_python,
     }
     if _accepts(SelectionPreferences, "release_control"):  # pip >= 26
-        from pip._internal.models.release_control import ReleaseControl
+        from pip._internal.models.release_control import ReleaseControl  # noqa: PLC0415
 
         release_control = ReleaseControl()
         if allow_all_prereleases:
@@ -113,8 +116,6 @@ def make_finder(
     create_kwargs = {}
     if uploaded_prior_to is not None:
         if not _accepts(PackageFinder.create, "uploaded_prior_to"):
-            import pytest
-
             pytest.skip(f"pip {'.'.join(map(str, PIP_VERSION))} has no --uploaded-prior-to")
         create_kwargs["uploaded_prior_to"] = uploaded_prior_to
     return PackageFinder.create(
@@ -128,7 +129,7 @@ def make_finder(
 @functools.lru_cache(maxsize=None)
 def shared_session() -> Any:
     """One ``PipSession`` for every finder: making one costs a tenth of a second, and none is used for the network."""
-    from pip._internal.network.session import PipSession
+    from pip._internal.network.session import PipSession  # noqa: PLC0415
 
     with warnings.catch_warnings():
         # its User-Agent scans the installed distributions: pip 22/23 load pkg_resources, which warns
@@ -152,8 +153,8 @@ def make_link(
     ``Link.is_hash_allowed`` (pip 22.3 ignores ``Link(hashes=...)`` there).
     ``comes_from`` is the page URL the link was listed on.
     """
-    from pip._internal.models.link import Link
-    from pip._internal.utils.urls import path_to_url
+    from pip._internal.models.link import Link  # noqa: PLC0415
+    from pip._internal.utils.urls import path_to_url  # noqa: PLC0415
 
     url = os.fspath(location)
     if "://" not in url:
@@ -165,14 +166,14 @@ def make_link(
 
 def specifier(text: str = "") -> Any:
     """pip's own ``SpecifierSet`` (the vendored ``packaging``), as pip hands it to its finder."""
-    from pip._vendor.packaging.specifiers import SpecifierSet
+    from pip._vendor.packaging.specifiers import SpecifierSet  # noqa: PLC0415
 
     return SpecifierSet(text)
 
 
 def allowed_hashes(*sha256: str) -> Any:
     """pip's ``Hashes`` for ``--hash sha256:...`` options on one requirement."""
-    from pip._internal.utils.hashes import Hashes
+    from pip._internal.utils.hashes import Hashes  # noqa: PLC0415
 
     return Hashes({"sha256": list(sha256)})
 
@@ -202,7 +203,9 @@ def best_result(
     return evaluator.compute_best_candidate(list(found))
 
 
-def best_filename(finder: Any, project_name: str, found: Sequence[Any], specifier: Any = None, hashes: Any = None) -> Optional[str]:
+def best_filename(
+    finder: Any, project_name: str, found: Sequence[Any], specifier: Any = None, hashes: Any = None
+) -> Optional[str]:
     """The file pip would pick among ``found``, or ``None``."""
     best = best_result(finder, project_name, found, specifier, hashes).best_candidate
     return None if best is None else best.link.filename

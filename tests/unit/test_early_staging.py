@@ -5,16 +5,16 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Dict, Iterator, List
 
 import pytest
 
+from pipcachefirst.base.settings import COPY, HARDLINK
+from pipcachefirst.cache.catalog import Record
+from pipcachefirst.cache.store import TREES, Store
+from pipcachefirst.pip import early_staging
+from pipcachefirst.trees.tree import Trees, interpreter_key
 from tests.support.packages import rich_wheel_bytes
-
-from pipcachefirst import early_staging, trees
-from pipcachefirst.catalog import Record
-from pipcachefirst.store import TREES, Store
-from pipcachefirst.trees import COPY, Trees
 from tests.unit.test_trees import executable
 
 INDEX = "https://index.example/simple"
@@ -36,7 +36,7 @@ def cache(tmp_path: Path) -> Path:
     assert store.open().store
     entry = store.put(wheel, Record(filename=wheel.name, sha256="", size=0, url=f"{INDEX}/{wheel.name}", origin=INDEX))
     assert entry is not None
-    key = trees.interpreter_key()
+    key = interpreter_key()
     assert key is not None
     shelf = Trees(store.root / TREES.name, key)
     shelf.build(entry.record.sha256, zipfile.ZipFile(io.BytesIO(wheel_bytes)), executable, wheel.name)
@@ -57,7 +57,7 @@ def requirements(tmp_path: Path, text: str) -> str:
     (["pip", "install", "-r", "a.txt"], ["a.txt"]),
     (["pip", "-q", "install", "--requirement=a.txt", "-rb.txt", "--cache-dir", "/c"], ["a.txt", "b.txt"]),
 ])
-def test_pip_install_with_requirement_files_is_read(argv: list, files: list) -> None:
+def test_pip_install_with_requirement_files_is_read(argv: List[str], files: List[str]) -> None:
     asked = early_staging.read_command_line(argv)
     assert asked is not None and asked[0] == files
 
@@ -74,7 +74,7 @@ def test_pip_install_with_requirement_files_is_read(argv: list, files: list) -> 
     ["pip", "install", "--user", "-r", "a.txt"],
     ["pip", "install", "--no-cache-dir", "-r", "a.txt"],
 ])
-def test_commands_that_never_copy_ahead_are_left_alone(argv: list) -> None:
+def test_commands_that_never_copy_ahead_are_left_alone(argv: List[str]) -> None:
     assert early_staging.read_command_line(argv) is None
 
 
@@ -85,7 +85,7 @@ def test_the_pins_of_a_requirement_file_with_a_tree_are_copied_from_the_start(ca
 
     early_staging.start(["pip", "install", "-r", file], environ(cache))
 
-    folder = cache / TREES.name / str(trees.interpreter_key())
+    folder = cache / TREES.name / str(interpreter_key())
     stager = early_staging.take(folder, COPY)
     assert stager is not None and len(stager.asked) == 1
     sha256 = next(iter(stager.asked))
@@ -98,10 +98,10 @@ def test_the_pins_of_a_requirement_file_with_a_tree_are_copied_from_the_start(ca
 def test_a_helper_for_another_cache_or_mode_is_stopped_and_leaves_nothing(cache: Path, tmp_path: Path) -> None:
     file = requirements(tmp_path, "rich-pure==1.0\n")
     early_staging.start(["pip", "install", "-r", file], environ(cache))
-    folder = cache / TREES.name / str(trees.interpreter_key())
+    folder = cache / TREES.name / str(interpreter_key())
     assert list(folder.glob(".tmp-*"))
 
-    assert early_staging.take(folder, trees.HARDLINK) is None
+    assert early_staging.take(folder, HARDLINK) is None
     assert early_staging.take(folder, COPY) is None  # given away once, stopped
     assert not list(folder.glob(".tmp-*"))
 
@@ -114,8 +114,8 @@ def test_a_helper_for_another_cache_or_mode_is_stopped_and_leaves_nothing(cache:
 def test_switched_off_it_starts_nothing(cache: Path, tmp_path: Path, more: Dict[str, str]) -> None:
     file = requirements(tmp_path, "rich-pure==1.0\n")
     early_staging.start(["pip", "install", "-r", file], environ(cache, **more))
-    folder = cache / TREES.name / str(trees.interpreter_key())
-    assert early_staging.take(folder, COPY) is None and early_staging.take(folder, trees.HARDLINK) is None
+    folder = cache / TREES.name / str(interpreter_key())
+    assert early_staging.take(folder, COPY) is None and early_staging.take(folder, HARDLINK) is None
     assert not list(folder.glob(".tmp-*"))
 
 
@@ -131,4 +131,4 @@ def test_lock_file_spellings_of_a_pin_are_read(tmp_path: Path, line: str) -> Non
 def test_pins_without_a_tree_start_no_helper(cache: Path, tmp_path: Path) -> None:
     file = requirements(tmp_path, "rich-pure==2.0\nunknown==1.0\n")
     early_staging.start(["pip", "install", "-r", file], environ(cache))
-    assert early_staging.take(cache / TREES.name / str(trees.interpreter_key()), COPY) is None
+    assert early_staging.take(cache / TREES.name / str(interpreter_key()), COPY) is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 from tests.unit.pipfinder import (
     allowed_hashes,
@@ -27,17 +28,23 @@ OTHER_PLATFORM = "manylinux2014_x86_64" if sys.platform == "win32" else "win_amd
 THIS_PYTHON = f"cp{sys.version_info[0]}{sys.version_info[1]}"
 
 
-def test_a_wheel_for_another_platform_is_not_a_candidate(finder, make_link, tmp_path):
+def test_a_wheel_for_another_platform_is_not_a_candidate(
+    finder: Any, make_link: Callable[..., Any], tmp_path: Path
+) -> None:
     here = make_link(tmp_path / "alpha-1.0-py3-none-any.whl")
     elsewhere = make_link(tmp_path / f"alpha-1.0-{THIS_PYTHON}-{THIS_PYTHON}-{OTHER_PLATFORM}.whl")
 
     assert filenames(candidates(finder, "alpha", [here, elsewhere])) == ["alpha-1.0-py3-none-any.whl"]
-    kind, detail = rejection(finder, "alpha", elsewhere)
+    rejected = rejection(finder, "alpha", elsewhere)
+    assert rejected is not None
+    kind, detail = rejected
     assert kind == "platform_mismatch"
     assert OTHER_PLATFORM in detail
 
 
-def test_pip_download_for_another_platform_takes_that_platforms_wheel(make_finder, make_link, tmp_path):
+def test_pip_download_for_another_platform_takes_that_platforms_wheel(
+    make_finder: Callable[..., Any], make_link: Callable[..., Any], tmp_path: Path
+) -> None:
     # pip download --platform win_amd64 --python-version 3.x --implementation cp --abi cp3x --only-binary :all:
     finder = make_finder(
         platforms=[OTHER_PLATFORM],
@@ -51,36 +58,47 @@ def test_pip_download_for_another_platform_takes_that_platforms_wheel(make_finde
     assert rejection(finder, "alpha", elsewhere) is None
 
 
-def test_only_binary_all_rejects_an_sdist_and_no_binary_a_wheel(make_finder, make_link, tmp_path):
+def test_only_binary_all_rejects_an_sdist_and_no_binary_a_wheel(
+    make_finder: Callable[..., Any], make_link: Callable[..., Any], tmp_path: Path
+) -> None:
     sdist = make_link(tmp_path / "alpha-1.0.tar.gz")
     wheel = make_link(tmp_path / "alpha-1.0-py3-none-any.whl")
 
     only_binary = make_finder(only_binary=":all:")
     assert filenames(candidates(only_binary, "alpha", [sdist, wheel])) == ["alpha-1.0-py3-none-any.whl"]
-    assert rejection(only_binary, "alpha", sdist)[0] == "format_unsupported"
+    rejected = rejection(only_binary, "alpha", sdist)
+    assert rejected is not None and rejected[0] == "format_unsupported"
 
     no_binary = make_finder(no_binary=":all:")
     assert filenames(candidates(no_binary, "alpha", [sdist, wheel])) == ["alpha-1.0.tar.gz"]
 
 
-def test_only_binary_for_one_project_leaves_the_others_alone(make_finder, make_link, tmp_path):
+def test_only_binary_for_one_project_leaves_the_others_alone(
+    make_finder: Callable[..., Any], make_link: Callable[..., Any], tmp_path: Path
+) -> None:
     finder = make_finder(only_binary="alpha")
 
     assert rejection(finder, "alpha", make_link(tmp_path / "alpha-1.0.tar.gz")) is not None
     assert rejection(finder, "beta", make_link(tmp_path / "beta-1.0.tar.gz")) is None
 
 
-def test_requires_python_excludes_a_file_for_a_newer_python(make_finder, make_link, tmp_path):
+def test_requires_python_excludes_a_file_for_a_newer_python(
+    make_finder: Callable[..., Any], make_link: Callable[..., Any], tmp_path: Path
+) -> None:
     link = make_link(tmp_path / "alpha-1.0-py3-none-any.whl", requires_python=">=3.9")
 
     assert rejection(make_finder(python_version="3.9"), "alpha", link) is None
-    kind, detail = rejection(make_finder(python_version="3.8"), "alpha", link)
+    rejected = rejection(make_finder(python_version="3.8"), "alpha", link)
+    assert rejected is not None
+    kind, detail = rejected
     assert kind == "requires_python_mismatch"
     assert ">=3.9" in detail
     assert rejection(make_finder(python_version="3.8", ignore_requires_python=True), "alpha", link) is None
 
 
-def test_pip_prefers_a_wheel_to_the_sdist_of_the_same_version(finder, make_link, tmp_path):
+def test_pip_prefers_a_wheel_to_the_sdist_of_the_same_version(
+    finder: Any, make_link: Callable[..., Any], tmp_path: Path
+) -> None:
     found = candidates(
         finder, "alpha", [make_link(tmp_path / "alpha-1.0.tar.gz"), make_link(tmp_path / "alpha-1.0-py3-none-any.whl")]
     )
@@ -88,7 +106,9 @@ def test_pip_prefers_a_wheel_to_the_sdist_of_the_same_version(finder, make_link,
     assert best_filename(finder, "alpha", found, specifier("==1.0")) == "alpha-1.0-py3-none-any.whl"
 
 
-def test_a_newer_sdist_beats_an_older_wheel_unless_prefer_binary(make_finder, make_link, tmp_path):
+def test_a_newer_sdist_beats_an_older_wheel_unless_prefer_binary(
+    make_finder: Callable[..., Any], make_link: Callable[..., Any], tmp_path: Path
+) -> None:
     links = [make_link(tmp_path / "alpha-1.1.tar.gz"), make_link(tmp_path / "alpha-1.0-py3-none-any.whl")]
 
     plain = make_finder()
@@ -99,7 +119,7 @@ def test_a_newer_sdist_beats_an_older_wheel_unless_prefer_binary(make_finder, ma
     )
 
 
-def test_a_pin_picks_its_version_and_nothing_else(finder, make_link, tmp_path):
+def test_a_pin_picks_its_version_and_nothing_else(finder: Any, make_link: Callable[..., Any], tmp_path: Path) -> None:
     found = candidates(
         finder, "alpha", [make_link(tmp_path / "alpha-1.1-py3-none-any.whl"), make_link(tmp_path / "alpha-1.0.tar.gz")]
     )
@@ -108,7 +128,9 @@ def test_a_pin_picks_its_version_and_nothing_else(finder, make_link, tmp_path):
     assert best_filename(finder, "alpha", found, specifier("==2.0")) is None
 
 
-def test_a_pre_release_needs_pre_or_a_specifier_that_names_one(make_finder, make_link, tmp_path):
+def test_a_pre_release_needs_pre_or_a_specifier_that_names_one(
+    make_finder: Callable[..., Any], make_link: Callable[..., Any], tmp_path: Path
+) -> None:
     links = [make_link(tmp_path / "alpha-2.0rc1-py3-none-any.whl"), make_link(tmp_path / "alpha-1.0-py3-none-any.whl")]
 
     plain = make_finder()
@@ -124,7 +146,7 @@ def test_a_pre_release_needs_pre_or_a_specifier_that_names_one(make_finder, make
     )
 
 
-def test_a_yanked_file_is_taken_only_when_pinned(finder, make_link, tmp_path):
+def test_a_yanked_file_is_taken_only_when_pinned(finder: Any, make_link: Callable[..., Any], tmp_path: Path) -> None:
     found = candidates(
         finder,
         "alpha",
@@ -136,7 +158,9 @@ def test_a_yanked_file_is_taken_only_when_pinned(finder, make_link, tmp_path):
     assert best_filename(finder, "alpha", found, specifier("==1.1")) == "alpha-1.1-py3-none-any.whl"
 
 
-def test_a_hash_restricts_the_choice_to_the_file_it_names(finder, make_link, tmp_path):
+def test_a_hash_restricts_the_choice_to_the_file_it_names(
+    finder: Any, make_link: Callable[..., Any], tmp_path: Path
+) -> None:
     wheel_digest, sdist_digest = "a" * 64, "b" * 64
     found = candidates(
         finder,
@@ -153,7 +177,7 @@ def test_a_hash_restricts_the_choice_to_the_file_it_names(finder, make_link, tmp
     assert best_filename(finder, "alpha", found, pin, allowed_hashes("c" * 64)) == "alpha-1.0-py3-none-any.whl"
 
 
-def test_a_find_links_folder_is_read_in_process(make_finder, tmp_path):
+def test_a_find_links_folder_is_read_in_process(make_finder: Callable[..., Any], tmp_path: Path) -> None:
     folder = tmp_path / "wheels"
     make_files(folder, "alpha-1.0-py3-none-any.whl", "alpha-1.0.tar.gz", f"alpha-2.0-cp39-cp39-{OTHER_PLATFORM}.whl")
     finder = make_finder(find_links=[folder])
@@ -162,7 +186,7 @@ def test_a_find_links_folder_is_read_in_process(make_finder, tmp_path):
     assert sorted(filenames(finder.find_all_candidates("alpha"))) == ["alpha-1.0-py3-none-any.whl", "alpha-1.0.tar.gz"]
 
 
-def test_a_file_url_index_is_read_through_pips_session(make_finder, tmp_path):
+def test_a_file_url_index_is_read_through_pips_session(make_finder: Callable[..., Any], tmp_path: Path) -> None:
     project = tmp_path / "simple" / "alpha"
     make_files(project, "alpha-1.0-py3-none-any.whl")
     (project / "index.html").write_text(
@@ -180,8 +204,8 @@ def test_a_file_url_index_is_read_through_pips_session(make_finder, tmp_path):
     ]
 
 
-def test_it_is_pips_package_finder_with_the_locations_given(make_finder, tmp_path):
-    from pip._internal.index.package_finder import PackageFinder
+def test_it_is_pips_package_finder_with_the_locations_given(make_finder: Callable[..., Any], tmp_path: Path) -> None:
+    from pip._internal.index.package_finder import PackageFinder  # noqa: PLC0415 -- pip's names where a test needs them
 
     finder = make_finder(index_urls=["https://user:token@example.org/simple"], find_links=[tmp_path])
 

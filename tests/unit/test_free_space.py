@@ -10,7 +10,7 @@ from typing import List
 
 import pytest
 
-from pipcachefirst._free_space import FreeSpace, LowOnSpace, human, margin, tree_size
+from pipcachefirst.base.free_space import FreeSpace, LowOnSpace, human, margin, tree_size
 
 MiB, GiB = 1 << 20, 1 << 30
 
@@ -76,7 +76,8 @@ def test_below_the_margin_nothing_is_stored_and_the_line_says_how_much_is_free(d
     with pytest.raises(LowOnSpace) as raised:
         room.claim(1, "a wheel")
     assert raised.value.line == (
-        "only 800.0 MiB free on the disk of /cache (pipcachefirst leaves 1.0 GiB free); storing nothing more in this run"
+        "only 800.0 MiB free on the disk of /cache (pipcachefirst leaves 1.0 GiB free);"
+        " storing nothing more in this run"
     )
     assert isinstance(raised.value, OSError), "callers that stop storing on a failed write stop on this too"
 

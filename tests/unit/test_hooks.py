@@ -7,7 +7,8 @@ from typing import Any, List
 
 import pytest
 
-from pipcachefirst import hooks, pipcompat
+from pipcachefirst.pip import compat, hooks
+from pipcachefirst.pip.session import CURRENT as SESSION
 
 
 def test_the_supported_tags_are_worked_out_once_per_set_of_arguments_and_each_caller_gets_a_copy() -> None:
@@ -17,7 +18,7 @@ def test_the_supported_tags_are_worked_out_once_per_set_of_arguments_and_each_ca
         calls.append((args, kwargs))
         return ["cp311-cp311-linux_x86_64", "py3-none-any"]
 
-    hooks._supported_tags.clear()
+    SESSION.supported_tags.clear()
     first = hooks._supported_tags_once(get_supported, None, (), {})
     first.append("changed by its caller")
     again = hooks._supported_tags_once(get_supported, None, (), {})
@@ -36,15 +37,16 @@ def test_arguments_that_cannot_be_a_key_go_to_pips_function_every_time() -> None
         calls.append(args)
         return ["py3-none-any"]
 
-    hooks._supported_tags.clear()
+    SESSION.supported_tags.clear()
     for _ in range(2):
         assert hooks._supported_tags_once(get_supported, None, ({"not": "hashable"},), {}) == ["py3-none-any"]
     assert len(calls) == 2
 
 
 def test_a_requires_dist_line_is_parsed_once_through_pips_own_cache_and_shared() -> None:
-    from pip._internal.utils.packaging import get_requirement
-    from pip._vendor.packaging.requirements import Requirement
+    # pip's names in the test that needs them: a pip without one fails this test only
+    from pip._internal.utils.packaging import get_requirement  # noqa: PLC0415
+    from pip._vendor.packaging.requirements import Requirement  # noqa: PLC0415
 
     first = hooks._requirement_parsed_once(Requirement, None, ("beta>=1.0; extra == 'x'",), {})
     again = hooks._requirement_parsed_once(Requirement, None, ("beta>=1.0; extra == 'x'",), {})
@@ -54,7 +56,7 @@ def test_a_requires_dist_line_is_parsed_once_through_pips_own_cache_and_shared()
 
 
 def test_a_line_that_does_not_parse_raises_pips_own_error_every_time() -> None:
-    from pip._vendor.packaging.requirements import InvalidRequirement, Requirement
+    from pip._vendor.packaging.requirements import InvalidRequirement, Requirement  # noqa: PLC0415
 
     for _ in range(2):
         with pytest.raises(InvalidRequirement):
@@ -102,7 +104,7 @@ class _Environment:
 
 
 def _as_pip(version: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pipcompat, "behavior", lambda: pipcompat.PipBehavior(version))
+    monkeypatch.setattr(compat, "behavior", lambda: compat.PipBehavior(version))
 
 
 def test_before_pip_24_2_an_environment_is_read_once_for_all_lookups_after_its_first(

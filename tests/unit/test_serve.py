@@ -7,15 +7,15 @@ serve chooses on records alone and fetches only the winner.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, List, Union
+from typing import Any, Callable, Dict, List, Tuple, Union
 
 import pytest
 
-from pipcachefirst import serve
-from pipcachefirst.catalog import Entry, Record, Sibling
-from pipcachefirst.decisions import Reason
-from pipcachefirst.settings import PREFER_OFFLINE
-from pipcachefirst.store import Store
+from pipcachefirst.base.settings import PREFER_OFFLINE
+from pipcachefirst.cache.catalog import Entry, Record, Sibling
+from pipcachefirst.cache.decisions import Reason
+from pipcachefirst.cache.store import Store
+from pipcachefirst.pip import compat, serve
 from tests.unit.pipfinder import allowed_hashes, specifier
 
 INDEX = "https://index.example/simple"
@@ -41,7 +41,7 @@ def cache(tmp_path: Path) -> CountingStore:
 
 
 def cache_file(
-    cache: Store, tmp_path: Path, filename: str, origin: str = INDEX, siblings: tuple = (), **fields: Any
+    cache: Store, tmp_path: Path, filename: str, origin: str = INDEX, siblings: Tuple[Sibling, ...] = (), **fields: Any
 ) -> Entry:
     source = tmp_path / filename
     source.write_bytes(filename.encode())
@@ -56,8 +56,9 @@ def served(answer: serve.Answer) -> str:
 
 
 def refused(answer: serve.Answer) -> str:
-    assert answer.result is None and answer.decision is not None and not answer.decision.served
-    return answer.decision.detail
+    decision = answer.decision
+    assert answer.result is None and decision is not None and not decision.served
+    return decision.detail
 
 
 def test_a_pin_is_served_from_records_and_only_the_winner_is_fetched(
@@ -67,7 +68,7 @@ def test_a_pin_is_served_from_records_and_only_the_winner_is_fetched(
     cache_file(cache, tmp_path, "alpha-1.0.tar.gz", siblings=(Sibling("alpha-1.0-py3-none-any.whl"),))
     answer = serve.answer(cache, make_finder([INDEX]), "alpha", specifier("==1.0"), None, [INDEX])
     assert served(answer) == str(wheel.path)
-    assert answer.decision.detail == "alpha-1.0-py3-none-any.whl"
+    assert answer.decision is not None and answer.decision.detail == "alpha-1.0-py3-none-any.whl"
     assert cache.fetched == ["alpha-1.0-py3-none-any.whl"]
 
 
@@ -98,8 +99,12 @@ def test_the_same_cached_sdist_is_served_when_that_wheel_does_not_fit_the_target
     ids=["other platform", "only-binary", "requires-python"],
 )
 def test_pip_own_rules_decide_what_fits(
-    cache: CountingStore, tmp_path: Path, make_finder: Callable[..., Any], filename: str, finder_options: dict,
-    fields: dict,
+    cache: CountingStore,
+    tmp_path: Path,
+    make_finder: Callable[..., Any],
+    filename: str,
+    finder_options: Dict[str, Any],
+    fields: Dict[str, Any],
 ) -> None:
     cache_file(cache, tmp_path, filename, **fields)
     answer = serve.answer(cache, make_finder([INDEX], **finder_options), "alpha", specifier("==1.0"), None, [INDEX])
@@ -161,11 +166,11 @@ def test_without_an_index_in_use_nothing_is_served(
     assert refused(answer) == str(Reason.NO_INDEX)
 
 
-def test_a_wheel_built_earlier_is_found_only_for_its_sdist_and_interpreter(cache: CountingStore, tmp_path: Path) -> None:
-    from pipcachefirst import pipcompat
-
+def test_a_wheel_built_earlier_is_found_only_for_its_sdist_and_interpreter(
+    cache: CountingStore, tmp_path: Path
+) -> None:
     sdist = cache_file(cache, tmp_path, "alpha-1.0.tar.gz")
-    here = pipcompat.interpreter_tag()
+    here = compat.interpreter_tag()
     built = cache_file(cache, tmp_path, "alpha-1.0-py3-none-any.whl", kind="built", built_from=sdist.record.sha256,
                        built_by=here)
     assert serve.built_wheel(cache, sdist.record) == built

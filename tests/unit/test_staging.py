@@ -15,10 +15,11 @@ from typing import Iterator, List, Optional
 
 import pytest
 
+from pipcachefirst.base.atomic import TEMPORARY_PREFIX
+from pipcachefirst.base.settings import COPY
+from pipcachefirst.trees import staging
+from pipcachefirst.trees.tree import Tree, Trees
 from tests.support.packages import rich_wheel_bytes
-
-from pipcachefirst import staging
-from pipcachefirst.trees import COPY, TEMPORARY_PREFIX, Tree, Trees
 from tests.unit.test_trees import executable
 
 SHA = "cd" * 32

@@ -6,14 +6,14 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import List
+from typing import Any, Dict, List
 
 import pytest
 
-from pipcachefirst._atomic import write_atomically
-from pipcachefirst.catalog import RECORD_SCHEMA, Entry, FutureRecord, Record
-from pipcachefirst.decisions import Reason
-from pipcachefirst.store import BUCKETS, FILES, QUARANTINE, Store
+from pipcachefirst.base.atomic import write_atomically
+from pipcachefirst.cache.catalog import RECORD_SCHEMA, Entry, FutureRecord, Record
+from pipcachefirst.cache.decisions import Reason
+from pipcachefirst.cache.store import BUCKETS, FILES, QUARANTINE, Store
 
 INDEX = "https://index.example/simple"
 
@@ -168,7 +168,7 @@ def test_an_entry_written_by_an_older_version_is_served(store: Store, tmp_path: 
     ],
 )
 def test_a_record_that_contradicts_its_place_is_moved_aside_with_one_line(
-    store: Store, tmp_path: Path, damage: dict
+    store: Store, tmp_path: Path, damage: Dict[str, Any]
 ) -> None:
     entry = stored(store, tmp_path)
     write_record(entry, **damage)

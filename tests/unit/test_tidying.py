@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipcachefirst.tidying import matches
+from pipcachefirst.cache.tidying import matches
 
 WHEELS = ["gamma-1.0-py3-none-any.whl", "gamma_extra-2.0-py3-none-any.whl", "Gamma-1.0-py3-none-any.whl",
           "gamma-1.01-cp311-cp311-linux_x86_64.whl", "alpha-1.0-py3-none-any.whl"]
@@ -16,7 +16,7 @@ PATTERNS = ["gamma", "gamma-1.0", "gam*", "gamma_*", "*", "gamma-1.0-py3-none-an
 
 @pytest.mark.parametrize("pattern", PATTERNS)
 def test_a_pattern_takes_the_wheels_pips_own_cache_command_would(tmp_path: Path, pattern: str) -> None:
-    from pip._internal.commands.cache import CacheCommand
+    from pip._internal.commands.cache import CacheCommand  # noqa: PLC0415 -- pip's names where a test needs them
 
     wheels = tmp_path / "wheels" / "ab" / "cd"
     wheels.mkdir(parents=True)

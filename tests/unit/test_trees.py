@@ -17,13 +17,20 @@ from typing import Callable, List
 
 import pytest
 
+from pipcachefirst.base.atomic import (
+    STALE_SECONDS,
+    TEMPORARY_PREFIX,
+    current_umask,
+    remove_stale_temporaries,
+    write_atomically,
+)
+from pipcachefirst.base.settings import CLONE, COPY, HARDLINK
+from pipcachefirst.base.workers import Workers
+from pipcachefirst.pip import installing
+from pipcachefirst.pip.compat import InstallStep
+from pipcachefirst.trees import tree as trees
+from pipcachefirst.trees.tree import TREE_FILE, TREE_SCHEMA, Placer, Tree, TreeError, Trees
 from tests.support.packages import rich_wheel_bytes, rich_wheel_members
-
-from pipcachefirst import installing, trees
-from pipcachefirst._atomic import STALE_SECONDS, current_umask, remove_stale_temporaries
-from pipcachefirst._workers import Workers
-from pipcachefirst.pipcompat import InstallStep
-from pipcachefirst.trees import CLONE, COPY, HARDLINK, TREE_FILE, TREE_SCHEMA, Placer, Tree, TreeError, Trees
 
 SHA = "ab" * 32
 UMASK = current_umask()
@@ -54,7 +61,7 @@ def built(shelf: Trees, sha256: str = SHA) -> Tree:
 
 
 def leftovers(shelf: Trees) -> List[str]:
-    return sorted(p.name for p in shelf.folder.iterdir() if p.name.startswith(trees.TEMPORARY_PREFIX))
+    return sorted(p.name for p in shelf.folder.iterdir() if p.name.startswith(TEMPORARY_PREFIX))
 
 
 # -- a tree is the wheel as pip unpacks and compiles it ------------------------
@@ -159,7 +166,7 @@ def test_a_description_naming_a_file_outside_the_tree_is_refused(tmp_path: Path)
 def test_two_pips_building_one_tree_publish_one_and_the_loser_leaves_no_temporary_folder(
     shelf: Trees, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write = trees.write_atomically
+    write = write_atomically
     calls: List[str] = []
     other: List[Tree] = []
 
@@ -189,9 +196,9 @@ def test_a_tree_is_published_by_renaming_a_temporary_folder_that_is_already_comp
         published.append(Path(source).name)
         rename(source, target)
 
-    monkeypatch.setattr(trees.os, "rename", checking_rename)
+    monkeypatch.setattr(os, "rename", checking_rename)  # the os.rename trees publish with
     built(shelf)
-    assert len(published) == 1 and published[0].startswith(trees.TEMPORARY_PREFIX)
+    assert len(published) == 1 and published[0].startswith(TEMPORARY_PREFIX)
 
 
 def test_a_wheel_with_a_member_outside_the_tree_builds_nothing_and_leaves_nothing(shelf: Trees) -> None:

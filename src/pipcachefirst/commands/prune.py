@@ -1,0 +1,78 @@
+"""``pipcachefirst prune``: remove entries not served recently, least recently served first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+
+from pipcachefirst.base.free_space import human
+from pipcachefirst.cache import tidying
+from pipcachefirst.cache.store import Store
+from pipcachefirst.commands import common
+
+HELP = 'Remove entries not served recently, least recently served first.'
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--older-than", type=float, metavar="DAYS", help="remove entries not served for DAYS days")
+    parser.add_argument("--max-size", type=size, metavar="SIZE", help="then shrink to SIZE (e.g. 500M, 2G)")
+
+
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def size(text: str) -> int:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)I?B?\s*", text.upper())
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 500M or 2G)")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.older_than is None and args.max_size is None:
+        raise common.UsageError("say what to prune: --older-than DAYS and/or --max-size SIZE")
+    store = common.store()
+    now = time.time()
+    items = tidying.removables(store)
+    outcome = tidying.Outcome([], [])
+    if args.older_than is not None:
+        cutoff = now - args.older_than * 86400
+        old = [item for item in items if item.last_used < cutoff]
+        outcome = _add(outcome, tidying.remove(old, now, common.GRACE_SECONDS))
+    if args.max_size is not None:
+        remaining = [item for item in items if item not in outcome.removed + outcome.failed]
+        total = sum(item.size for item in remaining)
+        over = []
+        for item in remaining:
+            if total <= args.max_size:
+                break
+            over.append(item)
+            total -= item.size
+        outcome = _add(outcome, tidying.remove(over, now, common.GRACE_SECONDS))
+    return report_removed(args, store, outcome)
+
+
+def _add(one: tidying.Outcome, other: tidying.Outcome) -> tidying.Outcome:
+    return tidying.Outcome(one.removed + other.removed, one.failed + other.failed)
+
+
+def report_removed(args: argparse.Namespace, store: Store, outcome: tidying.Outcome) -> int:
+    """The line of what was removed and what remains; exit status 1 when something could not be removed."""
+    removed = outcome.removed
+    files = [item for item in removed if not item.is_tree]
+    removed_trees = [item for item in removed if item.is_tree]
+    freed = sum(item.size for item in removed)
+    entries, size = store.usage()
+    tree_count, tree_bytes = common.shelf(store).usage()
+    data = {"removed": len(files), "removed_trees": len(removed_trees), "freed_bytes": freed,
+            "not_removed": len(outcome.failed), "entries": entries, "bytes": size,
+            "trees": tree_count, "tree_bytes": tree_bytes}
+    common.emit(args, data, [f"removed {len(files)} entries and {len(removed_trees)} installed trees ({human(freed)}); "
+                       f"{entries} entries ({human(size)}) and {tree_count} trees ({human(tree_bytes)}) remain"])
+    if outcome.failed:
+        print(f"pipcachefirst {args.command}: {tidying.not_removed(outcome.failed)}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,652 @@
+"""pip's install step, fed from installed trees (see ``trees``).
+
+pip's ``_install_wheel`` stays in charge: it still maps every member to its
+scheme folder, checks paths, writes console scripts with this environment's
+shebang, fixes ``#!python`` scripts, and writes INSTALLER, REQUESTED,
+direct_url.json and RECORD, in whatever way the running pip version does.
+For the length of one call two of the names it looks up in its module are
+swapped: the class that unzips a member places the tree's file instead, and
+the ``compileall`` its compile step calls places the tree's ``.pyc`` for a
+source placed unchanged.  Anything the tree lacks, or a source pip changed
+after placing it (a fixed script), goes to pip's own code.
+
+The first install of a wheel builds its tree (unpack and compile, as pip
+would), then places it: the one extra cost is that copy.
+
+Placing is mostly the kernel creating files, so a tree's files (and the
+``.pyc`` of each source) are placed by a few threads while pip goes on with
+the next member; pip's compile step starts with ``warnings.catch_warnings()``
+(every pip 22.3 to 26.3), and that is where the install waits for them all,
+before pip looks for the sources to compile.  A thread takes the files of one
+folder at a time: the kernel creates files in one folder one after another
+(it locks the folder), so threads given neighbouring files only queue there.
+
+Better still, a tree may already be copied when pip gets there: wheels
+served from the cache are copied ahead by a helper process while pip
+resolves (``staging``, started by ``stage_ahead``), and their files are
+renamed into place.
+
+Placing never fails pip.  A file the tree cannot give (gone, or changed
+since it was built: an ``OSError``) is unzipped by pip, as it would have
+been.  Anything else that goes wrong while placing is a bug of ours: it is
+one warning line, and pip's own unzip (and compile) take the rest of that
+wheel, the file that failed first removed so that pip writes it anew.
+pip's own errors, from its own unzip, go on as they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import importlib.util
+import logging
+import os
+import stat
+import sys
+import sysconfig
+import warnings
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
+
+from pipcachefirst.base import settings
+from pipcachefirst.base.atomic import current_umask, sha256_of
+from pipcachefirst.base.free_space import tree_size
+from pipcachefirst.base.settings import HARDLINK
+from pipcachefirst.base.workers import Job, Workers
+from pipcachefirst.cache.store import TREES
+from pipcachefirst.pip import compat, early_staging
+from pipcachefirst.pip.compat import INSTALL_WHEEL, VERBOSE, InstallStep
+from pipcachefirst.pip.session import CURRENT as SESSION
+from pipcachefirst.trees import later, staging
+from pipcachefirst.trees.tree import (
+    TREE_FILE,
+    Placer,
+    Stamp,
+    Tree,
+    TreeChanged,
+    TreeError,
+    Trees,
+    interpreter_key,
+    pyc_mode,
+    stamp_of,
+)
+
+logger = logging.getLogger("pipcachefirst")
+
+
+# Threads placing a tree's files. The work is the kernel's (creating files, copying blocks), mostly waiting
+# on the file system while other work writes; measured on 2 cores: 4 a little ahead of 2, 8 and 16 slower.
+PLACING_THREADS = 4
+
+
+def install_wheel(pip: Callable[[], Any], args: Any, kwargs: Any) -> Any:
+    """Our part of pip's ``_install_wheel``: ``pip()`` runs it, placing from a tree when one can be used.
+
+    Guarded by the wrapper's ``patching.instead``: should this raise before
+    ``pip()``, pip installs the wheel itself, with its own names put back.
+    """
+    plan = _plan(args, kwargs)
+    if plan is None:
+        return pip()
+    step, tree, name = plan
+    background = step.warnings is warnings  # where pip's compile step starts: see _Barrier
+    staged = _staged(tree)
+    placements = _Placements(step, tree, _the_placer(), _the_workers() if background else None, staged)
+    try:
+        compat.replace_install_names(step, _tree_backed_file(step, tree, placements),
+                                     _CompileFromTree(step.compileall, tree, placements),
+                                     _Barrier(placements) if background else None)
+        result = pip()
+        placements.wait()
+    finally:
+        compat.replace_install_names(step, warnings_module=warnings if background else None)
+        placements.close()
+    if placements.changed is not None:
+        shelf = _shelf()
+        if shelf is not None:
+            shelf.reject(tree, placements.changed)
+    if placements.gave_up:
+        return result  # said in one line; pip unzipped the rest
+    logger.log(VERBOSE, "pipcachefirst: %s placed from its installed tree (%s%s)", name, _placer_mode(),
+               f"; {placements.renamed} files copied ahead" if placements.renamed else "")
+    SESSION.trees_placed += 1
+    return result
+
+
+def _plan(args: Any, kwargs: Any) -> Optional[Tuple[InstallStep, Tree, str]]:
+    """The install step and the tree to place, or None to leave this wheel to pip alone."""
+    shelf = _shelf()
+    if shelf is None:
+        return None
+    name = INSTALL_WHEEL.argument("name", args, kwargs)
+    if not INSTALL_WHEEL.argument("pycompile", args, kwargs, True):
+        return None  # --no-compile (and pip 26.2's build environments): nothing to save
+    wheel_path = INSTALL_WHEEL.argument("wheel_path", args, kwargs)
+    if compat.built_anew(INSTALL_WHEEL.argument("direct_url", args, kwargs, None), wheel_path):
+        return None
+    step = compat.install_step(sys.modules[INSTALL_WHEEL.module])
+    with open(wheel_path, "rb") as handle:
+        sha256 = sha256_of(handle)
+    tree = shelf.find(sha256)
+    if tree is None and SESSION.storing and _build_later(sha256, wheel_path, args, kwargs, step):
+        return None  # pip installs it alone now, as plain pip would; its tree is built when pip is done
+    if tree is None and SESSION.storing and SESSION.store is not None:
+        wheel_zip = INSTALL_WHEEL.argument("wheel_zip", args, kwargs)
+        try:
+            SESSION.store.free_space.claim(tree_size(wheel_zip), f"the installed tree of {name}")
+            tree = shelf.build(sha256, wheel_zip, step.is_executable, os.path.basename(wheel_path))
+        except TreeError as exc:
+            logger.log(VERBOSE, "pipcachefirst: no installed tree for %s: %s", name, exc)
+            return None
+        except OSError as exc:
+            SESSION.stop_storing(exc)
+            return None
+        if tree is not None:
+            logger.log(VERBOSE, "pipcachefirst: built the installed tree of %s", name)
+    if tree is None:
+        return None
+    return step, tree, str(name)
+
+
+def _build_later(sha256: str, wheel_path: str, args: Any, kwargs: Any, step: InstallStep) -> bool:
+    """Whether this wheel's tree is left to ``later`` (its bytes are in the files bucket); then it is noted there."""
+    if settings.build_trees_now() or _helpers_cut_short():
+        return False
+    path = _cached_wheel(sha256, wheel_path)
+    if path is None:
+        return False  # a wheel only pip's folders or the user's hold: built now, or never again
+    wheel = INSTALL_WHEEL.argument("wheel_zip", args, kwargs)
+    name = INSTALL_WHEEL.argument("name", args, kwargs)
+    if SESSION.store is not None:
+        try:  # the room the helper will take is counted now, as for a tree built at once
+            SESSION.store.free_space.claim(tree_size(wheel), f"the installed tree of {name}")
+        except OSError as exc:
+            SESSION.stop_storing(exc)
+            return True  # no tree: pip installs it alone
+    SESSION.trees_to_build.setdefault(sha256, later.Job(
+        sha256, path, os.path.basename(wheel_path),
+        [info.filename for info in wheel.infolist() if step.is_executable(info)],
+    ))
+    logger.log(VERBOSE, "pipcachefirst: the installed tree of %s is built when pip is done", name)
+    return True
+
+
+def _helpers_cut_short() -> bool:
+    if SESSION.cut_short is None:
+        shelf = _shelf()
+        SESSION.cut_short = shelf is not None and later.cut_short(shelf.folder)
+    return SESSION.cut_short
+
+
+def _cached_wheel(sha256: str, wheel_path: str) -> Optional[str]:
+    """The wheel with this sha256 in the files bucket: the file pip installs, or the copy this command stored."""
+    for entry in SESSION.stored:
+        if entry.record.sha256 == sha256:
+            return str(entry.path)
+    store = SESSION.store
+    if store is not None and os.path.realpath(wheel_path).startswith(os.path.realpath(store.files) + os.sep):
+        return wheel_path
+    return None
+
+
+def build_later() -> None:
+    """At the end of the command, after pip's last line: the trees noted by ``_build_later`` (see ``later``)."""
+    jobs = list(SESSION.trees_to_build.values())
+    SESSION.trees_to_build.clear()
+    if not jobs:
+        return
+    try:
+        later.start(_shelf(), jobs)
+    except Exception as exc:  # noqa: BLE001 -- the next install builds them: nothing is lost but time
+        logger.log(VERBOSE, "pipcachefirst: not building installed trees: %s", exc)
+
+
+def _shelf() -> Optional[Trees]:
+    """This interpreter's trees in the cache, or None when trees cannot be used in this command."""
+    store = SESSION.store
+    if store is None or not SESSION.trees or SESSION.off_reason is not None or os.name != "posix":
+        return None
+    key = interpreter_key()
+    return None if key is None else Trees(store.root / TREES.name, key, report=SESSION.problem)
+
+
+def _staged(tree: Tree) -> Optional[staging.Staged]:
+    """The tree as the helper copied it ahead, or None: pip places it itself."""
+    try:
+        stager = _the_stager(tree.folder.parent, start=False) if SESSION.stage_ahead else None
+        return stager.take(tree.sha256) if stager is not None else None
+    except Exception as exc:  # noqa: BLE001 -- a head start lost, nothing more
+        logger.log(VERBOSE, "pipcachefirst: not using trees copied ahead: %s", exc)
+        return None
+
+
+def stage_ahead(sha256: str) -> None:
+    """pip was served this wheel: copy its tree ahead, if it has one (see ``staging``).  Never fails."""
+    try:
+        _stage_ahead(sha256)
+    except Exception as exc:  # noqa: BLE001 -- staging is a head start, never a reason to serve pip less
+        logger.log(VERBOSE, "pipcachefirst: not copying trees ahead: %s", exc)
+        SESSION.staging_off = True
+        finish_staging()
+
+
+def _stage_ahead(sha256: str) -> None:
+    shelf = _shelf() if SESSION.stage_ahead and not SESSION.staging_off else None
+    if shelf is None:
+        return
+    if not (shelf.folder / sha256 / TREE_FILE).is_file():
+        return  # no tree yet: this install builds it
+    stager = _the_stager(shelf.folder, start=True)
+    if stager is not None:
+        stager.ask(shelf.folder / sha256, sha256)
+
+
+def _the_stager(folder: Path, start: bool) -> Optional[staging.Stager]:
+    """This command's helper: the one started with pip (``early_staging``), else a new one if ``start``."""
+    if SESSION.stager is None and not SESSION.staging_off:
+        placer = _the_placer()
+        if placer.requested == HARDLINK or not _renamed_files_land_as_new_ones(folder):
+            SESSION.staging_off = True  # links are made in place anyway; see _renamed_files_land_as_new_ones
+            early_staging.discard()
+            return None
+        SESSION.stager = early_staging.take(folder, placer.requested)
+        if SESSION.stager is None and start:
+            SESSION.stager = staging.Stager(folder, placer.mode)
+    return SESSION.stager
+
+
+def finish_staging() -> None:
+    """At the end of the command: the helper ends, and what it copied that pip did not take goes."""
+    stager, SESSION.stager = SESSION.stager, None
+    if stager is not None:
+        stager.close()
+    early_staging.discard()
+
+
+def _renamed_files_land_as_new_ones(folder: Path) -> bool:
+    """Whether a file renamed from ``folder`` into this environment is what pip creating it there would make.
+
+    It must be the same file system (else a rename is a copy), and nothing
+    the folder gives its new files may differ: no setgid group, no default
+    ACL, one SELinux label.
+    """
+    purelib = sysconfig.get_paths()["purelib"]
+    here, there = os.stat(folder), os.stat(purelib)
+    if here.st_dev != there.st_dev or (here.st_mode | there.st_mode) & stat.S_ISGID:
+        return False
+    return _xattr(purelib, "system.posix_acl_default") is None and (
+        _xattr(folder, "security.selinux") == _xattr(purelib, "security.selinux"))
+
+
+def _xattr(path: Union[str, Path], name: str) -> Optional[bytes]:
+    try:
+        return os.getxattr(path, name)  # type: ignore[attr-defined, unused-ignore]  # Linux only
+    except (OSError, AttributeError):
+        return None
+
+
+def _the_placer() -> Placer:
+    if SESSION.placer is None:
+        mode, problem = settings.link_mode()
+        if problem:
+            SESSION.problem(problem.replace("pipcachefirst: ", "", 1))
+        SESSION.placer = Placer(mode)
+    return SESSION.placer
+
+
+def _the_workers() -> Workers:
+    if SESSION.workers is None:
+        SESSION.workers = Workers(PLACING_THREADS)
+    return SESSION.workers
+
+
+def _placer_mode() -> str:
+    placer = _the_placer()
+    if placer.fallback is None:
+        return placer.mode
+    return f"{placer.mode}: {placer.fallback}"
+
+
+# Members pip writes to again in place after unpacking them (fix_script; REQUESTED is opened "wb"):
+# a hard link would carry that write into the tree.
+def _may_link(member: str) -> bool:
+    return not (member.split("/", 1)[0].endswith(".dist-info") or _is_script(member))
+
+
+def _is_script(member: str) -> bool:
+    """A member of ``.data/scripts/``: pip may rewrite it (``#!python``), right after placing it."""
+    parts = member.split("/", 2)
+    return len(parts) > 2 and parts[0].endswith(".data") and parts[1] == "scripts"
+
+
+class _Placements:
+    """The tree's files being placed for one ``_install_wheel`` call, in the background when it has threads.
+
+    ``placed`` maps each placed file (normalised absolute path) to its member;
+    ``compiled`` holds the placed sources whose ``.pyc`` was placed with them.
+    """
+
+    def __init__(self, step: InstallStep, tree: Tree, placer: Placer,
+                 workers: Optional[Workers], staged: Optional[staging.Staged] = None) -> None:
+        self.step = step
+        self.staged = staged
+        self.renamed = 0
+        self.tree = tree
+        self.placer = placer
+        self.umask = current_umask()
+        self.placed: Dict[str, str] = {}
+        self.compiled: Set[str] = set()
+        self.folders: Set[str] = set()
+        self._pool = workers
+        self._batch: List[_Placing] = []  # files of one folder, in pip's order, not handed out yet
+        self._batch_folder = ""
+        self._pending: List[Tuple[Job, List[_Placing]]] = []
+        self._targets: Set[str] = set()  # every file a pending or done placement creates
+        self.check_hashes = SESSION.hash_checking  # pip checks the wheel's hash: every placed byte is checked too
+        self.changed: Optional[TreeChanged] = None  # a tree file found not as recorded: pip's own bytes went there
+        self.gave_up = False  # placing failed (a bug of ours): pip unzips and compiles the rest of this wheel
+
+    def folder(self, path: str) -> None:
+        _folder(self.folders, path)
+
+    def give_up(self, exc: Exception) -> None:
+        """Placing failed other than for a file the tree lacks: one warning, and pip's own unzip from now on."""
+        if not self.gave_up:
+            self.gave_up = True
+            SESSION.warn(f"could not place the installed tree of {self.tree.wheel}", exc)
+
+    def save(self, file: Any, member: str, stamp: Stamp) -> None:
+        """Place ``member`` where pip would unzip ``file``; pip's own ``save()`` if the tree cannot."""
+        if self.gave_up:
+            self._unzip(file)
+            return
+        try:
+            placed = self._save(file, member, stamp)
+        except Exception as exc:  # noqa: BLE001 - ours, never pip's: pip's own save() is called below
+            self.give_up(exc)
+            placed = False
+        if not placed:
+            self._unzip(file)
+
+    def _save(self, file: Any, member: str, stamp: Stamp) -> bool:
+        """Place ``member`` (or hand it to a thread); False when pip must unzip it (the tree lacks it)."""
+        dest = compat.member_destination(file)
+        key = os.path.normpath(os.path.abspath(dest))
+        executable = self.step.is_executable(compat.member_zipinfo(file))
+        mode = (0o777 & ~self.umask | 0o111) if executable else 0o666 & ~self.umask
+        pyc: Optional[_PycJob] = None
+        stamp_pyc = self.tree.compiled.get(member)
+        if stamp_pyc is not None:
+            target = importlib.util.cache_from_source(dest)
+            pyc = (self.tree.pyc(member), target, pyc_mode(mode, self.umask), stamp_pyc, True,
+                   self.digest(self.tree.pyc_digest(member)))
+        background = self._pool is not None and not _is_script(member)  # pip reads a script right after save()
+        if key in self._targets:
+            self.wait()  # two members landing on one file (a.py and a.data/purelib/a.py): in pip's order
+            background = False
+        if not background:
+            pyc = None  # compile_file places it, once pip has done with the source
+        self._targets.add(key)
+        compat.mark_written(file)
+        if self._rename_staged(member, stamp, dest, mode, key, with_pyc=pyc is not None):
+            return True
+        job = (self.tree.source(member), dest, mode, stamp, _may_link(member), pyc,
+               self.digest(self.tree.source_digest(member)))
+        if background:
+            folder = os.path.dirname(key)
+            if folder != self._batch_folder:
+                self._hand_out()
+                self._batch_folder = folder
+            self._batch.append((job, file, dest, member))
+            return True
+        try:
+            placed_pyc = _place(self.placer, self.folders, *job)
+        except OSError as exc:  # the tree went away or changed meanwhile: unzip, as pip would
+            self.not_placed(exc)
+            return False
+        self._done(key, member, placed_pyc)
+        return True
+
+    def digest(self, sha256: Optional[str]) -> Optional[str]:
+        """The sha256 a placed file is checked against: in pip's hash-checking mode only (it reads every byte)."""
+        return sha256 if self.check_hashes else None
+
+    def _rename_staged(self, member: str, stamp: Stamp, dest: str, mode: int, key: str,
+                       with_pyc: bool) -> bool:
+        """Move the copy the helper made of ``member`` (and its ``.pyc``) into place; False if there is none."""
+        staging_of_tree = self.staged
+        staged = staging_of_tree.file(member, stamp) if staging_of_tree is not None else None
+        if staging_of_tree is None or staged is None:
+            return False
+        try:
+            if not _has_digest(staged, self.digest(self.tree.source_digest(member))):
+                return False  # copied from a changed file: placing from the tree checks it, and falls back
+            _folder(self.folders, dest)
+            os.replace(staged, dest)
+            os.chmod(dest, mode)
+        except OSError:  # the staged copy is gone, or on another file system after all: copy from the tree
+            self.staged = None
+            return False
+        self.renamed += 1
+        pyc_stamp = self.tree.compiled.get(member)
+        staged_pyc = staging_of_tree.pyc(member, pyc_stamp) if pyc_stamp is not None and with_pyc else None
+        placed_pyc = False
+        if staged_pyc is not None:
+            target = importlib.util.cache_from_source(dest)
+            try:
+                if not _has_digest(staged_pyc, self.digest(self.tree.pyc_digest(member))):
+                    self.changed = TreeChanged(errno.ESTALE, "its sha256 changed", self.tree.pyc(member))
+                    raise self.changed
+                _folder(self.folders, target)
+                os.replace(staged_pyc, target)
+                os.chmod(target, pyc_mode(mode, self.umask))
+                placed_pyc = True
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.unlink(target)
+        self._done(key, member, placed_pyc)
+        return True
+
+    def _hand_out(self) -> None:
+        """The files gathered for one folder, to a thread: threads creating files in one folder take turns."""
+        if self._batch:
+            assert self._pool is not None
+            self._pending.append((self._pool.submit(_place_all, self.placer, self.folders, self._batch), self._batch))
+            self._batch = []
+
+    def wait(self) -> None:
+        """Until every file handed out is placed; the ones the tree could not give, pip unzips."""
+        self._hand_out()
+        pending, self._pending = self._pending, []
+        for job, batch in pending:
+            outcomes = job.result()
+            for (_, file, dest, member), outcome in zip(batch, outcomes):
+                if isinstance(outcome, Exception):
+                    self.not_placed(outcome)
+                    self._unzip(file)
+                else:
+                    self._done(os.path.normpath(os.path.abspath(dest)), member, outcome)
+
+    def close(self) -> None:
+        """Until no placement runs any more (pip failed: what was placed stays, as pip's own files would)."""
+        self._hand_out()
+        for job, _ in self._pending:
+            job.wait()
+
+    def _done(self, key: str, member: str, placed_pyc: bool) -> None:
+        self.placed[key] = member
+        if placed_pyc:
+            self.compiled.add(key)
+        else:
+            self.compiled.discard(key)
+
+    def not_placed(self, why: Exception) -> None:
+        """Why a file was not placed: a tree file gone or changed (pip unzips it), or a bug of ours (give up)."""
+        if isinstance(why, TreeChanged):
+            self.changed = why
+        elif not isinstance(why, OSError):
+            self.give_up(why)
+
+    def _unzip(self, file: Any) -> None:
+        """pip's own ``save()`` for ``file``, where nothing of ours is left: no file, no ``.pyc`` said placed."""
+        dest = compat.member_destination(file)
+        key = os.path.normpath(os.path.abspath(dest))
+        self.placed.pop(key, None)
+        self.compiled.discard(key)
+        if os.path.lexists(dest):
+            os.unlink(dest)
+        self.step.file_class.save(file)  # type: ignore[attr-defined]
+
+
+_Placing = Tuple[Tuple[Any, ...], Any, str, str]  # (arguments of _place but the first two, pip's file, dest, member)
+_PycJob = Tuple[str, str, int, Stamp, bool, Optional[str]]  # the arguments of _place_one but the placer
+
+
+def _has_digest(path: str, sha256: Optional[str]) -> bool:
+    """Whether the file at ``path`` has this sha256 (None: nothing to check)."""
+    if sha256 is None:
+        return True
+    with open(path, "rb") as handle:
+        return sha256_of(handle) == sha256
+
+
+def _place_all(placer: Placer, folders: Set[str], batch: List[_Placing]) -> List[Union[bool, Exception]]:
+    """``_place`` for each file of ``batch``: whether its ``.pyc`` was placed, or why the file was not."""
+    outcomes: List[Union[bool, Exception]] = []
+    for job, _, _, _ in batch:
+        try:
+            outcomes.append(_place(placer, folders, *job))
+        except Exception as exc:  # noqa: BLE001 - told to pip's thread, which has pip unzip the file
+            outcomes.append(exc)
+    return outcomes
+
+
+def _place(placer: Placer, folders: Set[str], source: str, dest: str, mode: int, stamp: Stamp,
+           may_link: bool, pyc: Optional[_PycJob], sha256: Optional[str]) -> bool:
+    """Place one file, and its ``.pyc`` if given; whether that ``.pyc`` was placed (False: pip compiles it)."""
+    _folder(folders, dest)  # pip up to 24.1 made the folder in save()
+    _place_one(placer, source, dest, mode, stamp, may_link, sha256)
+    if pyc is None:
+        return False
+    try:
+        _folder(folders, pyc[1])
+        _place_one(placer, *pyc)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(pyc[1])  # no half-placed .pyc beside a source pip may unzip anew
+        if isinstance(exc, OSError):
+            return False  # pip compiles it
+        raise
+    return True
+
+
+def _folder(made: Set[str], path: str) -> None:
+    """Make the folder of ``path`` unless ``made`` says it was (by any thread: two may both make one)."""
+    folder = os.path.dirname(path)
+    if folder not in made:
+        os.makedirs(folder, exist_ok=True)
+        made.add(folder)
+
+
+def _place_one(placer: Placer, source: str, dest: str, mode: int, stamp: Stamp,
+               may_link: bool = True, sha256: Optional[str] = None) -> None:
+    try:
+        placer.place(source, dest, mode, stamp, may_link, sha256)
+    except FileExistsError:
+        os.unlink(dest)  # as pip does: never write through an existing file
+        placer.place(source, dest, mode, stamp, may_link, sha256)
+
+
+class _Barrier:
+    """Stands in for ``warnings`` in pip's wheel module: its compile step waits for the files placed meanwhile."""
+
+    def __init__(self, placements: _Placements) -> None:
+        self._placements = placements
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(warnings, name)
+
+    def catch_warnings(self, *args: Any, **kwargs: Any) -> Any:
+        self._placements.wait()
+        return warnings.catch_warnings(*args, **kwargs)
+
+
+def _tree_backed_file(step: InstallStep, tree: Tree, placements: _Placements) -> type:
+    """A ``ZipBackedFile`` whose ``save()`` places the tree's file where pip would unzip the member."""
+
+    class TreeBackedFile(step.file_class):  # type: ignore[misc, name-defined]
+        def save(self) -> None:
+            try:
+                member = compat.member_record_path(self)
+                stamp = None if placements.gave_up else tree.files.get(member)
+            except Exception as exc:  # noqa: BLE001 - pip's own save() below
+                placements.give_up(exc)
+                stamp = None
+            if stamp is None:
+                super().save()
+                return
+            placements.save(self, member, stamp)
+
+    return TreeBackedFile
+
+
+class _CompileFromTree:
+    """Stands in for ``compileall`` in pip's wheel module while a tree is placed."""
+
+    def __init__(self, compileall: ModuleType, tree: Tree, placements: _Placements) -> None:
+        self._compileall = compileall
+        self._tree = tree
+        self._placements = placements
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._compileall, name)
+
+    def compile_file(self, fullname: Any, *args: Any, **kwargs: Any) -> Any:
+        placements = self._placements
+        placements.wait()  # pip's own unzip of what the tree could not give: pip's errors go on as they are
+        answer = None
+        if not placements.gave_up and not args and kwargs == {"force": True, "quiet": True}:
+            try:
+                answer = self._from_tree(fullname)
+            except Exception as exc:  # noqa: BLE001 - pip compiles it, below
+                placements.give_up(exc)
+        if answer is None:
+            return self._compileall.compile_file(fullname, *args, **kwargs)
+        return answer
+
+    def _from_tree(self, fullname: Any) -> Optional[bool]:
+        """What ``compile_file`` says for a source placed from the tree, its ``.pyc`` placed; None: pip compiles it."""
+        placements, tree = self._placements, self._tree
+        key = os.path.normpath(os.path.abspath(fullname))
+        member = placements.placed.get(key)
+        if member is None:
+            return None
+        try:
+            info = os.lstat(fullname)
+        except OSError:
+            return None
+        if stamp_of(info) != tree.files.get(member):  # changed since it was placed (a fixed script)
+            return None
+        if member in tree.not_compiled:
+            return False
+        if key in placements.compiled:
+            return True  # placed with its source
+        stamp = tree.compiled.get(member)
+        if stamp is None:
+            return None
+        target = importlib.util.cache_from_source(fullname)
+        try:
+            placements.folder(target)
+            if os.path.lexists(target):
+                os.unlink(target)
+            _the_placer().place(tree.pyc(member), target, pyc_mode(info.st_mode, placements.umask),
+                                stamp, True, placements.digest(tree.pyc_digest(member)))
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(target)  # nothing half-placed for pip to compile over
+            if isinstance(exc, OSError):  # the tree went away or changed meanwhile: compile, as pip would
+                placements.not_placed(exc)
+                return None
+            raise
+        return True

@@ -1,0 +1,32 @@
+"""pip's configuration read without pip's parser, as pip reads it: files in pip's order, then ``PIP_*``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pipcachefirst.pip.args import configured
+
+
+def test_a_later_file_and_the_commands_own_section_win_and_variables_win_over_files(tmp_path: Path) -> None:
+    user = tmp_path / "config" / "pip" / "pip.conf"
+    user.parent.mkdir(parents=True)
+    user.write_text("[global]\ncache-dir = /from/user/global\n[install]\nno_binary = :all:\n")
+    named = tmp_path / "named.conf"
+    named.write_text("[global]\ncache-dir = /from/named\n")
+    environ = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_CONFIG_DIRS": str(tmp_path / "none"),
+               "PIP_CONFIG_FILE": str(named)}
+
+    assert configured(["cache-dir", "no-binary"], "install", environ) == {"cache-dir": "/from/named",
+                                                                        "no-binary": ":all:"}
+    assert configured(["no-binary"], "download", environ) == {}  # another command's section is not read
+    assert configured(["cache-dir"], "install", {**environ, "PIP_CACHE_DIR": "/from/variable"}) == {
+        "cache-dir": "/from/variable"}
+
+
+def test_pip_config_file_set_to_devnull_means_no_file_at_all(tmp_path: Path) -> None:
+    user = tmp_path / "config" / "pip" / "pip.conf"
+    user.parent.mkdir(parents=True)
+    user.write_text("[global]\ncache-dir = /from/user\n")
+    environ = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "PIP_CONFIG_FILE": os.devnull}
+    assert configured(["cache-dir"], "install", environ) == {}
