@@ -384,6 +384,7 @@ class _Placements:
         background = self._pool is not None and not _is_script(member)  # pip reads a script right after save()
         if key in self._targets:
             self.wait()  # two members landing on one file (a.py and a.data/purelib/a.py): in pip's order
+            self._forget_pyc(key, dest)  # the earlier member's: plain pip compiles only the last one
             background = False
         if not background:
             pyc = None  # compile_file places it, once pip has done with the source
@@ -450,17 +451,29 @@ class _Placements:
 
     def _hand_out(self) -> None:
         """The files gathered for one folder, to a thread: threads creating files in one folder take turns."""
-        if self._batch:
+        if not self._batch:
+            return
+        batch, self._batch = self._batch, []
+        try:
             assert self._pool is not None
-            self._pending.append((self._pool.submit(_place_all, self.placer, self.folders, self._batch), self._batch))
-            self._batch = []
+            job = self._pool.submit(_place_all, self.placer, self.folders, batch)
+        except Exception as exc:  # noqa: BLE001 - ours: the batch is pip's to unzip
+            self.give_up(exc)
+            for _, file, _, _ in batch:
+                self._unzip(file)
+            return
+        self._pending.append((job, batch))
 
     def wait(self) -> None:
         """Until every file handed out is placed; the ones the tree could not give, pip unzips."""
         self._hand_out()
         pending, self._pending = self._pending, []
         for job, batch in pending:
-            outcomes = job.result()
+            try:
+                outcomes: List[Union[bool, Exception]] = list(job.result())
+            except Exception as exc:  # noqa: BLE001 - ours (the thread itself failed): pip unzips the batch
+                self.give_up(exc)
+                outcomes = [exc] * len(batch)
             for (_, file, dest, member), outcome in zip(batch, outcomes):
                 if isinstance(outcome, Exception):
                     self.not_placed(outcome)
@@ -488,14 +501,31 @@ class _Placements:
         elif not isinstance(why, OSError):
             self.give_up(why)
 
+    def _forget_pyc(self, key: str, dest: str) -> None:
+        """The ``.pyc`` placed for a file pip now writes anew goes: pip compiles that file itself, or not at all."""
+        if key in self.compiled:
+            self.compiled.discard(key)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(importlib.util.cache_from_source(dest))
+
+    def unzip(self, file: Any) -> None:
+        """pip's own ``save()`` for a member the tree lacks, or all of them once placing gave up."""
+        self._unzip(file)
+
     def _unzip(self, file: Any) -> None:
         """pip's own ``save()`` for ``file``, where nothing of ours is left: no file, no ``.pyc`` said placed."""
-        dest = compat.member_destination(file)
-        key = os.path.normpath(os.path.abspath(dest))
-        self.placed.pop(key, None)
-        self.compiled.discard(key)
-        if os.path.lexists(dest):
-            os.unlink(dest)
+        try:
+            dest = compat.member_destination(file)
+            key = os.path.normpath(os.path.abspath(dest))
+            if key in self._targets and (self._pending or self._batch):
+                self.wait()  # a thread may still be placing an earlier member onto this file: it goes first
+            self._targets.discard(key)
+            self.placed.pop(key, None)
+            self._forget_pyc(key, dest)
+            if os.path.lexists(dest):
+                os.unlink(dest)  # ours, placed from the tree: pip writes its own file, never through ours
+        except Exception as exc:  # noqa: BLE001 - ours: pip's own save() below all the same
+            self.give_up(exc)
         self.step.file_class.save(file)  # type: ignore[attr-defined]
 
 
@@ -584,7 +614,7 @@ def _tree_backed_file(step: InstallStep, tree: Tree, placements: _Placements) ->
                 placements.give_up(exc)
                 stamp = None
             if stamp is None:
-                super().save()
+                placements.unzip(self)
                 return
             placements.save(self, member, stamp)
 
