@@ -86,6 +86,22 @@ def test_a_hook_that_raises_does_not_break_the_import_and_every_wrapper_steps_as
     assert pip.calls == [((1,), {"k": 2})] and len(reported) == 1
 
 
+def test_after_a_hook_failed_only_the_wrappers_that_settle_what_was_started_still_run(
+    reported: Reported, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A deferred User-Agent header must still be settled, and answers already given given again."""
+    monkeypatch.setattr(patching, "_stopped", True)
+    ran: List[str] = []
+
+    def ours(instance: Any, args: Any, kwargs: Any) -> None:
+        ran.append("ours")
+
+    pip = Pip()
+    assert patching.before("plain")(ours)(pip, None, (), {}) == "pip's result" and ran == []
+    assert patching.before("settles", when_stopped=True)(ours)(pip, None, (), {}) == "pip's result"
+    assert ran == ["ours"] and len(pip.calls) == 2 and reported == []
+
+
 def test_a_hook_on_a_module_already_imported_that_raises_is_one_line(reported: Reported) -> None:
     patching.when_imported("os", boom)
     assert len(reported) == 1 and patching.stopped()
@@ -249,6 +265,43 @@ def test_placing_that_raises_leaves_the_rest_of_the_wheel_to_pips_unzip_with_one
     source = venv / failed
     assert compiler.compile_file(str(source), force=True, quiet=True)  # pip's own compile step
     assert os.path.getmtime(source) != tree.files[failed][1] / 1e9
+
+
+class ThreadsThatFail:
+    """Placing threads that fail as a whole (not one file): every file they held is pip's to unzip."""
+
+    class Job:
+        def result(self) -> List[Any]:
+            raise RuntimeError("a bug of ours in a placing thread")
+
+        def wait(self) -> None:
+            pass
+
+    def submit(self, *args: Any) -> "ThreadsThatFail.Job":
+        return ThreadsThatFail.Job()
+
+
+def test_a_placing_thread_that_fails_leaves_its_files_to_pips_unzip_and_pips_call_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    warned: Reported = []
+    monkeypatch.setattr(SESSION, "warn", lambda what, exc: warned.append((what, exc)))
+    wheel = zipfile.ZipFile(io.BytesIO(rich_wheel_bytes("rich-pure", "1.0")))
+    tree = Trees(tmp_path / "trees", "key").build("ab" * 32, wheel, lambda info: False, "rich_pure-1.0.whl")
+    assert tree is not None
+    Unzipped.saved = []
+    placements = installing._Placements(InstallStep(None, Unzipped, compileall, lambda info: False), tree,
+                                        Placer(COPY), ThreadsThatFail())  # type: ignore[arg-type]
+    venv = tmp_path / "venv"
+    members = sorted(m for m in tree.files if not installing._is_script(m))
+    for member in members:
+        placements.save(Unzipped(member, str(venv / member), wheel), member, tree.files[member])
+    placements.wait()  # inside pip's call (its compile step): nothing of ours may escape from here
+
+    assert placements.gave_up and len(warned) == 1
+    assert sorted(Unzipped.saved) == members
+    for member in members:
+        assert (venv / member).read_bytes() == wheel.read(member), member
 
 
 # -- records of a newer pipcachefirst ----------------------------------------------------

@@ -236,17 +236,20 @@ Before = Callable[[Any, Any, Any], None]
 After = Callable[[Any, Any, Any, Any], None]
 
 
-def instead(what: str) -> Callable[[Instead], Wrapper]:
+def instead(what: str, when_stopped: bool = False) -> Callable[[Instead], Wrapper]:
     """Decorates ``ours(pip, instance, args, kwargs)`` into a wrapper: our answer, or ``pip()``, pip's own.
 
     When ``ours`` raises: pip's own exception, if pip's call raised, goes on
     unchanged; otherwise the failure is one warning (``what``) and pip gets
     what its own function returned, called now if ``ours`` had not called it.
+    Once a hook failed (:func:`stop`) the wrapper is pip's function alone,
+    unless ``when_stopped``: a wrapper that must settle what earlier calls of
+    this command started (a deferred header, answers already given) still runs.
     """
 
     def decorate(ours: Instead) -> Wrapper:
         def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            if _stopped:
+            if _stopped and not when_stopped:
                 return wrapped(*args, **kwargs)
             pip = PipCall(wrapped, args, kwargs)
             try:
@@ -270,7 +273,7 @@ def instead(what: str) -> Callable[[Instead], Wrapper]:
     return decorate
 
 
-def before(what: str) -> Callable[[Before], Wrapper]:
+def before(what: str, when_stopped: bool = False) -> Callable[[Before], Wrapper]:
     """Decorates ``ours(instance, args, kwargs)`` into a wrapper that runs it, then pip's function."""
 
     def decorate(ours: Before) -> Wrapper:
@@ -279,7 +282,7 @@ def before(what: str) -> Callable[[Before], Wrapper]:
             return pip()
 
         run.__name__, run.__doc__ = getattr(ours, "__name__", "run"), ours.__doc__
-        return instead(what)(run)
+        return instead(what, when_stopped)(run)
 
     return decorate
 

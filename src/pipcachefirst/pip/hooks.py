@@ -122,16 +122,18 @@ def _command_main(pip: patching.PipCall, instance: Any, args: Any, kwargs: Any) 
         if installing is not None:
             installing.finish_staging()
         _stop_early_staging()
-    _share_with_team(status)
-    line = SESSION.summary()
-    if line:
-        SESSION.say(line)
-    if status and SESSION.mode == settings.OFFLINE and SESSION.missing() and not SESSION.offline_reported:
-        logger.error("%s", _offline_message(SESSION.missing()))
-    installing = sys.modules.get("pipcachefirst.pip.installing")
-    if installing is not None:
-        installing.build_later()  # after pip's last line: nothing of it is on pip's clock
-    _skip_the_last_collection()
+    try:
+        _share_with_team(status)
+        line = SESSION.summary()
+        if line:
+            SESSION.say(line)
+        if status and SESSION.mode == settings.OFFLINE and SESSION.missing() and not SESSION.offline_reported:
+            logger.error("%s", _offline_message(SESSION.missing()))
+    finally:  # a failure above is one warning; the trees noted are built all the same
+        installing = sys.modules.get("pipcachefirst.pip.installing")
+        if installing is not None:
+            installing.build_later()  # after pip's last line: nothing of it is on pip's clock
+        _skip_the_last_collection()
     return status
 
 
@@ -330,24 +332,32 @@ def _offline_message(missing: List[Decision]) -> str:
 # -- the finder: serve pins, note what pages list ----------------------------
 
 
-@patching.instead("could not use the cache")
+@patching.instead("could not use the cache", when_stopped=True)
 def _find_best_candidate(pip: patching.PipCall, instance: Any, args: Any, kwargs: Any) -> Any:
-    """pip's finder chooses a file: the cache's answer for a pin it holds, else pip's own choice."""
+    """pip's finder chooses a file: the cache's answer for a pin it holds, else pip's own choice.
+
+    After a hook failed (``patching.stop``) only the answers already given are
+    given again: pip asks one question several times and must get one answer.
+    """
     point = compat.FIND_BEST_CANDIDATE
-    answer = _answer(
-        instance,
-        point.argument("project_name", args, kwargs),
-        point.argument("specifier", args, kwargs, None),
-        point.argument("hashes", args, kwargs, None),
-    )
+    asked = (point.argument("project_name", args, kwargs), point.argument("specifier", args, kwargs, None),
+             point.argument("hashes", args, kwargs, None))
+    if patching.stopped():
+        given = SESSION.finder(instance).answers.get(_answer_key(*asked))
+        return given.result if given is not None and given.result is not None else pip()
+    answer = _answer(instance, *asked)
     if answer.result is not None:
         return answer.result
     return pip()
 
 
+def _answer_key(project_name: str, specifier: Any, hashes: Any) -> Tuple[Any, ...]:
+    return (project_name, str(specifier), hashes)
+
+
 def _answer(finder: Any, project_name: str, specifier: Any = None, hashes: Any = None) -> serve.Answer:
     answers = SESSION.finder(finder).answers
-    key = (project_name, str(specifier), hashes)
+    key = _answer_key(project_name, specifier, hashes)
     if key in answers:
         return answers[key]
     answer = _through_user_pin(finder, project_name, specifier, hashes) or _fresh_answer(
@@ -654,7 +664,7 @@ def _user_agent(pip: patching.PipCall, instance: Any, args: Any, kwargs: Any) ->
     return compat.defer_user_agent(pip)
 
 
-@patching.before("could not compute pip's user agent")
+@patching.before("could not compute pip's user agent", when_stopped=True)  # a deferred header is always settled
 def _session_request(instance: Any, args: Any, kwargs: Any) -> None:
     """A request: pip's real user agent goes into the session's headers first, if it was deferred."""
     compat.settle_user_agent(instance)
