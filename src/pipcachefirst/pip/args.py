@@ -42,9 +42,10 @@ def requirement_lines(text: str) -> Iterator[str]:
 def configuration_files(environ: Mapping[str, str] = os.environ) -> List[str]:
     """pip's configuration files, lowest precedence first, as pips 22.3 to 26 find them.
 
-    Global, then user, then the environment's own (``sys.prefix``), then
-    ``PIP_CONFIG_FILE``; none at all when ``PIP_CONFIG_FILE`` is ``os.devnull``.
-    Files that do not exist are left out.
+    Global, then user (not when ``PIP_CONFIG_FILE`` names a file that exists,
+    as pip skips them then), then the environment's own (``sys.prefix``),
+    then ``PIP_CONFIG_FILE``; none at all when it is ``os.devnull``.  Files
+    that do not exist are left out.
     """
     named = environ.get("PIP_CONFIG_FILE", "")
     if named == os.devnull:
@@ -53,27 +54,34 @@ def configuration_files(environ: Mapping[str, str] = os.environ) -> List[str]:
     xdg_home = environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
     xdg_dirs = (environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep)
     files = [os.path.join(folder, "pip", "pip.conf") for folder in xdg_dirs] + ["/etc/pip.conf"]
-    files += [os.path.join(home, ".pip", "pip.conf"), os.path.join(xdg_home, "pip", "pip.conf"),
-              os.path.join(home, "Library", "Application Support", "pip", "pip.conf"),
-              os.path.join(environ.get("APPDATA", home), "pip", "pip.ini")]
+    if not (named and os.path.exists(named)):
+        files += [os.path.join(home, ".pip", "pip.conf"), os.path.join(xdg_home, "pip", "pip.conf"),
+                  os.path.join(home, "Library", "Application Support", "pip", "pip.conf"),
+                  os.path.join(environ.get("APPDATA", home), "pip", "pip.ini")]
     files += [os.path.join(sys.prefix, "pip.conf"), named]
     return [file for file in files if file and os.path.isfile(file)]
 
 
 def configured(keys: Sequence[str], command: str, environ: Mapping[str, str] = os.environ) -> Dict[str, str]:
-    """The values pip's configuration gives ``keys`` (e.g. ``cache-dir``) for ``command``: files, then ``PIP_*``.
+    """The values pip's configuration gives ``keys`` (e.g. ``cache-dir``) for ``command``.
 
-    Raises OSError or ``configparser.Error`` for a file pip would fail on too.
+    In pip's order: ``[global]`` of every file (a later file wins), then the
+    command's own section of every file, then ``PIP_*`` variables.  An empty
+    value sets nothing.  Raises OSError or ``configparser.Error`` for a file
+    that cannot be read.
     """
     wanted = {_key(key) for key in keys}
-    found: Dict[str, str] = {}
+    parsers = []
     for file in configuration_files(environ):
         parser = configparser.RawConfigParser()
         with open(file, encoding="utf-8", errors="replace") as text:
             parser.read_file(text)
-        for section in ("global", command):  # pip's order: the command's own section wins
+        parsers.append(parser)
+    found: Dict[str, str] = {}
+    for section in ("global", command):
+        for parser in parsers:
             if parser.has_section(section):
-                found.update({_key(k): v for k, v in parser.items(section) if _key(k) in wanted})
+                found.update({_key(k): v for k, v in parser.items(section) if _key(k) in wanted and v.strip()})
     for key in wanted:
         variable = "PIP_" + key.upper().replace("-", "_")
         if environ.get(variable):
@@ -82,4 +90,6 @@ def configured(keys: Sequence[str], command: str, environ: Mapping[str, str] = o
 
 
 def _key(name: str) -> str:
-    return name.strip().lower().replace("_", "-")
+    """A configuration key as pip normalizes it: ``--no_binary`` is ``no-binary``."""
+    name = name.strip().lower().replace("_", "-")
+    return name[2:] if name.startswith("--") else name
