@@ -179,7 +179,8 @@ def test_imports_use_the_placed_bytecode_tracebacks_name_the_venv_and_uninstall_
     modules = [f"{dist}{module}" for dist in ("rich_pure", "rich_plat") for module in (
         "", ".sub", ".sub.deep", ".sub.deep.leaf", ".données", ".cli", "_pure_extra", "_plat_extra")]
     imported = venv.run(["-v", "-c", f"import {', '.join(modules)}"], check=True)
-    assert "bytecode is stale" not in imported.stderr
+    # the placed modules' (pipcachefirst's own may come from a checkout being edited, in a dev venv)
+    assert "bytecode is stale for 'rich_" not in imported.stderr
     sources = [p for p in venv.site_packages.glob("rich_p*/**/*.py") if p.name not in ("legacy.py", "run_me.py")]
     sources += list(venv.site_packages.glob("rich_p*.py"))
     assert len(sources) == 2 * 8
