@@ -27,7 +27,7 @@ from pipcachefirst.commands import status
 from pipcachefirst.pip import compat, hooks, installing
 from pipcachefirst.pip.compat import InstallStep
 from pipcachefirst.pip.session import CURRENT as SESSION
-from pipcachefirst.trees.tree import Placer, Trees
+from pipcachefirst.trees.tree import Placer, Tree, Trees
 from tests.support.packages import rich_wheel_bytes
 
 Reported = List[Tuple[str, BaseException]]
@@ -230,16 +230,28 @@ class PlacesThenFails(Placer):
             raise RuntimeError("a bug of ours while placing")
 
 
-@pytest.mark.parametrize("threads", [2, 0])
-def test_placing_that_raises_leaves_the_rest_of_the_wheel_to_pips_unzip_with_one_warning(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: int,
-) -> None:
+def warnings_of_the_session(monkeypatch: pytest.MonkeyPatch) -> Reported:
+    """What the session's one warning line would say, gathered instead."""
     warned: Reported = []
     monkeypatch.setattr(SESSION, "warn", lambda what, exc: warned.append((what, exc)))
+    return warned
+
+
+def rich_tree(tmp_path: Path) -> Tuple[zipfile.ZipFile, Tree]:
+    """The rich wheel and its installed tree, and no member unzipped by pip yet."""
     wheel = zipfile.ZipFile(io.BytesIO(rich_wheel_bytes("rich-pure", "1.0")))
     tree = Trees(tmp_path / "trees", "key").build("ab" * 32, wheel, lambda info: False, "rich_pure-1.0.whl")
     assert tree is not None
     Unzipped.saved = []
+    return wheel, tree
+
+
+@pytest.mark.parametrize("threads", [2, 0])
+def test_placing_that_raises_leaves_the_rest_of_the_wheel_to_pips_unzip_with_one_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: int,
+) -> None:
+    warned = warnings_of_the_session(monkeypatch)
+    wheel, tree = rich_tree(tmp_path)
     workers = Workers(threads) if threads else None
     placements = installing._Placements(InstallStep(None, Unzipped, compileall, lambda info: False), tree,
                                         PlacesThenFails(COPY), workers)
@@ -284,12 +296,8 @@ class ThreadsThatFail:
 def test_a_placing_thread_that_fails_leaves_its_files_to_pips_unzip_and_pips_call_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    warned: Reported = []
-    monkeypatch.setattr(SESSION, "warn", lambda what, exc: warned.append((what, exc)))
-    wheel = zipfile.ZipFile(io.BytesIO(rich_wheel_bytes("rich-pure", "1.0")))
-    tree = Trees(tmp_path / "trees", "key").build("ab" * 32, wheel, lambda info: False, "rich_pure-1.0.whl")
-    assert tree is not None
-    Unzipped.saved = []
+    warned = warnings_of_the_session(monkeypatch)
+    wheel, tree = rich_tree(tmp_path)
     placements = installing._Placements(InstallStep(None, Unzipped, compileall, lambda info: False), tree,
                                         Placer(COPY), ThreadsThatFail())  # type: ignore[arg-type]
     venv = tmp_path / "venv"

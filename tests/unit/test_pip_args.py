@@ -8,12 +8,17 @@ from pathlib import Path
 from pipcachefirst.pip.args import configured
 
 
+def pip_conf(path: Path, text: str) -> Path:
+    """A pip configuration file at ``path`` (its folders made)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
 def test_a_later_file_and_the_commands_own_section_win_and_variables_win_over_files(tmp_path: Path) -> None:
-    system = tmp_path / "xdg" / "pip" / "pip.conf"
-    system.parent.mkdir(parents=True)
-    system.write_text("[global]\ncache-dir = /from/system/global\n[install]\nno_binary = :all:\n")
-    named = tmp_path / "named.conf"
-    named.write_text("[global]\ncache-dir = /from/named\n")
+    pip_conf(tmp_path / "xdg" / "pip" / "pip.conf",
+             "[global]\ncache-dir = /from/system/global\n[install]\nno_binary = :all:\n")
+    named = pip_conf(tmp_path / "named.conf", "[global]\ncache-dir = /from/named\n")
     environ = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_CONFIG_DIRS": str(tmp_path / "xdg"),
                "PIP_CONFIG_FILE": str(named)}
 
@@ -25,21 +30,16 @@ def test_a_later_file_and_the_commands_own_section_win_and_variables_win_over_fi
 
 
 def test_pip_config_file_set_to_devnull_means_no_file_at_all(tmp_path: Path) -> None:
-    user = tmp_path / "config" / "pip" / "pip.conf"
-    user.parent.mkdir(parents=True)
-    user.write_text("[global]\ncache-dir = /from/user\n")
+    pip_conf(tmp_path / "config" / "pip" / "pip.conf", "[global]\ncache-dir = /from/user\n")
     environ = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "PIP_CONFIG_FILE": os.devnull}
     assert configured(["cache-dir"], "install", environ) == {}
 
 
 def test_the_commands_section_of_any_file_wins_over_global_of_a_later_one(tmp_path: Path) -> None:
     """pip merges each section over all files, then applies [global], then the command's section."""
-    system = tmp_path / "xdg" / "pip" / "pip.conf"
-    system.parent.mkdir(parents=True)
-    system.write_text("[install]\ncache-dir = /from/system/install\n")
-    user = tmp_path / "config" / "pip" / "pip.conf"
-    user.parent.mkdir(parents=True)
-    user.write_text("[global]\ncache-dir = /from/user/global\n--no_binary = :all:\nno-cache-dir =\n")
+    pip_conf(tmp_path / "xdg" / "pip" / "pip.conf", "[install]\ncache-dir = /from/system/install\n")
+    pip_conf(tmp_path / "config" / "pip" / "pip.conf",
+             "[global]\ncache-dir = /from/user/global\n--no_binary = :all:\nno-cache-dir =\n")
     environ = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_CONFIG_DIRS": str(tmp_path / "xdg")}
 
     assert configured(["cache-dir", "no-binary", "no-cache-dir"], "install", environ) == {
@@ -47,11 +47,8 @@ def test_the_commands_section_of_any_file_wins_over_global_of_a_later_one(tmp_pa
 
 
 def test_a_config_file_named_by_the_variable_keeps_the_users_files_out(tmp_path: Path) -> None:
-    user = tmp_path / "config" / "pip" / "pip.conf"
-    user.parent.mkdir(parents=True)
-    user.write_text("[install]\nrequire-hashes = true\n")
-    named = tmp_path / "named.conf"
-    named.write_text("[global]\ntimeout = 5\n")
+    pip_conf(tmp_path / "config" / "pip" / "pip.conf", "[install]\nrequire-hashes = true\n")
+    named = pip_conf(tmp_path / "named.conf", "[global]\ntimeout = 5\n")
     environ = {"XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_CONFIG_DIRS": str(tmp_path / "none")}
 
     assert configured(["require-hashes"], "install", environ) == {"require-hashes": "true"}
