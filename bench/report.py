@@ -326,9 +326,14 @@ def _ending(data: dict, lines: List[str]) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+def _measured_line(data: dict) -> str:
+    """The first line of every report: when, with what command, on which machine, with which versions."""
+    versions = "; ".join(f"{name} {version}" for name, version in data["versions"].items())
+    return harness.measured_on(data["command"], data["date"], data["machine"])[:-1] + f"; {versions}."
+
+
 def trees_markdown(data: dict) -> str:
     """The installed-trees report as Markdown: how it was made, two tables per workload, the goals."""
-    versions = "; ".join(f"{name} {version}" for name, version in data["versions"].items())
     counts = data["runs"]
     runs = (" and ".join(f"{n} ({name})" for name, n in counts.items()) if len(set(counts.values())) > 1
             else str(next(iter(counts.values()))))
@@ -336,7 +341,7 @@ def trees_markdown(data: dict) -> str:
     delay = " and ".join(f"{d} ms" for d in delays)
     link_mode = data["settings"].get("link_mode", "clone")
     lines = [
-        harness.measured_on(data["command"], data["date"], data["machine"])[:-1] + f"; {versions}.",
+        _measured_line(data),
         "",
         f"All ways in the same runs: each time is the median of {runs} interleaved runs after a warm-up run, "
         "seconds to install the workload into a fresh venv with warm caches, and in brackets the index requests "
@@ -372,13 +377,12 @@ def trees_markdown(data: dict) -> str:
 
 def first_markdown(data: dict) -> str:
     """The first-install report as Markdown: how it was made, two tables per workload, the goals."""
-    versions = "; ".join(f"{name} {version}" for name, version in data["versions"].items())
     runs = " and ".join(sorted({str(n) for n in data["runs"].values()}))
     delays = " and ".join(f"{d} ms" for d in sorted({c["delay_ms"] for c in data["cells"]}))
     check = "on, as users have it" if data["settings"].get("version_check") == "on" else (
         "off (`PIP_DISABLE_PIP_VERSION_CHECK=1`)")
     lines = [
-        harness.measured_on(data["command"], data["date"], data["machine"])[:-1] + f"; {versions}.",
+        _measured_line(data),
         "",
         f"All ways in the same runs: each time is the median of {runs} interleaved runs after a warm-up run, "
         "seconds to install the workload into a fresh venv, and in brackets the index requests each install made. "
@@ -411,7 +415,6 @@ def headline_markdown(data: dict) -> Optional[str]:
         return None
     row = found[-1]
     plain, ours, uv = row.cells["plain pip"], row.cells["pipcachefirst"], row.cells.get("uv --compile-bytecode")
-    versions = "; ".join(f"{name} {version}" for name, version in data["versions"].items())
     with_uv = f"; `uv pip install --compile-bytecode`: {median(uv):.2f} s" if uv else ""
     wheels, runs = data["workloads"][HEADLINE_WORKLOAD]["wheels"], data["runs"][HEADLINE_WORKLOAD]
     return (
@@ -419,7 +422,7 @@ def headline_markdown(data: dict) -> Optional[str]:
         f"the index {row.delay_ms} ms away ({row.pages} pages): plain pip **{median(plain):.2f} s** with "
         f"{_requests(plain)} index requests, pipcachefirst **{median(ours):.2f} s** with {_requests(ours)} index "
         f"requests{with_uv} (medians of {runs} interleaved runs).\n\n"
-        + harness.measured_on(data["command"], data["date"], data["machine"])[:-1] + f"; {versions}.\n"
+        + _measured_line(data) + "\n"
     )
 
 
@@ -429,7 +432,6 @@ def markdown(data: dict) -> str:
         return first_markdown(data)
     if data.get("kind") == "trees":
         return trees_markdown(data)
-    versions = "; ".join(f"{name} {version}" for name, version in data["versions"].items())
     counts = data["runs"]
     runs = (" and ".join(f"{n} ({name})" for name, n in counts.items()) if len(set(counts.values())) > 1
             else str(next(iter(counts.values()))))
@@ -438,7 +440,7 @@ def markdown(data: dict) -> str:
     uv = " uv is measured once per delay (it does not depend on pip) and shown on the first row." if _has(
         data, way="uv") else ""
     lines = [
-        harness.measured_on(data["command"], data["date"], data["machine"])[:-1] + f"; {versions}.",
+        _measured_line(data),
         "",
         f"Each time is the median of {runs} interleaved runs after a warm-up run: seconds to install the "
         "workload into a fresh venv with warm caches, and in brackets the index requests each install made (a "
