@@ -19,18 +19,21 @@ import importlib.util
 import os
 import shutil
 import subprocess
+import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import pytest
 
+from pipcachefirst.base.settings import AUTO, CLONE, LINK_COMPILED
 from pipcachefirst.cache.store import TREES
-from pipcachefirst.trees.tree import Tree, Trees, interpreter_key
+from pipcachefirst.trees.tree import Tree, Trees, interpreter_key, link_mode_here
 from tests.conftest import PIPBEHAVIOR, PipRun, World, sha256_of
 from tests.support.envs import Venv, create_venv, isolated_environ
 from tests.support.installed import Installed, differences, snapshot
-from tests.support.packages import make_pyc_shipping_wheel, make_rich_wheel, source_tree
+from tests.support.packages import make_compiled_wheel, make_pyc_shipping_wheel, make_rich_wheel, source_tree
 
 TREES_OFF = {"PIPCACHEFIRST_TREES": "0"}
 PLACED = "placed from its installed tree"
@@ -303,19 +306,87 @@ def test_a_file_changed_through_a_hard_link_is_caught_and_never_reaches_the_next
     assert Trees.first_change(tree) is None and Path(tree.source(LEAF)).read_bytes() == original(wheel, LEAF)
 
 
-def test_with_the_default_link_mode_editing_an_installed_file_leaves_the_tree_alone(world: World) -> None:
-    wheel = rich_wheels(world)[0]
-    venv = world.new_venv()
-    run = world.install("-v", str(wheel), venv=venv)
-    assert len(tree_lines(run, PLACED)) == 1
-    [tree] = trees_on_disk(world)
-    before = sha256_of(Path(tree.source(LEAF)))
+COMPILED = "compiled_pkg"
+SHARED = ("compiled_pkg/__pycache__/core.{tag}.pyc", "compiled_pkg/_speedups{ext}",
+          "compiled_pkg.libs/libfast-1a2b3c4d.so.1.2.3")
+COPIED = ("compiled_pkg/core.py", "compiled_pkg/core.pyi", "compiled_pkg/__init__.py",
+          "compiled_pkg-1.0.dist-info/RECORD")
 
-    with open(venv.site_packages / LEAF, "a") as out:
-        out.write("print('edited')\n")
-    assert Trees.first_change(tree) is None
-    assert sha256_of(Path(tree.source(LEAF))) == before
-    assert Path(tree.source(LEAF)).read_bytes() == original(wheel, LEAF)
+
+def shared_and_copied() -> Tuple[List[str], List[str]]:
+    """Where the default link mode hard-links (byte code, extension modules, libraries) and copies, installed."""
+    names = {"tag": sys.implementation.cache_tag, "ext": sysconfig.get_config_var("EXT_SUFFIX")}
+    return [name.format(**names) for name in SHARED], list(COPIED)
+
+
+def package(venv: Venv) -> Installed:
+    """The installed files of ``compiled-pkg`` in ``venv`` (its package, libraries and dist-info)."""
+    every = snapshot(venv.site_packages)
+    ours = {path for path in every.files if path.startswith(COMPILED)}
+    return Installed(every.root, {p: every.files[p] for p in ours}, {p: every.modes[p] for p in ours},
+                     [p for p in every.stale if p in ours])
+
+
+def default_mode_here(world: World, venv: Venv) -> str:
+    """What the default link mode becomes between this test's cache and ``venv``: clone, or links and copies."""
+    (world.cache_root / TREES.name).mkdir(parents=True, exist_ok=True)
+    return link_mode_here(world.cache_root / TREES.name, AUTO, str(venv.site_packages))[0]
+
+
+def test_by_default_byte_code_and_extension_modules_are_shared_and_sources_are_copied(world: World) -> None:
+    wheel = str(make_compiled_wheel(world.tmp / "wheels", "compiled-pkg", "1.0"))
+    plain = world.new_venv()
+    world.install(wheel, venv=plain, env=TREES_OFF)
+    world.install(wheel)  # builds the tree
+    venvs = [world.new_venv() for _ in range(2)]
+    for venv in venvs:
+        assert len(tree_lines(world.install("-v", wheel, venv=venv), PLACED)) == 1
+        assert differences(package(plain), package(venv)) == []
+    shared, copied = shared_and_copied()
+    mode = default_mode_here(world, venvs[0])
+    assert mode in (CLONE, LINK_COMPILED)
+    for name in shared:
+        same = os.path.samefile(venvs[0].site_packages / name, venvs[1].site_packages / name)
+        assert same == (mode == LINK_COMPILED), name  # where it cannot clone, one file in the cache for both
+    for name in copied:
+        assert not os.path.samefile(venvs[0].site_packages / name, venvs[1].site_packages / name), name
+        assert (venvs[0].site_packages / name).stat().st_nlink == 1, name
+
+
+def test_by_default_editing_an_installed_source_never_reaches_another_venv_the_cache_or_a_later_install(
+    world: World,
+) -> None:
+    """uv's hard links carry such edits everywhere (astral-sh/uv#15700, #10579): the default mode must not."""
+    wheel = str(make_compiled_wheel(world.tmp / "wheels", "compiled-pkg", "1.0"))
+    plain = world.new_venv()
+    world.install(wheel, venv=plain, env=TREES_OFF)
+    world.install(wheel)  # builds the tree
+    mine, theirs = world.new_venv(), world.new_venv()
+    for venv in (mine, theirs):
+        assert len(tree_lines(world.install("-v", wheel, venv=venv), PLACED)) == 1
+
+    core = mine.site_packages / COMPILED / "core.py"
+    with open(core, "r+b") as out:  # #15700: a user patches an installed file in place (same size)
+        out.write(b"# patched in place! \n")
+    with open(core, "ab") as out:
+        out.write(b"def answer():\n    return 'edited'\n")
+    with open(mine.site_packages / COMPILED / "core.pyi", "ab") as out:
+        out.write(b"def extra() -> None: ...\n")
+    mine.run(["-c", "import compiled_pkg; assert compiled_pkg.answer() == 'edited'"], check=True)  # a new .pyc
+
+    assert differences(package(plain), package(theirs)) == [], "the other venv is untouched"
+    theirs.run(["-c", "import compiled_pkg; assert compiled_pkg.answer() == 42"], check=True)
+    [tree] = trees_on_disk(world)
+    assert Trees.first_damage(tree) is None, "the tree is untouched, byte for byte"
+
+    uninstalled = world.pip(mine, "uninstall", "-y", "compiled-pkg")  # #10579: and installed again
+    assert uninstalled.returncode == 0, uninstalled.output
+    again = world.install("-v", wheel, venv=mine)
+    assert len(tree_lines(again, PLACED)) == 1 and "changed since it was built" not in again.output
+    later = world.install("-v", wheel)
+    assert len(tree_lines(later, PLACED)) == 1 and "changed since it was built" not in later.output
+    assert differences(package(plain), package(mine)) == [], "the edit does not come back"
+    mine.run(["-c", "import compiled_pkg; assert compiled_pkg.answer() == 42"], check=True)
 
 
 # -- a tree holds what pip writes last, and every byte placed is checked ----------------

@@ -323,3 +323,36 @@ def wheel_of_installed(folder: Path, name: str) -> Path:
         for member, data in files.items():
             archive.writestr(zipfile.ZipInfo(member, date_time=(2020, 1, 1, 0, 0, 0)), data)
     return path
+
+
+def compiled_wheel_members(name: str, version: str) -> List[Tuple[str, bytes, int]]:
+    """A wheel shaped like numpy's or scipy's, with stand-ins for the compiled parts (never imported).
+
+    ``<dist>/core.py`` (and its stub ``core.pyi``), an extension module
+    ``<dist>/_speedups<EXT_SUFFIX>``, and a shared library in ``<dist>.libs/``
+    named as auditwheel names them (``libfast-1a2b3c4d.so.1.2.3``).
+    """
+    dist = _dist_name(name)
+    info = f"{dist}-{version}.dist-info"
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    members: List[Tuple[str, bytes, int]] = [
+        (f"{dist}/__init__.py", b"from .core import answer\n", REGULAR),
+        (f"{dist}/core.py", b'"""The pure part."""\n\n\ndef answer():\n    return 42\n', REGULAR),
+        (f"{dist}/core.pyi", b"def answer() -> int: ...\n", REGULAR),
+        (f"{dist}/_speedups{suffix}", b"\x7fELF not really an extension module\n" * 64, EXECUTABLE),
+        (f"{dist}.libs/libfast-1a2b3c4d.so.1.2.3", b"\x7fELF not really a shared library\n" * 64, EXECUTABLE),
+        (f"{info}/METADATA", _metadata(name, version, (), None).encode(), REGULAR),
+        (f"{info}/WHEEL", (f"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: false\n"
+                           f"Tag: {interpreter_wheel_tag()}\n").encode(), REGULAR),
+    ]
+    record = [_record_line(path, content) for path, content, _ in members] + [f"{info}/RECORD,,"]
+    members.append((f"{info}/RECORD", ("\n".join(record) + "\n").encode(), REGULAR))
+    return members
+
+
+def make_compiled_wheel(folder: Path, name: str, version: str) -> Path:
+    """A wheel with an extension module and a shared library (see ``compiled_wheel_members``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{_dist_name(name)}-{version}-{interpreter_wheel_tag()}.whl"
+    path.write_bytes(members_wheel_bytes(compiled_wheel_members(name, version)))
+    return path

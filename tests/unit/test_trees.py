@@ -10,6 +10,7 @@ import json
 import os
 import stat
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -24,7 +25,7 @@ from pipcachefirst.base.atomic import (
     remove_stale_temporaries,
     write_atomically,
 )
-from pipcachefirst.base.settings import CLONE, COPY, HARDLINK
+from pipcachefirst.base.settings import AUTO, CLONE, COPY, HARDLINK, LINK_COMPILED
 from pipcachefirst.base.workers import Workers
 from pipcachefirst.pip import installing
 from pipcachefirst.pip.compat import InstallStep
@@ -324,6 +325,60 @@ def test_a_clone_falls_back_to_a_copy_where_the_file_system_cannot_and_says_why(
     assert (placer.mode, placer.fallback is None) in ((CLONE, True), (COPY, False))
     assert here[0] == placer.mode and (here[1] is None) == (placer.fallback is None)
     assert trees.link_mode_here(tmp_path, HARDLINK) == (HARDLINK, None)
+
+
+@pytest.mark.parametrize(("name", "replaced"), [
+    ("pkg/__pycache__/mod.cpython-311.pyc", True),
+    ("pkg/_core.cpython-311-x86_64-linux-gnu.so", True),
+    ("numpy.libs/libopenblas64_p-r0-0cf96a72.3.23.dev.so", True),
+    ("scipy.libs/libgfortran-040039e1.so.5.0.0", True),
+    ("pkg/_core.cp311-win_amd64.pyd", True),
+    ("pkg/.dylibs/libomp.dylib", True),
+    ("pkg/mod.py", False),
+    ("pkg/mod.pyi", False),
+    ("pkg/py.typed", False),
+    ("pkg/data.json", False),
+    ("pkg/notes.so.txt", False),
+    ("pkg/lib.so.1.beta", False),
+])
+def test_only_byte_code_and_compiled_libraries_count_as_replaced_by_rename(name: str, replaced: bool) -> None:
+    assert trees.replaced_by_rename(name) is replaced
+
+
+def test_auto_clones_where_it_can_else_links_byte_code_and_libraries_and_copies_sources(tmp_path: Path) -> None:
+    stamp = (6000, 1_600_000_000_000_000_000)
+    sources = {}
+    for name in ("mod.py", "mod.cpython-311.pyc", "_core.so"):
+        sources[name] = tmp_path / "tree" / name
+        sources[name].parent.mkdir(exist_ok=True)
+        sources[name].write_bytes(b"x = 1\n" * 1000)
+        sources[name].chmod(0o644)
+        os.utime(sources[name], ns=(stamp[1], stamp[1]))
+    placer = Placer(AUTO)
+    assert placer.mode == AUTO and not placer.links(str(sources["_core.so"])), "nothing known before a first try"
+    (tmp_path / "venv").mkdir()
+    for name, source in sources.items():
+        placer.place(str(source), str(tmp_path / "venv" / name), 0o644, stamp)
+        placed = tmp_path / "venv" / name
+        assert placed.read_bytes() == source.read_bytes() and placed.stat().st_mtime_ns == stamp[1]
+    assert placer.mode in (CLONE, LINK_COMPILED)
+    assert (placer.fallback is None) == (placer.mode == CLONE)
+    linked = {name for name, source in sources.items() if os.path.samefile(source, tmp_path / "venv" / name)}
+    assert linked == (set() if placer.mode == CLONE else {"mod.cpython-311.pyc", "_core.so"})
+    assert trees.link_mode_here(tmp_path, AUTO) == (placer.mode, placer.fallback)
+    (tmp_path / "venv" / "again.pyc").touch()
+    with pytest.raises(FileExistsError):
+        placer.place(str(sources["mod.cpython-311.pyc"]), str(tmp_path / "venv" / "again.pyc"), 0o644, stamp)
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat("/tmp").st_dev,
+                    reason="needs /dev/shm on a file system of its own")
+def test_status_says_a_cache_on_another_file_system_than_the_environment_gets_copies(tmp_path: Path) -> None:
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as elsewhere:
+        for mode in (AUTO, CLONE, HARDLINK):
+            here = trees.link_mode_here(tmp_path, mode, elsewhere)
+            assert here[0] == COPY and here[1] is not None and "another file system" in here[1], mode
+    assert trees.link_mode_here(tmp_path, COPY, "/dev/shm") == (COPY, None)
 
 
 # -- placing a tree for pip's install step, in the background -------------------

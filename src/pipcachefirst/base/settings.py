@@ -81,8 +81,11 @@ def _absolute(path: str) -> str:
 
 TREES_VARIABLE = "PIPCACHEFIRST_TREES"
 LINK_MODE_VARIABLE = "PIPCACHEFIRST_LINK_MODE"
-CLONE, COPY, HARDLINK = "clone", "copy", "hardlink"
-LINK_MODES = (CLONE, COPY, HARDLINK)  # uv's --link-mode names; "clone" falls back to "copy"
+AUTO, CLONE, COPY, HARDLINK = "auto", "clone", "copy", "hardlink"
+LINK_MODES = (AUTO, CLONE, COPY, HARDLINK)  # the first is the default; the others are uv's --link-mode names
+# What "auto" becomes where the file system cannot clone: hard links for the files tools replace by rename
+# (byte code, extension modules, shared libraries), copies for the rest (trees.tree.replaced_by_rename).
+LINK_COMPILED = "link-compiled"
 
 
 def trees(environ: Mapping[str, str] = os.environ) -> Tuple[bool, Optional[str]]:
@@ -99,7 +102,7 @@ def trees(environ: Mapping[str, str] = os.environ) -> Tuple[bool, Optional[str]]
 
 
 def link_mode(environ: Mapping[str, str] = os.environ) -> Tuple[str, Optional[str]]:
-    """How tree files are placed: ``clone`` unless ``PIPCACHEFIRST_LINK_MODE`` says ``copy`` or ``hardlink``."""
+    """How tree files are placed: ``auto``, unless ``PIPCACHEFIRST_LINK_MODE`` names another of ``LINK_MODES``."""
     value = environ.get(LINK_MODE_VARIABLE, "").strip().lower() or LINK_MODES[0]
     if value in LINK_MODES:
         return value, None

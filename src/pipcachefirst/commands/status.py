@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import sysconfig
 from typing import Any, Dict, Optional
 
 from pipcachefirst import SWITCH, __version__, switch_state
@@ -15,6 +16,8 @@ from pipcachefirst.cache.store import Store
 from pipcachefirst.commands import common
 from pipcachefirst.pip import compat
 from pipcachefirst.trees.tree import link_mode_here
+
+LINK_COMPILED_MEANING = "hard links for byte code and extension modules, copies for sources and the rest"
 
 HELP = 'Say whether pipcachefirst is on, where its cache is, and whether this pip fits.'
 
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         store = Store(location.root)
         entries, size = store.usage()
         tree_count, tree_bytes = common.shelf(store).usage()
-        link_in_use, link_fallback = link_mode_here(location.root, link_mode)
+        link_in_use, link_fallback = link_mode_here(location.root, link_mode, sysconfig.get_paths()["purelib"])
     team_cache = _team_cache_status()
     hooks: Dict[str, str] = {}
     try:
@@ -80,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         f"installed trees: {'on' if trees_on else 'off (' + settings.TREES_VARIABLE + ')'}, link mode {link_mode}"
         + (f" -> {link_in_use} here ({link_fallback})" if link_fallback else "")
         + f": {tree_count} trees, {human(tree_bytes)}",
+        *([f"  {settings.LINK_COMPILED}: {LINK_COMPILED_MEANING}"] if link_in_use == settings.LINK_COMPILED else []),
         _team_cache_line(team_cache),
         f"pip {data['pip']} under {sys.executable} (Python {data['python']})",
     ] + [f"  {name}: {result}{_feature_of(name, result)}" for name, result in hooks.items()]

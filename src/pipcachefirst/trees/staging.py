@@ -294,9 +294,11 @@ def _copy_all(placer: Placer, folder: Path, jobs: List[_Job]) -> List[Tuple[str,
     done = []
     for source, name, stamp, member, into in jobs:
         try:
+            if placer.links(source):
+                continue  # hard-linked into place when pip installs it: a link is no slower than a rename
             if stamp_of(os.lstat(source)) != stamp:
                 continue  # changed since the tree was built: pip's own check will see it
-            placer.place(source, str(folder / name), 0o600, stamp)
+            placer.place(source, str(folder / name), 0o600, stamp, may_link=False)
         except OSError:
             continue
         done.append((name, stamp, member, into))

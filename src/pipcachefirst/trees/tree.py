@@ -4,8 +4,9 @@ Re-creating an environment, pip spends most of its install step unzipping
 the same wheels and compiling the same ``.py`` files it handled last time.
 A *tree* is a wheel's members as pip would write them plus the ``.pyc`` pip
 would compile for them, kept in the cache; later installs of the same wheel
-place those files (a reflink, a copy keeping mtimes, or a hard link on
-request) instead.  This module knows nothing of pip: ``installing`` decides
+place those files (a reflink where the file system can; else hard links
+for byte code and extension modules and copies keeping mtimes for the rest:
+see ``Placer``) instead.  This module knows nothing of pip: ``installing`` decides
 when pip's own install step uses a tree.
 
 A ``.pyc`` is valid for a source with the same size and mtime, for one
@@ -73,7 +74,7 @@ from pipcachefirst.base.atomic import (
     sha256_of,
     write_atomically,
 )
-from pipcachefirst.base.settings import CLONE, COPY, HARDLINK  # uv's --link-mode names
+from pipcachefirst.base.settings import AUTO, CLONE, COPY, HARDLINK, LINK_COMPILED
 
 TREE_FILE = "tree.json"
 FILES_FOLDER = "files"
@@ -486,22 +487,54 @@ def _folders(folder: Path) -> List[Path]:
 # -- placing files -------------------------------------------------------------
 
 
-class Placer:
-    """Puts a tree's files where pip would write them, by the link mode, falling back as uv does.
+def replaced_by_rename(path: str) -> bool:
+    """Whether tools replace a file of this name by a new one and never write it in place: it may be hard-linked.
 
-    ``clone`` (a reflink: shares the blocks until either copy is written)
-    falls back to ``copy`` for the rest of the process the first time the file
-    system refuses; ``hardlink`` falls back to ``copy`` for a file that may
-    not be linked (another owner, other permission bits than pip would give,
-    another file system).  Every placed file keeps the mtime it has in the
-    tree, which is what its ``.pyc`` is checked against.
+    Byte code: Python's import system, ``compileall`` and pip write every
+    ``.pyc`` to a temporary file and rename it over the old one.  Extension
+    modules and shared libraries (``.so``, ``.so.1.2``, ``.pyd``, ``.dylib``,
+    ``.dll``): a loaded one is mapped into every process using it, so writing
+    it in place would crash them; installers (pip, uv) remove the old file
+    before writing a new one.  Sources, stubs and data are what people edit:
+    they are copied.  ``strip`` and ``patchelf`` are the known exceptions
+    (they write in place): a tree file changed that way is found by its size
+    and mtime and never placed again, but the other environments linked to it
+    see the change, so images that strip their libraries use
+    ``PIPCACHEFIRST_LINK_MODE=copy``.
+    """
+    name = os.path.basename(path)
+    if name.endswith((".pyc", ".so", ".pyd", ".dylib", ".dll")):
+        return True
+    stem, dot_so, version = name.rpartition(".so.")
+    return bool(stem and dot_so) and all(part.isdigit() for part in version.split("."))
+
+
+class Placer:
+    """Puts a tree's files where pip would write them, by the link mode, falling back as needed.
+
+    ``auto`` (the default) clones where the file system can (a reflink
+    shares the blocks until either copy is written); where it cannot, it
+    hard-links the files that are only ever replaced by rename
+    (``replaced_by_rename``: byte code, extension modules) and copies the
+    rest, so an edit to an installed source never reaches the cache or
+    another environment.  ``clone`` falls back to ``copy`` for the rest of
+    the process the first time the file system refuses; ``hardlink`` links
+    every file it may.  A hard link is only made for a file pip never writes
+    again (``may_link``), owned by this user, with the permission bits pip
+    would give, on the same file system; else the file is copied.  Every
+    placed file keeps the mtime it has in the tree, which is what its
+    ``.pyc`` is checked against.
     """
 
-    def __init__(self, mode: str = CLONE) -> None:
+    def __init__(self, mode: str = AUTO) -> None:
         self.requested = mode
-        self.mode = mode
+        self.mode = mode  # in use: CLONE, COPY, HARDLINK or LINK_COMPILED once AUTO knows what the file system gives
         self.fallback: Optional[str] = None  # why the mode in use is not the requested one
         self._euid = os.geteuid() if hasattr(os, "geteuid") else -1
+
+    def links(self, source: str) -> bool:
+        """Whether the file at ``source`` would be hard-linked, as far as this placer knows yet."""
+        return self.mode == HARDLINK or (self.mode == LINK_COMPILED and replaced_by_rename(source))
 
     def place(self, source: str, target: str, mode: int, stamp: Stamp, may_link: bool = True,
               sha256: Optional[str] = None) -> None:
@@ -518,11 +551,11 @@ class Placer:
                 raise TreeChanged(errno.ESTALE, "changed since the tree was built", source)
             if sha256 is not None and _sha256_fd(fd_in) != sha256:
                 raise TreeChanged(errno.ESTALE, "its sha256 changed since the tree was built", source)
-            if self.mode == HARDLINK and may_link and self._link(source, target, mode, info):
+            if may_link and self.links(source) and self._link(source, target, mode, info):
                 return
             fd_out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
-                if self.mode == CLONE and self._clone(fd_in, fd_out):
+                if self.mode in (CLONE, AUTO) and self._clone(fd_in, fd_out):
                     copied = os.fstat(fd_out).st_size
                 else:
                     copied = _copy(fd_in, fd_out, info.st_size)
@@ -550,8 +583,14 @@ class Placer:
         except OSError as exc:
             if exc.errno not in _CANNOT_CLONE:
                 raise
-            self.mode, self.fallback = COPY, f"this file system cannot clone ({os.strerror(exc.errno)})"
+            if self.mode == AUTO:
+                self.mode = LINK_COMPILED
+            elif self.mode == CLONE:
+                self.mode = COPY
+            self.fallback = f"this file system cannot clone ({os.strerror(exc.errno)})"
             return False
+        if self.mode == AUTO:
+            self.mode = CLONE
         return True
 
     def _link(self, source: str, target: str, mode: int, info: os.stat_result) -> bool:
@@ -602,19 +641,30 @@ def _sha256_fd(fd: int) -> str:
         offset += len(chunk)
 
 
-def link_mode_here(folder: Union[str, "os.PathLike[str]"], requested: str) -> Tuple[str, Optional[str]]:
-    """The link mode a ``requested`` one becomes for trees in ``folder`` (tried with two scratch files), and why."""
-    if requested != CLONE:
-        return requested, None
-    placer = Placer(CLONE)
-    try:
-        with tempfile.TemporaryDirectory(prefix=TEMPORARY_PREFIX, dir=folder) as scratch:
-            source = os.path.join(scratch, "a")
-            with open(source, "wb") as out:
-                out.write(b"probe")
-            placer.place(source, os.path.join(scratch, "b"), 0o600, stamp_of(os.lstat(source)))
-    except OSError as exc:
-        return COPY, f"cannot try here: {exc.strerror or exc}"
+def link_mode_here(folder: Union[str, "os.PathLike[str]"], requested: str,
+                   target: Optional[str] = None) -> Tuple[str, Optional[str]]:
+    """The link mode ``requested`` becomes for trees in ``folder`` placed into ``target``, and why, if not itself.
+
+    Cloning is tried with two scratch files in ``folder``; neither a clone nor
+    a hard link reaches a ``target`` folder on another file system.
+    """
+    placer = Placer(requested)
+    if requested in (AUTO, CLONE):
+        try:
+            with tempfile.TemporaryDirectory(prefix=TEMPORARY_PREFIX, dir=folder) as scratch:
+                source = os.path.join(scratch, "a")
+                with open(source, "wb") as out:
+                    out.write(b"probe")
+                placer.place(source, os.path.join(scratch, "b"), 0o600, stamp_of(os.lstat(source)), may_link=False)
+        except OSError as exc:
+            return COPY, f"cannot try here: {exc.strerror or exc}"
+    if requested != COPY and target is not None:
+        try:
+            other_file_system = os.stat(folder).st_dev != os.stat(target).st_dev
+        except OSError:
+            other_file_system = False
+        if other_file_system:
+            return COPY, f"the cache is on another file system than {target}"
     return placer.mode, placer.fallback
 
 
