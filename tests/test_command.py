@@ -158,7 +158,7 @@ def test_verify_moves_aside_what_does_not_match(warm_world: World) -> None:
 @pytest.mark.same_on_every_pip
 def test_usage_errors_exit_2_and_every_subcommand_has_help(world: World) -> None:
     venv = world.new_venv()
-    assert pcf(world, venv, "prune").returncode == 2
+    assert pcf(world, venv, "prune", env={"PIPCACHEFIRST_MAX_SIZE": "0"}).returncode == 2, "no limit: say what"
     assert pcf(world, venv, "frobnicate").returncode == 2
     assert pcf(world, venv, "why").returncode == 2
     for sub in ("status", "list", "why", "warm", "prune", "verify", "clear"):

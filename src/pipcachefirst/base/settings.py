@@ -7,6 +7,7 @@ the same by the hooks and by anything else that needs them.
 from __future__ import annotations
 
 import os
+import re
 from typing import Mapping, NamedTuple, Optional, Tuple, Union
 
 from pipcachefirst import OFF_VALUES, ON_VALUES, SWITCH, switch_state
@@ -129,6 +130,37 @@ COPY_AHEAD_VARIABLE = "PIPCACHEFIRST_COPY_AHEAD"
 def copy_ahead(environ: Mapping[str, str] = os.environ) -> bool:
     """Whether trees may be copied ahead while pip resolves (``staging``): on unless ``PIPCACHEFIRST_COPY_AHEAD=0``."""
     return switch_state(environ.get(COPY_AHEAD_VARIABLE, "")) != "off"
+
+
+MAX_SIZE_VARIABLE = "PIPCACHEFIRST_MAX_SIZE"
+# sccache keeps 10 GiB, ccache 5 GiB.  One data-science environment's trees take ~680 MB and its wheels
+# ~140 MB: 10 GiB holds a dozen such environments, and is ~2 % of a 512 GB laptop disk.
+DEFAULT_MAX_SIZE = 10 * 1024**3
+_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def parse_size(text: str) -> Optional[int]:
+    """Bytes from ``500M``, ``10G``, ``1.5GiB``, ``2Gi`` or ``4096`` (powers of 1024); None when it is not a size."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:([KMGT])I?)?B?\s*", text.upper())
+    if not match:
+        return None
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2) or ""])
+
+
+def max_size(environ: Mapping[str, str] = os.environ) -> Tuple[int, Optional[str]]:
+    """The cache's size limit in bytes (``0``: none), and a line for a value that is not a size (then the default).
+
+    Files and trees over it go least recently used first, trees before files,
+    after a pip command (``cache.limit``) or on ``pipcachefirst prune``.
+    """
+    value = environ.get(MAX_SIZE_VARIABLE, "").strip()
+    if not value:
+        return DEFAULT_MAX_SIZE, None
+    size = parse_size(value)
+    if size is None:
+        return DEFAULT_MAX_SIZE, (f"pipcachefirst: ignoring {MAX_SIZE_VARIABLE}={value!r}, not a size "
+                                  "(e.g. 500M, 10G, or 0 for no limit); using 10G")
+    return size, None
 
 
 REMOTE_VARIABLE = "PIPCACHEFIRST_REMOTE"  # s3://bucket/prefix; read by ``team.s3.remote_from_environment``

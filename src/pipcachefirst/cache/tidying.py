@@ -13,12 +13,17 @@ import fnmatch
 import os
 import re
 import shutil
+import stat
+import time
 from functools import partial
 from pathlib import Path
-from typing import Callable, List, NamedTuple, Optional, Sequence
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
 
 from pipcachefirst.cache.store import QUARANTINE, RETIRED_BUCKETS, TREES, Store
 from pipcachefirst.trees.tree import Trees, disk_use, interpreter_key
+
+# Nothing used in the last ten minutes is removed, by any command: a pip may be installing it now.
+GRACE_SECONDS = 600
 
 _ARCHIVE_SUFFIX = re.compile(r"(\.whl|\.tar\.gz|\.tar\.bz2|\.tar\.xz|\.tgz|\.tbz|\.tar|\.zip)$")
 
@@ -32,6 +37,7 @@ class Removable(NamedTuple):
     path: Path  # what is named when it cannot be removed: the record, or the tree's folder
     remove: Callable[[], bool]  # True when it is gone
     is_tree: bool
+    used_now: Callable[[], float]  # when it was last used, asked again just before it is removed
 
 
 class Outcome(NamedTuple):
@@ -47,10 +53,10 @@ def shelf(store: Store) -> Trees:
 def removables(store: Store) -> List[Removable]:
     """Everything in the cache that may be removed, least recently used first."""
     items = [Removable(store.last_served(e), e.record.size, e.record.filename, store._record_path(e),
-                       partial(store.remove, e), False) for e in store.walk()]
+                       partial(store.remove, e), False, partial(store.last_served, e)) for e in store.walk()]
     trees_shelf = shelf(store)
     items += [Removable(trees_shelf.last_used(folder), disk_use(folder), tree.wheel if tree else "", folder,
-                        partial(_remove_tree, trees_shelf, folder), True)
+                        partial(_remove_tree, trees_shelf, folder), True, partial(trees_shelf.last_used, folder))
               for folder, tree in trees_shelf.walk()]
     return sorted(items, key=lambda item: item.last_used)
 
@@ -67,11 +73,35 @@ def matches(pattern: str, name: str) -> bool:
     return bool(name) and stem != name and fnmatch.fnmatch(stem, pattern + ("*" if "-" in pattern else "-*"))
 
 
+def over_limit(items: Sequence[Removable], limit: int, now: float, grace: float = GRACE_SECONDS) -> List[Removable]:
+    """What goes to bring ``items`` down to ``limit`` bytes: least recently used trees first, then files.
+
+    A tree is only a faster way to install a wheel the files bucket still
+    holds, and is several times its size: trees go before any file.  Nothing
+    used within ``grace`` seconds is chosen; the rest may then stay over.
+    """
+    total = sum(item.size for item in items)
+    chosen = []
+    for item in sorted(items, key=lambda item: (not item.is_tree, item.last_used)):
+        if total <= limit:
+            break
+        if now - item.last_used >= grace:
+            chosen.append(item)
+            total -= item.size
+    return chosen
+
+
 def remove(items: Sequence[Removable], now: float, grace: float) -> Outcome:
-    """Remove items, except those used within ``grace`` seconds (a pip may be installing them now)."""
+    """Remove items, except those used within ``grace`` seconds (a pip may be installing them now).
+
+    When an item was used is asked again just before it goes: a pip that took
+    it since the cache was listed keeps it (a tree is renamed out of sight in
+    one step, so a pip that found it a moment earlier still places every file
+    or falls back to pip's own unzip for the rest).
+    """
     outcome = Outcome([], [])
     for item in items:
-        if now - item.last_used < grace:
+        if now - item.last_used < grace or (grace and time.time() - item.used_now() < grace):
             continue
         (outcome.removed if item.remove() else outcome.failed).append(item)
     return outcome
@@ -98,3 +128,17 @@ def remove_leftovers(store: Store) -> Optional[Path]:
 def _remove_tree(trees_shelf: Trees, folder: Path) -> bool:
     trees_shelf.remove(folder)
     return not os.path.lexists(folder)
+
+
+def saved_by_links(store: Store) -> int:
+    """The bytes hard links to tree files save: a file linked into N environments saves N copies of its blocks."""
+    saved = 0
+    for path, _, names in os.walk(store.root / TREES.name):
+        for name in names:
+            try:
+                info = os.lstat(os.path.join(path, name))
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                saved += (info.st_nlink - 1) * info.st_blocks * 512
+    return saved

@@ -20,7 +20,7 @@ from pipcachefirst.pip import compat
 
 # Commands that change the cache are safe while pip installs use it: nothing
 # served in the last GRACE_SECONDS is removed.
-GRACE_SECONDS = 600
+GRACE_SECONDS = tidying.GRACE_SECONDS
 
 __all__ = ["GRACE_SECONDS", "UsageError", "date", "emit", "human", "location", "shelf", "store"]
 

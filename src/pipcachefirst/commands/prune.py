@@ -1,39 +1,48 @@
 """``pipcachefirst prune``: remove entries not served recently, least recently served first.
+
+With no option it does at once what pip commands do in the background:
+bring the cache under ``PIPCACHEFIRST_MAX_SIZE`` (see ``cache.limit``).
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 
+from pipcachefirst.base import settings
 from pipcachefirst.base.free_space import human
 from pipcachefirst.cache import tidying
 from pipcachefirst.cache.store import Store
 from pipcachefirst.commands import common
 
-HELP = 'Remove entries not served recently, least recently served first.'
+HELP = ('Remove entries not served recently, least recently served first; '
+        'with no option, shrink the cache to PIPCACHEFIRST_MAX_SIZE.')
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--older-than", type=float, metavar="DAYS", help="remove entries not served for DAYS days")
-    parser.add_argument("--max-size", type=size, metavar="SIZE", help="then shrink to SIZE (e.g. 500M, 2G)")
-
-
-_SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+    parser.add_argument("--max-size", type=size, metavar="SIZE",
+                        help="then shrink to SIZE (e.g. 500M, 2G): installed trees least recently used first, "
+                             "then files")
 
 
 def size(text: str) -> int:
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)I?B?\s*", text.upper())
-    if not match:
+    """``--max-size``'s argument, read as ``PIPCACHEFIRST_MAX_SIZE`` is."""
+    parsed = settings.parse_size(text)
+    if parsed is None:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 500M or 2G)")
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+    return parsed
 
 
 def run(args: argparse.Namespace) -> int:
     if args.older_than is None and args.max_size is None:
-        raise common.UsageError("say what to prune: --older-than DAYS and/or --max-size SIZE")
+        args.max_size, problem = settings.max_size()
+        if problem:
+            print(problem, file=sys.stderr)
+        if not args.max_size:
+            raise common.UsageError(f"{settings.MAX_SIZE_VARIABLE}=0 sets no limit: say what to prune "
+                                    "(--older-than DAYS and/or --max-size SIZE)")
     store = common.store()
     now = time.time()
     items = tidying.removables(store)
@@ -44,13 +53,7 @@ def run(args: argparse.Namespace) -> int:
         outcome = _add(outcome, tidying.remove(old, now, common.GRACE_SECONDS))
     if args.max_size is not None:
         remaining = [item for item in items if item not in outcome.removed + outcome.failed]
-        total = sum(item.size for item in remaining)
-        over = []
-        for item in remaining:
-            if total <= args.max_size:
-                break
-            over.append(item)
-            total -= item.size
+        over = tidying.over_limit(remaining, args.max_size, now, common.GRACE_SECONDS)
         outcome = _add(outcome, tidying.remove(over, now, common.GRACE_SECONDS))
     return report_removed(args, store, outcome)
 
