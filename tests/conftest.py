@@ -25,6 +25,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import pytest
 
+from pipcachefirst.cache import limit
 from pipcachefirst.cache.store import TREES
 from pipcachefirst.pip.compat import PipBehavior
 from pipcachefirst.trees import later
@@ -145,9 +146,11 @@ class World:
 
 
 def wait_for_tree_builders(cache_root: Path, timeout: float = 60.0) -> None:
-    """Until no helper builds trees in ``cache_root``: each removes its job file when it is done."""
+    """Until no helper builds trees in ``cache_root`` (each removes its job file when it is done),
+    nor checks its size (``pipcachefirst.cache.limit``)."""
     deadline = time.monotonic() + timeout
-    while [job for folder in cache_root.glob(f"{TREES.name}/*") for job in later.running(folder)]:
+    while [job for folder in cache_root.glob(f"{TREES.name}/*") for job in later.running(folder)] \
+            or limit.running(cache_root):
         assert time.monotonic() < deadline, f"trees still being built in {cache_root} after {timeout} s"
         time.sleep(0.02)
 

@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 from pipcachefirst.base import patching, settings
 from pipcachefirst.base.packaging import canonicalize_name
 from pipcachefirst.cache.catalog import KIND_BUILT, KIND_DOWNLOAD, Record, StoreError
+from pipcachefirst.cache import limit
 from pipcachefirst.cache.decisions import Decision
 from pipcachefirst.cache.provenance import normalized_set
 from pipcachefirst.cache.store import Store
@@ -99,6 +100,9 @@ def _parse_args(instance: Any, args: Any, kwargs: Any, parsed: Any) -> None:
     SESSION.trees, problem = settings.trees()
     if problem:
         sys.stderr.write(problem + "\n")
+    SESSION.max_size, problem = settings.max_size()
+    if problem:
+        sys.stderr.write(problem + "\n")
     SESSION.stage_ahead = (compat.installs_here_compiled(compat.command_name(instance), options)
                            and settings.copy_ahead())
     if not SESSION.stage_ahead:
@@ -133,8 +137,22 @@ def _command_main(pip: patching.PipCall, instance: Any, args: Any, kwargs: Any) 
         installing = sys.modules.get("pipcachefirst.pip.installing")
         if installing is not None:
             installing.build_later()  # after pip's last line: nothing of it is on pip's clock
+        _keep_under_limit()
         _skip_the_last_collection()
     return status
+
+
+def _keep_under_limit() -> None:
+    """After pip's last line, at most once in ten minutes: a helper brings the cache under its limit (``limit``)."""
+    store = SESSION.store
+    if store is None or not SESSION.storing or not SESSION.max_size or os.name != "posix" \
+            or SESSION.command == compat.CACHE_COMMAND:
+        return
+    try:
+        if limit.due(store.root, time.time()):
+            limit.start(store.root, SESSION.max_size, [p for p in [compat.pip_parent()] if p])
+    except Exception as exc:  # noqa: BLE001 -- the next command checks again
+        logger.log(compat.VERBOSE, "pipcachefirst: not checking the cache's size: %s", exc)
 
 
 # -- pip's own cache: where pip keeps none, and its cache command -------------

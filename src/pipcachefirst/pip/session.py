@@ -22,7 +22,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Dict, List, MutableMapping, Optional, Set, Tuple
 
 from pipcachefirst.base.free_space import LowOnSpace
-from pipcachefirst.base.settings import EXACT, CacheLocation
+from pipcachefirst.base.settings import DEFAULT_MAX_SIZE, EXACT, CacheLocation
 from pipcachefirst.cache.catalog import Entry, Record
 from pipcachefirst.cache.decisions import Decision
 from pipcachefirst.cache.store import Store
@@ -83,6 +83,7 @@ class Session:
         self.hash_checking = False  # pip's hash-checking mode (--require-hashes, or a --hash): placed trees are hashed
         self.remote: "Optional[TeamCache]" = None  # the team cache (PIPCACHEFIRST_REMOTE)
         self.stored: List[Entry] = []  # what this command downloaded or built into the store: to share
+        self.max_size = DEFAULT_MAX_SIZE  # the cache's size limit (PIPCACHEFIRST_MAX_SIZE), 0 for none
         # the wiring: the post-import hooks registered, and which hook points are wrapped in this process
         self.hooks_installed = False
         self.hook_points: "Set[HookPoint]" = set()

@@ -1,0 +1,109 @@
+"""The cache's size limit (``PIPCACHEFIRST_MAX_SIZE``), kept after pip commands without costing them.
+
+Knowing the cache's size means listing every file of every tree (tens of
+thousands for one data-science environment): not something to do on pip's
+clock.  So after a command that could store, pip only looks at one file's
+mtime, the note ``limit-v1`` in the cache root.  When it is older than
+:data:`CHECK_EVERY` (or missing), pip touches it, which claims the check for
+every other pip of the next ten minutes, and starts one detached, ``nice``
+helper (as ``trees.later`` does) that walks the cache and removes what is
+over the limit: least recently used trees first, then files, nothing used in
+the last ten minutes (``tidying.over_limit``).  The helper holds a lock on the
+note for as long as it works, so two helpers never walk at once.
+
+A tree is taken away by one rename (``Trees.remove``): a pip that is about to
+place it finds it gone and lets pip unzip that wheel, as plain pip would.
+
+The cost on pip's clock: one ``stat`` per command, and once in ten minutes
+one ``open``, ``flock`` and process start.  The limit may be passed for up to
+ten minutes, or longer where everything was used within the last ten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+from pipcachefirst.cache import tidying
+from pipcachefirst.cache.store import Store
+
+NOTE = "limit-v1"  # empty; its mtime is when the size was last checked, its lock held while it is
+CHECK_EVERY = tidying.GRACE_SECONDS
+NICENESS = 10  # what the user runs next goes first
+
+
+def due(root: Path, now: float) -> bool:
+    """Whether the cache's size was last checked more than :data:`CHECK_EVERY` seconds ago (or never)."""
+    try:
+        return now - os.stat(root / NOTE).st_mtime >= CHECK_EVERY
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
+def start(root: Path, limit: int, paths: Sequence[str]) -> Optional["subprocess.Popen[bytes]"]:
+    """Claim the check and start the helper that brings ``root`` under ``limit`` bytes; None if one is at it.
+
+    ``paths`` are put first on the helper's ``sys.path`` (where pip is: the
+    catalog reads names with pip's ``packaging``); the helper starts with
+    ``-I -S``, so nothing of the environment's own start-up runs in it.
+    """
+    import fcntl  # noqa: PLC0415 -- POSIX only, as trees are
+
+    fd = os.open(root / NOTE, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by the helper (it inherits it) until it is done
+        except OSError:
+            return None  # a helper is at it now
+        os.utime(fd)
+        package_parent = str(Path(__file__).resolve().parents[2])  # the folder holding pipcachefirst/
+        code = (f"import sys; sys.path[:0] = {[package_parent, *paths]!r}; "
+                "from pipcachefirst.cache.limit import helper_main; helper_main()")
+        return subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", code, str(root), str(limit), str(fd)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(fd,),
+            start_new_session=True,  # not pip's Ctrl-C, and nothing of pip's output: a caller reading it never waits
+        )
+    finally:
+        os.close(fd)
+
+
+def keep_under(store: Store, limit: int, now: float) -> tidying.Outcome:
+    """Remove what is over ``limit`` bytes in ``store``: least recently used trees first, then files."""
+    return tidying.remove(tidying.over_limit(tidying.removables(store), limit, now), now, tidying.GRACE_SECONDS)
+
+
+def running(root: Path) -> bool:
+    """Whether a helper is checking the size of the cache at ``root`` now (holds the note's lock)."""
+    import fcntl  # noqa: PLC0415
+
+    try:
+        fd = os.open(root / NOTE, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def helper_main() -> None:
+    """The helper: ``argv`` is the cache root, the limit in bytes and the descriptor holding the note's lock."""
+    root, limit = Path(sys.argv[1]), int(sys.argv[2])
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
+    try:
+        keep_under(Store(root), limit, time.time())
+    finally:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            os.close(int(sys.argv[3]))
