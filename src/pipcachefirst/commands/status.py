@@ -12,6 +12,7 @@ from typing import Any, Dict, Optional
 from pipcachefirst import SWITCH, __version__, switch_state
 from pipcachefirst.base import settings
 from pipcachefirst.base.free_space import human
+from pipcachefirst.cache import tidying
 from pipcachefirst.cache.store import Store
 from pipcachefirst.commands import common
 from pipcachefirst.pip import compat
@@ -39,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         entries, size = store.usage()
         tree_count, tree_bytes = common.shelf(store).usage()
         link_in_use, link_fallback = link_mode_here(location.root, link_mode, sysconfig.get_paths()["purelib"])
+    max_size, max_size_problem = settings.max_size()
+    saved = tidying.saved_by_links(Store(location.root)) if location.root and os.path.isdir(location.root) else 0
     team_cache = _team_cache_status()
     hooks: Dict[str, str] = {}
     try:
@@ -73,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
             "bytes": tree_bytes,
         },
         "team_cache": team_cache,
+        "max_size": max_size,  # bytes; 0: no limit
+        "max_size_problem": max_size_problem,
+        "tree_bytes_saved_by_links": saved,  # what hard links to tree files save: N environments, N copies
         "interpreter": sys.executable,
         "python": sys.version.split()[0],
         "version": __version__,
@@ -88,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
         f"pip {data['pip']} under {sys.executable} (Python {data['python']})",
     ] + [f"  {name}: {result}{_feature_of(name, result)}" for name, result in hooks.items()]
     text += [problem for problem in (mode_problem, trees_problem, link_problem) if problem]
+
+    text.insert(3, f"size limit: {human(max_size) if max_size else 'none'} ({settings.MAX_SIZE_VARIABLE}): "
+                f"{human(size + tree_bytes)} used; hard links to trees save {human(saved)}")
+    text += [max_size_problem] if max_size_problem else []
     common.emit(args, data, text)
     return 0
 
