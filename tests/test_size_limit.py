@@ -157,18 +157,20 @@ RICH = ("rich-pure==1.0", "rich-plat==2.0")
 
 # A sitecustomize in pip B's environment: at one moment of its install another process, the user's
 # ``pipcachefirst prune`` with a limit of one byte, evicts the tree pip B is placing, as an evictor would
-# that listed the cache a moment before pip B took the tree (its tree.json is dated an hour back first).
+# that listed the cache a moment before pip B took the tree (``listed_before``: its tree.json is dated an
+# hour back first).
 EVICTOR = """
     import os, subprocess, sys, threading, time
     from pipcachefirst.base import patching
 
     _once = threading.Lock()
 
-    def evict(folder):
+    def evict(folder, listed_before=True):
         if not _once.acquire(blocking=False):
             return
-        an_hour_ago = time.time() - 3600
-        os.utime(os.path.join(folder, "tree.json"), (an_hour_ago, an_hour_ago))
+        if listed_before:
+            an_hour_ago = time.time() - 3600
+            os.utime(os.path.join(folder, "tree.json"), (an_hour_ago, an_hour_ago))
         subprocess.run([sys.executable, "-m", "pipcachefirst", "prune"], stdout=subprocess.DEVNULL,
                        env=dict(os.environ, PIPCACHEFIRST_MAX_SIZE="1"), check=True)
         sys.stderr.write(f"test: evicted {os.path.basename(folder)}: {not os.path.exists(folder)}\\n")
@@ -186,6 +188,18 @@ FOUND = """
         tree.Trees.find = find_then_evict
 
     patching.when_imported("pipcachefirst.trees.tree", when_found)
+"""
+BEFORE_FOUND = """
+    def before_found(tree):
+        find = tree.Trees.find
+
+        def evict_then_find(self, sha256):
+            evict(str(self.folder / sha256), listed_before=False)
+            return find(self, sha256)
+
+        tree.Trees.find = evict_then_find
+
+    patching.when_imported("pipcachefirst.trees.tree", before_found)
 """
 PLACING = """
     def while_placing(tree):
@@ -234,3 +248,17 @@ def test_a_tree_evicted_while_another_pip_places_it_leaves_that_pip_installing_w
     assert differences(by_plain_pip, snapshot(same)) == []
     assert run.warnings() == [], "a tree gone is no bug: pip unzips what it cannot place, without a word"
     assert run.requests == [], "served from the cache all the same"
+
+
+def test_a_tree_being_copied_ahead_is_in_use_and_the_evictor_spares_it(world: World) -> None:
+    make_rich_wheel(world.index_root / "main" / "rich-pure", "rich-pure", "1.0")
+    make_rich_wheel(world.index_root / "main" / "rich-plat", "rich-plat", "2.0", purelib=False)
+    world.install(*RICH)
+    time_passes(world, HOUR)
+
+    run = world.pip(environment_with(world.tmp / "b", EVICTOR + BEFORE_FOUND), "install", "-v", *RICH)
+    assert run.returncode == 0, run.output
+    evicted = [line for line in run.stderr.splitlines() if line.startswith("test: evicted")]
+    assert evicted in ([f"test: evicted {folder.name}: False"] for folder in tree_folders(world).values()), run.stderr
+    placed = [line for line in run.stdout.splitlines() if "placed from its installed tree" in line]
+    assert len(placed) == 2 and all("copied ahead" in line for line in placed), run.stdout

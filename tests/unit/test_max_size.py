@@ -8,7 +8,7 @@ from typing import List, Optional
 import pytest
 
 from pipcachefirst.base.settings import DEFAULT_MAX_SIZE, max_size, parse_size
-from pipcachefirst.cache.tidying import GRACE_SECONDS, Removable, over_limit
+from pipcachefirst.cache.tidying import GRACE_SECONDS, Removable, over_limit, remove
 from pipcachefirst.commands import prune
 
 GiB, MiB, KiB = 1024**3, 1024**2, 1024
@@ -74,3 +74,11 @@ def test_least_recently_used_trees_go_first_then_files_until_the_cache_fits() ->
 def test_nothing_used_in_the_last_ten_minutes_goes_even_when_the_cache_stays_over() -> None:
     assert chosen(CACHE, 0) == ["old tree", "recent tree", "old file", "middle file", "recent file"]
     assert "tree in use" in chosen(CACHE, 0, grace=0), "pip cache purge spares nothing"
+
+
+def test_what_a_pip_took_since_the_cache_was_listed_stays() -> None:
+    gone: List[str] = []
+    listed_old = Removable(NOW - 2 * HOUR, 30, "tree", None, lambda: gone.append("tree") or True,  # type: ignore[arg-type]
+                           True, lambda: NOW - 1)
+    assert remove([listed_old], NOW, GRACE_SECONDS).removed == [] and gone == []
+    assert remove([listed_old], NOW, 0).removed == [listed_old], "pip cache purge takes it all the same"

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import stat
-import time
 from functools import partial
 from pathlib import Path
 from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
@@ -101,7 +100,7 @@ def remove(items: Sequence[Removable], now: float, grace: float) -> Outcome:
     """
     outcome = Outcome([], [])
     for item in items:
-        if now - item.last_used < grace or (grace and time.time() - item.used_now() < grace):
+        if now - item.last_used < grace or (grace and now - item.used_now() < grace):
             continue
         (outcome.removed if item.remove() else outcome.failed).append(item)
     return outcome

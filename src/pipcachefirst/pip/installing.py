@@ -237,6 +237,8 @@ def _stage_ahead(sha256: str) -> None:
         return
     if not (shelf.folder / sha256 / TREE_FILE).is_file():
         return  # no tree yet: this install builds it
+    with contextlib.suppress(OSError):
+        os.utime(shelf.folder / sha256 / TREE_FILE)  # in use from now on: the size limit's helper spares it
     stager = _the_stager(shelf.folder, start=True)
     if stager is not None:
         stager.ask(shelf.folder / sha256, sha256)
