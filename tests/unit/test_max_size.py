@@ -78,7 +78,11 @@ def test_nothing_used_in_the_last_ten_minutes_goes_even_when_the_cache_stays_ove
 
 def test_what_a_pip_took_since_the_cache_was_listed_stays() -> None:
     gone: List[str] = []
-    listed_old = Removable(NOW - 2 * HOUR, 30, "tree", None, lambda: gone.append("tree") or True,  # type: ignore[arg-type]
-                           True, lambda: NOW - 1)
+
+    def take() -> bool:
+        gone.append("tree")
+        return True
+
+    listed_old = Removable(NOW - 2 * HOUR, 30, "tree", None, take, True, lambda: NOW - 1)  # type: ignore[arg-type]
     assert remove([listed_old], NOW, GRACE_SECONDS).removed == [] and gone == []
     assert remove([listed_old], NOW, 0).removed == [listed_old], "pip cache purge takes it all the same"
