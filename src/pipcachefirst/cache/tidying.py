@@ -16,7 +16,7 @@ import shutil
 import stat
 from functools import partial
 from pathlib import Path
-from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, List, NamedTuple, Optional, Sequence
 
 from pipcachefirst.cache.store import QUARANTINE, RETIRED_BUCKETS, TREES, Store
 from pipcachefirst.trees.tree import Trees, disk_use, interpreter_key

@@ -26,8 +26,8 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from pipcachefirst.base import patching, settings
 from pipcachefirst.base.packaging import canonicalize_name
-from pipcachefirst.cache.catalog import KIND_BUILT, KIND_DOWNLOAD, Record, StoreError
 from pipcachefirst.cache import limit
+from pipcachefirst.cache.catalog import KIND_BUILT, KIND_DOWNLOAD, Record, StoreError
 from pipcachefirst.cache.decisions import Decision
 from pipcachefirst.cache.provenance import normalized_set
 from pipcachefirst.cache.store import Store
