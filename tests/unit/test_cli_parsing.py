@@ -124,12 +124,14 @@ def test_an_unknown_command_is_a_usage_error() -> None:
     assert _exit_status(["frobnicate"]) == 2
 
 
-def test_prune_without_saying_what_to_prune_is_a_usage_error(
-    capsys: pytest.CaptureFixture[str], own_cache: Path
+def test_prune_without_saying_what_to_prune_and_no_size_limit_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], own_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("PIPCACHEFIRST_MAX_SIZE", "0")
     assert main(["prune"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "pipcachefirst prune: say what to prune: --older-than DAYS and/or --max-size SIZE"
+        "pipcachefirst prune: PIPCACHEFIRST_MAX_SIZE=0 sets no limit: say what to prune "
+        "(--older-than DAYS and/or --max-size SIZE)"
     )
     assert not own_cache.exists()
 

@@ -26,8 +26,9 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Sequence
 
 from pipcachefirst.cache import tidying
 from pipcachefirst.cache.store import Store
@@ -47,8 +48,8 @@ def due(root: Path, now: float) -> bool:
         return False
 
 
-def start(root: Path, limit: int, paths: Sequence[str]) -> Optional["subprocess.Popen[bytes]"]:
-    """Claim the check and start the helper that brings ``root`` under ``limit`` bytes; None if one is at it.
+def start(root: Path, limit: int, paths: Sequence[str]) -> bool:
+    """Claim the check and start the helper that brings ``root`` under ``limit`` bytes; False if one is at it.
 
     ``paths`` are put first on the helper's ``sys.path`` (where pip is: the
     catalog reads names with pip's ``packaging``); the helper starts with
@@ -61,16 +62,20 @@ def start(root: Path, limit: int, paths: Sequence[str]) -> Optional["subprocess.
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by the helper (it inherits it) until it is done
         except OSError:
-            return None  # a helper is at it now
+            return False  # a helper is at it now
         os.utime(fd)
         package_parent = str(Path(__file__).resolve().parents[2])  # the folder holding pipcachefirst/
         code = (f"import sys; sys.path[:0] = {[package_parent, *paths]!r}; "
                 "from pipcachefirst.cache.limit import helper_main; helper_main()")
-        return subprocess.Popen(
+        helper = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", code, str(root), str(limit), str(fd)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(fd,),
             start_new_session=True,  # not pip's Ctrl-C, and nothing of pip's output: a caller reading it never waits
         )
+        with warnings.catch_warnings():  # "subprocess is still running": it is meant to outlive pip
+            warnings.simplefilter("ignore", ResourceWarning)
+            del helper
+        return True
     finally:
         os.close(fd)
 
