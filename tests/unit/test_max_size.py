@@ -86,3 +86,9 @@ def test_what_a_pip_took_since_the_cache_was_listed_stays() -> None:
     listed_old = Removable(NOW - 2 * HOUR, 30, "tree", None, take, True, lambda: NOW - 1)  # type: ignore[arg-type]
     assert remove([listed_old], NOW, GRACE_SECONDS).removed == [] and gone == []
     assert remove([listed_old], NOW, 0).removed == [listed_old], "pip cache purge takes it all the same"
+
+
+def test_the_size_is_checked_as_often_as_what_was_used_is_spared() -> None:
+    from pipcachefirst.cache import limit  # noqa: PLC0415
+
+    assert limit.CHECK_EVERY == GRACE_SECONDS == 600

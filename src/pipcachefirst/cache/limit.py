@@ -30,11 +30,8 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
-from pipcachefirst.cache import tidying
-from pipcachefirst.cache.store import Store
-
 NOTE = "limit-v1"  # empty; its mtime is when the size was last checked, its lock held while it is
-CHECK_EVERY = tidying.GRACE_SECONDS
+CHECK_EVERY = 600  # seconds: ten minutes, as long as what was used is spared (``tidying.GRACE_SECONDS``)
 NICENESS = 10  # what the user runs next goes first
 
 
@@ -80,9 +77,15 @@ def start(root: Path, limit: int, paths: Sequence[str]) -> bool:
         os.close(fd)
 
 
-def keep_under(store: Store, limit: int, now: float) -> tidying.Outcome:
-    """Remove what is over ``limit`` bytes in ``store``: least recently used trees first, then files."""
-    return tidying.remove(tidying.over_limit(tidying.removables(store), limit, now), now, tidying.GRACE_SECONDS)
+def keep_under(root: Path, limit: int, now: float) -> None:
+    """Remove what is over ``limit`` bytes in the cache at ``root``: least recently used trees first, then files.
+
+    Imported here, in the helper: pip itself loads only what ``due`` and ``start`` need.
+    """
+    from pipcachefirst.cache import tidying  # noqa: PLC0415
+    from pipcachefirst.cache.store import Store  # noqa: PLC0415
+
+    tidying.remove(tidying.over_limit(tidying.removables(Store(root)), limit, now), now, tidying.GRACE_SECONDS)
 
 
 def running(root: Path) -> bool:
@@ -108,7 +111,7 @@ def helper_main() -> None:
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
     try:
-        keep_under(Store(root), limit, time.time())
+        keep_under(root, limit, time.time())
     finally:
         with contextlib.suppress(OSError, ValueError, IndexError):
             os.close(int(sys.argv[3]))
