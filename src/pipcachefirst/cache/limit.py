@@ -4,7 +4,7 @@ Knowing the cache's size means listing every file of every tree (tens of
 thousands for one data-science environment): not something to do on pip's
 clock.  So after a command that could store, pip only looks at one file's
 mtime, the note ``limit-v1`` in the cache root.  When it is older than
-:data:`CHECK_EVERY` (or missing), pip touches it, which claims the check for
+:data:`CHECK_EVERY`, pip touches it, which claims the check for
 every other pip of the next ten minutes, and starts one detached, ``nice``
 helper (as ``trees.later`` does) that walks the cache and removes what is
 over the limit: least recently used trees first, then files, nothing used in
@@ -36,11 +36,18 @@ NICENESS = 10  # what the user runs next goes first
 
 
 def due(root: Path, now: float) -> bool:
-    """Whether the cache's size was last checked more than :data:`CHECK_EVERY` seconds ago (or never)."""
+    """Whether the cache's size was last checked more than :data:`CHECK_EVERY` seconds ago.
+
+    A cache without the note gets one, and is first checked ten minutes
+    later: most are new, and small (every test's is), and a helper for them
+    would only cost a process.
+    """
     try:
         return now - os.stat(root / NOTE).st_mtime >= CHECK_EVERY
     except FileNotFoundError:
-        return True
+        with contextlib.suppress(OSError):
+            os.close(os.open(root / NOTE, os.O_WRONLY | os.O_CREAT, 0o666))
+        return False
     except OSError:
         return False
 
