@@ -116,7 +116,7 @@ def test_prune_with_no_option_applies_the_limit_and_status_shows_it(world: World
     world.publish_wheel("alpha", "1.0")
     world.publish_wheel("beta", "1.0")
     venv = world.new_venv()
-    world.install("alpha==1.0", "beta==1.0", venv=venv)
+    world.install("alpha==1.0", "beta==1.0", venv=venv, env={"PIPCACHEFIRST_LINK_MODE": "copy"})
     used(world, "alpha", 2 * HOUR)
     used(world, "beta", 1 * HOUR)
     limit = sum(sizes(world).values()) - 1
@@ -136,7 +136,7 @@ def test_prune_with_no_option_applies_the_limit_and_status_shows_it(world: World
 def test_status_counts_what_hard_links_to_trees_save(world: World) -> None:
     make_rich_wheel(world.index_root / "main" / "rich-pure", "rich-pure", "1.0")
     hardlink = {"PIPCACHEFIRST_LINK_MODE": "hardlink"}
-    world.install("rich-pure==1.0")
+    world.install("rich-pure==1.0", env={"PIPCACHEFIRST_LINK_MODE": "copy"})
     venv = world.new_venv()
 
     def saved() -> int:
