@@ -95,8 +95,9 @@ def run(args: argparse.Namespace) -> int:
     ] + [f"  {name}: {result}{_feature_of(name, result)}" for name, result in hooks.items()]
     text += [problem for problem in (mode_problem, trees_problem, link_problem) if problem]
 
-    text.insert(text.index(_team_cache_line(team_cache)), f"size limit: {human(max_size) if max_size else 'none'} ({settings.MAX_SIZE_VARIABLE}): "
-                f"{human(size + tree_bytes)} used; hard links to trees save {human(saved)}")
+    limit_line = (f"size limit: {human(max_size) if max_size else 'none'} ({settings.MAX_SIZE_VARIABLE}): "
+                  f"{human(size + tree_bytes)} used; hard links to trees save {human(saved)}")
+    text.insert(text.index(_team_cache_line(team_cache)), limit_line)
     text += [max_size_problem] if max_size_problem else []
     common.emit(args, data, text)
     return 0
