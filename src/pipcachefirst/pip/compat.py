@@ -23,6 +23,7 @@ functions for the ``pipcachefirst`` command line import pip modules, and
 
 from __future__ import annotations
 
+import datetime
 import importlib
 import os
 import sys
@@ -224,6 +225,15 @@ CACHE_INFO = HookPoint(
     CACHE_COMMAND_MODULE, "CacheCommand.get_cache_info", ("self", "options", "args"), "pip cache info", COMMAND_STARTS,
 )
 
+# pip's self-version check reads its answer from a state file named after sys.prefix
+# (SelfCheckState, the same in 22.3-26.3): a fresh venv has none, and asks the index.  The
+# module is still being imported when the other hooks are registered (it imports the index
+# package): wrapped as the command starts.
+SELF_CHECK_STATE = HookPoint(
+    "pip._internal.self_outdated_check", "SelfCheckState.__init__", ("self", "cache_dir"),
+    "pip's self-version check answered from its state folder", COMMAND_STARTS,
+)
+
 HOOK_POINTS = (
     COMMAND_PARSE_ARGS,
     COMMAND_MAIN,
@@ -242,6 +252,7 @@ HOOK_POINTS = (
     COMMAND_RUN,
     CACHE_REMOVE,
     CACHE_INFO,
+    SELF_CHECK_STATE,
 )
 
 # pip --python: where get_runnable_pip lives (utils.misc from 23.x, build_env in 22.x),
@@ -448,6 +459,8 @@ class PipBehavior:
         self.polices_late_imports = numbers >= (26, 1)
         # pip install reads the environment once for its "Successfully installed" line (24.2)
         self.summary_reads_environment_once = numbers >= (24, 2)
+        # the self-version check passes an aware UTC time to its state (23.3; a naive utcnow() before)
+        self.self_check_aware_time = numbers >= (23, 3)
 
 
 def pip_version() -> Optional[str]:
@@ -753,6 +766,33 @@ def pip_would_write(path: str) -> Optional[bool]:
 def format_size(size: float) -> str:
     """A size as pip's own cache commands show it (``1.2 kB``, ``8.9 MB``)."""
     return str(_loaded("pip._internal.utils.misc").format_size(size))
+
+
+def self_check_answer(state: Any) -> Optional[str]:
+    """What pip's own ``SelfCheckState.get`` answers now: the latest pip it knows, None when it must ask.
+
+    Called with the time pip itself passes (see ``PipBehavior``); a state
+    this pip cannot read (another pip's date format) raises: no answer.
+    """
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if not behavior().self_check_aware_time:
+        now = now.replace(tzinfo=None)  # pip's datetime.utcnow()
+    try:
+        answer = state.get(now)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return None
+    return answer if isinstance(answer, str) else None
+
+
+def self_check_files(state: Any) -> Tuple[Optional[str], Any]:
+    """``(path of this environment's state file, the state pip read)``; path None when pip keeps none."""
+    path = getattr(state, "_statefile_path", None)
+    return (path if isinstance(path, str) else None), getattr(state, "_state", None)
+
+
+def use_self_check_state(state: Any, content: Any) -> None:
+    """Make ``content`` (another state file's, as pip's json reads it) the state pip's object answers from."""
+    state._state = content
 
 
 def skip_version_check(options: Any) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import json
 import logging
 import os
 import sys
@@ -119,6 +120,7 @@ def _command_main(pip: patching.PipCall, instance: Any, args: Any, kwargs: Any) 
     SESSION.command = compat.command_name(instance)
     _watch_requirements()
     _watch_pips_cache(instance)
+    _watch_self_check()
     try:
         status = pip()
     finally:
@@ -778,6 +780,66 @@ def _all_by_name(environment: Any) -> Optional[Dict[str, Any]]:
     return state.by_name
 
 
+# -- pip's self-version check -------------------
+
+
+def _watch_self_check() -> None:
+    """Wrap pip's self-check state as the command starts: its module was still loading when hooks were set."""
+    point = compat.SELF_CHECK_STATE
+    module = sys.modules.get(point.module)
+    if module is not None and point not in SESSION.hook_points:
+        _wrap(module, point)
+
+
+@patching.after("could not read pip's self-check state")
+def _self_check_state(instance: Any, args: Any, kwargs: Any, _result: Any) -> None:
+    """pip's self-version check: an environment without an answer of its own takes the folder's newest.
+
+    pip keeps the latest pip version it found on the index in a state file
+    per environment (named after ``sys.prefix``) in its cache's ``selfcheck``
+    folder, and asks the index again when that answer is over a week old.
+    A fresh venv has no file, so every fresh venv asks (about 0.2 s of a
+    warm install).  The newest state file of the folder, when pip's own rule
+    takes it as current, holds what the index said about pip at most a week
+    ago: what an environment made that day would still be told by plain pip
+    for a week.  pip's own answer, when it has one, is never replaced; a
+    newer pip on that state shows pip's notice as usual; and pip writes no
+    file for this environment, so it asks the index itself once the borrowed
+    answer is a week old.  What a fresh venv may miss is a pip released since
+    the newest check, for at most the week pip itself waits between checks.
+    """
+    path, state = compat.self_check_files(instance)
+    if path is None or compat.self_check_answer(instance) is not None:
+        return
+    for other in _newest_state_files(os.path.dirname(path), os.path.basename(path)):
+        try:
+            with open(other, encoding="utf-8") as handle:
+                content = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        if not isinstance(content, dict):
+            continue
+        compat.use_self_check_state(instance, content)
+        if compat.self_check_answer(instance) is not None:
+            logger.debug("pipcachefirst: pip's self-version check answered by %s", other)
+            return
+        compat.use_self_check_state(instance, state)
+        return  # the newest is stale or unreadable: so is any older one; pip asks, as always
+
+
+def _newest_state_files(folder: str, own: str) -> List[str]:
+    """The regular files of pip's ``selfcheck`` folder but ``own``, newest first."""
+    found = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name != own and not entry.name.startswith(".") and entry.is_file(follow_symlinks=False):
+                    found.append((entry.stat(follow_symlinks=False).st_mtime_ns, entry.path))
+    except OSError:
+        return []
+    return [path for _, path in sorted(found, reverse=True)][:1]
+
+
 _WRAPPERS: Dict[HookPoint, Callable[[Any, Any, Any, Any], Any]] = {
     compat.COMMAND_PARSE_ARGS: _parse_args,
     compat.COMMAND_MAIN: _command_main,
@@ -796,4 +858,5 @@ _WRAPPERS: Dict[HookPoint, Callable[[Any, Any, Any, Any], Any]] = {
     compat.COMMAND_RUN: _command_run,
     compat.CACHE_REMOVE: _cache_remove,
     compat.CACHE_INFO: _cache_info,
+    compat.SELF_CHECK_STATE: _self_check_state,
 }
