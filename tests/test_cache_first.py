@@ -309,6 +309,34 @@ def test_pip_works_out_the_tags_this_python_supports_once_not_once_per_wheel(wor
     )
 
 
+def test_pip_reads_a_served_wheels_metadata_out_of_its_zip_once(world: World) -> None:
+    """pip reads a wheel's metadata three times (resolving, the conflict check, installing): 10 ms each for a big one."""
+    pins = ("alpha==1.0", "beta==1.0", "gamma==1.0")
+    for pin in pins:
+        world.publish_wheel(*pin.split("=="), requires=["delta>=1"] if pin.startswith("alpha") else [])
+    world.publish_wheel("delta", "1.0")
+    world.install(*pins, "delta==1.0")
+    plain, served = _plain_and_served(
+        world,
+        (*pins, "delta==1.0"),
+        (
+            "import atexit, sys\n"
+            "import pip._internal.metadata as metadata\n"
+            "backend, reads = metadata.select_backend().Distribution, []\n"
+            "original = backend.from_wheel.__func__\n"
+            "def from_wheel(cls, wheel, name):\n"
+            "    reads.append(name)\n"
+            "    return original(cls, wheel, name)\n"
+            "backend.from_wheel = classmethod(from_wheel)\n"
+            "atexit.register(lambda: sys.stderr.write(f'wheel metadata read {len(reads)} times\\n'))\n"
+        ),
+    )
+    assert "pipcachefirst: 4 of 4 pinned requirements from cache" in served.stderr
+    assert "wheel metadata read 12 times" in plain.stderr, "plain pip: three times each"
+    assert "wheel metadata read 4 times" in served.stderr, "once for each served wheel"
+    assert served.requests == []
+
+
 @needs_pips_importlib_backend
 def test_pip_reads_the_environment_once_for_its_successfully_installed_line(world: World) -> None:
     """Before pip 24.2 it looks each installed project up again, each lookup a scan of the whole environment."""

@@ -225,6 +225,15 @@ CACHE_INFO = HookPoint(
     CACHE_COMMAND_MODULE, "CacheCommand.get_cache_info", ("self", "options", "args"), "pip cache info", COMMAND_STARTS,
 )
 
+# A wheel's metadata, read by pip from the wheel's zip: once as the resolver prepares it, again
+# as pip checks the installed set for conflicts, again as it installs the wheel (entry points).
+# Both modules import the function by name (22.3-26.3).
+WHEEL_METADATA = HookPoint(
+    "pip._internal.distributions.wheel", "get_wheel_distribution", ("wheel", "canonical_name"),
+    "a served wheel's metadata read once",
+)
+WHEEL_METADATA_AT_INSTALL = WHEEL_METADATA._replace(module="pip._internal.operations.install.wheel")
+
 # pip's self-version check reads its answer from a state file named after sys.prefix
 # (SelfCheckState, the same in 22.3-26.3): a fresh venv has none, and asks the index.  The
 # module is still being imported when the other hooks are registered (it imports the index
@@ -252,6 +261,8 @@ HOOK_POINTS = (
     COMMAND_RUN,
     CACHE_REMOVE,
     CACHE_INFO,
+    WHEEL_METADATA,
+    WHEEL_METADATA_AT_INSTALL,
     SELF_CHECK_STATE,
 )
 
@@ -766,6 +777,12 @@ def pip_would_write(path: str) -> Optional[bool]:
 def format_size(size: float) -> str:
     """A size as pip's own cache commands show it (``1.2 kB``, ``8.9 MB``)."""
     return str(_loaded("pip._internal.utils.misc").format_size(size))
+
+
+def wheel_location(wheel: Any) -> Optional[str]:
+    """The path of the wheel file pip reads metadata from (``FilesystemWheel.location``); None for another kind."""
+    location = getattr(wheel, "location", None)
+    return location if isinstance(location, str) and type(wheel).__name__ == "FilesystemWheel" else None
 
 
 def self_check_answer(state: Any) -> Optional[str]:

@@ -91,6 +91,9 @@ class Session:
         self.finders: "MutableMapping[Any, FinderState]" = weakref.WeakKeyDictionary()
         self.environments: "MutableMapping[Any, EnvironmentState]" = weakref.WeakKeyDictionary()
         self.served: Dict[str, Record] = {}  # each file served, by the URL of the link pip was handed
+        self.served_paths: Set[str] = set()  # the cache's files served, by path
+        # pip's metadata of a served wheel, by (path, project, the file's stamp): read from its zip once
+        self.wheel_metadata: Dict[Tuple[Any, ...], Any] = {}
         self.parsed_cache_dir: Any = None  # pip's --cache-dir as parsed, before pip checked the folder
         self.supported_tags: Dict[Any, List[Any]] = {}  # pip's tag lists, by the arguments that made them
         # the install step
