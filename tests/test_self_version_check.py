@@ -18,7 +18,7 @@ from tests.conftest import World
 
 CHECK_ON = {"PIP_DISABLE_PIP_VERSION_CHECK": "0"}
 PIPS_PAGE = "GET /main/simple/pip/"
-NOTICE = f"A new release of pip is available: {metadata.version('pip')} -> 99.0"
+NOTICE = f"{metadata.version('pip')} -> 99.0"  # "A new release of pip (is) available: 26.3 -> 99.0"
 
 
 def _age_every_state(world: World, days: int) -> None:
