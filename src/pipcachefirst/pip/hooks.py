@@ -442,7 +442,7 @@ def _fresh_answer(finder: Any, project_name: str, specifier: Any, hashes: Any) -
     _from_team_cache(finder, [(project_name, specifier, hashes)])
     return serve.answer(
         SESSION.store, finder, project_name, specifier, hashes, _origins(finder), SESSION.finder(finder).picks,
-        SESSION.mode,
+        SESSION.mode, SESSION.finder(finder).evaluators,
     )
 
 

@@ -68,6 +68,7 @@ def answer(
     origins: Sequence[str],
     picks: Optional[Picks] = None,
     mode: str = EXACT,
+    evaluators: Optional[Dict[Any, Any]] = None,
 ) -> Answer:
     """Serve the requirement from ``cache`` or say why not; ``PASS`` when it is not ours to answer.
 
@@ -77,7 +78,9 @@ def answer(
 
     pip asks again for the same name as it learns more specifiers (``==1.4``,
     then ``==1.4,>=1.0``); ``picks`` remembers the file chosen for a version
-    so that only the final check against the specifier is repeated.
+    so that only the final check against the specifier is repeated;
+    ``evaluators`` keeps pip's evaluator of a question for its next choice
+    (``compat.best_result``).
     """
     pins = compat.pinned_versions(specifier)
     if specifier is None or (not pins and mode == EXACT):
@@ -98,13 +101,13 @@ def answer(
     for version in pins[:1] or _cached_versions(cache, canonical, specifier):
         key = (canonical, version_key(version), origins, hashes)
         if key not in picks:
-            picks[key] = _pick(cache, finder, project_name, canonical, version, specifier, hashes, origins)
+            picks[key] = _pick(cache, finder, project_name, canonical, version, specifier, hashes, origins, evaluators)
         pick = picks[key]
         if isinstance(pick, Reason):
             reason = pick
             continue
         entry, candidate = pick
-        result = compat.best_result(finder, project_name, specifier, hashes, [candidate])
+        result = compat.best_result(finder, project_name, specifier, hashes, [candidate], evaluators)
         if compat.best_candidate(result) is None:
             reason = Reason.NO_COMPATIBLE_FILE
             continue
@@ -135,6 +138,7 @@ def _pick(
     specifier: compat.Specifier,
     hashes: Any,
     origins: Tuple[str, ...],
+    evaluators: Optional[Dict[Any, Any]] = None,
 ) -> Pick:
     """The verified cached file pip would choose for this pin, as pip's candidate; or why there is none."""
     records = [r for r in cache.records(canonical, pin, origins) if r.kind == KIND_DOWNLOAD]
@@ -142,7 +146,7 @@ def _pick(
         return Reason.OTHER_INDEX if cache.has_other_origins(canonical, pin, origins) else Reason.NOT_CACHED
     damaged = False
     for _ in range(_MAX_DAMAGED):
-        chosen = choose(finder, project_name, specifier, hashes, records)
+        chosen = choose(finder, project_name, specifier, hashes, records, evaluators)
         if isinstance(chosen, Reason):
             return Reason.DAMAGED if damaged else chosen
         fetched = cache.fetch(chosen)
@@ -156,7 +160,12 @@ def _pick(
 
 
 def choose(
-    finder: compat.Finder, project_name: str, specifier: compat.Specifier, hashes: Any, records: List[Record]
+    finder: compat.Finder,
+    project_name: str,
+    specifier: compat.Specifier,
+    hashes: Any,
+    records: List[Record],
+    evaluators: Optional[Dict[Any, Any]] = None,
 ) -> Union[Reason, Record]:
     """pip's pick among cached downloads and their siblings: the record, or why not a cached one.
 
@@ -175,7 +184,7 @@ def choose(
     candidates = compat.evaluate(finder, project_name, list(cached) + _sibling_links(records, with_digest))
     if not any(compat.candidate_link(c) in cached for c in candidates):
         return Reason.BETTER_FILE_ON_INDEX if candidates else Reason.NO_COMPATIBLE_FILE
-    best = compat.best_candidate(compat.best_result(finder, project_name, specifier, hashes, candidates))
+    best = compat.best_candidate(compat.best_result(finder, project_name, specifier, hashes, candidates, evaluators))
     if best is None:
         return Reason.NO_COMPATIBLE_FILE
     link = compat.candidate_link(best)

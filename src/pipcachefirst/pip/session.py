@@ -50,6 +50,7 @@ class FinderState:
         self.answers: "Dict[Tuple[Any, ...], Answer]" = {}
         self.page_links: Dict[str, List[Any]] = {}  # project -> the links its index page listed
         self.picks: Dict[Any, Any] = {}  # serve's choices among a project's files, kept for the next question
+        self.evaluators: Dict[Any, Any] = {}  # pip's candidate evaluator per question, for its next choice
         self.offline_origins: Optional[Tuple[str, ...]] = None  # the origins as offline mode saw them
         self.root_pins: "Optional[Dict[str, Wanted]]" = None  # the user's own pins, by project
 
