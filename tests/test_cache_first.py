@@ -363,6 +363,32 @@ def test_a_served_pin_costs_pip_no_more_candidate_evaluators_than_plain_pip(worl
     assert int(served_count) == int(plain_count), "one per question pip asks, as plain pip makes"
 
 
+def test_records_read_as_pip_starts_are_not_read_again_to_serve(world: World) -> None:
+    """``pip install -r`` looks its pins' trees up as pip starts (copying ahead); serving then reads nothing again."""
+    pins = ("alpha==1.0", "beta==1.0", "gamma==1.0")
+    for pin in pins:
+        world.publish_wheel(*pin.split("=="))
+    requirements = world.write("requirements.txt", "\n".join(pins) + "\n")
+    world.install("-r", str(requirements))
+    records = len(world.records())
+    folder = world.tmp / "probe"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(
+        "import atexit, io, os, sys\n"
+        "original, read = io.open, []\n"
+        "def counting_open(file, *args, **kwargs):\n"
+        "    name = os.fspath(file) if isinstance(file, os.PathLike) else file\n"
+        "    if isinstance(name, str) and 'files-v1' in name and name.endswith('.json'):\n"
+        "        read.append(name)\n"
+        "    return original(file, *args, **kwargs)\n"
+        "io.open = counting_open\n"
+        "atexit.register(lambda: sys.stderr.write(f'records read: {len(read)}\\n'))\n"
+    )
+    served = world.install("-r", str(requirements), env={"PYTHONPATH": str(folder)})
+    assert "pipcachefirst: 3 of 3 pinned requirements from cache" in served.stderr
+    assert f"records read: {records}\n" in served.stderr, "each record once, as pip starts"
+
+
 @needs_pips_importlib_backend
 def test_pip_reads_the_environment_once_for_its_successfully_installed_line(world: World) -> None:
     """Before pip 24.2 it looks each installed project up again, each lookup a scan of the whole environment."""

@@ -207,3 +207,25 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(
         write_atomically(target, "new")
     assert target.read_text() == "old"
     assert os.listdir(tmp_path) == ["virtualenv.ini"]
+
+
+# -- records read once per process, while their folder is unchanged --------------
+
+
+def test_records_read_once_are_read_again_when_another_process_changes_their_folder(tmp_path: Path) -> None:
+    known: Dict[Any, Any] = {}
+    ours = Store(tmp_path / "cache", known=known)  # this pip's two stores: early staging's and serve's
+    also_ours = Store(tmp_path / "cache", known=known)
+    another_process = Store(tmp_path / "cache")
+    assert ours.open().store
+    first = stored(another_process, tmp_path, "alpha-1.0-py3-none-any.whl", b"one")
+    assert [e.record for e in ours.walk("alpha")] == [first.record]
+
+    record_path(first).write_text("not json")  # read from memory now: the folder is as it was
+    assert also_ours.records("alpha", "1.0", [INDEX]) == [first.record]
+
+    record_path(first).write_text(first.record.to_json())
+    second = stored(another_process, tmp_path, "alpha-1.0-cp311-cp311-linux_x86_64.whl", b"two")
+    assert sorted(also_ours.records("alpha", "1.0", [INDEX])) == sorted([first.record, second.record])
+    os.replace(record_path(second), tmp_path / "moved-aside.json")
+    assert also_ours.records("alpha", "1.0", [INDEX]) == [first.record]

@@ -73,6 +73,8 @@ BUCKETS = (FILES, TREES)  # what this version reads and writes; any other folder
 RETIRED_BUCKETS = (Bucket("trees", 1),)
 QUARANTINE = "quarantine"
 RECORD_SUFFIX = ".json"  # a record beside its file's folder, here and in a team cache
+# The records read from each origin's folder, by (folder, origin): the folder's stamp then, and them.
+Known = Dict[Tuple[Path, str], Tuple[Tuple[int, ...], Tuple[Record, ...]]]
 
 
 class Access(NamedTuple):
@@ -110,11 +112,18 @@ class Store:
     record, an entry others may write); the store goes on without that entry.
     """
 
-    def __init__(self, root: Union[str, "os.PathLike[str]"], report: Optional[Callable[[str], None]] = None) -> None:
+    def __init__(
+        self,
+        root: Union[str, "os.PathLike[str]"],
+        report: Optional[Callable[[str], None]] = None,
+        known: Optional[Known] = None,
+    ) -> None:
+        """``known``: the records already read from each folder, shared by the stores of one process."""
         self.root = Path(root)
         self.files = self.root / FILES.name
         self._report = report or (lambda line: None)
         self._intact: Dict[Path, Tuple[int, ...]] = {}
+        self._known: Known = {} if known is None else known
         self._real_root = os.path.realpath(self.root)
         self.free_space = FreeSpace(self.root)  # what may still be stored here; see ``base.free_space``
 
@@ -191,7 +200,20 @@ class Store:
         return _names(self.files / canonicalize_name(project))
 
     def _records_in(self, folder: Path, origin: str) -> List[Record]:
+        """The readable records of one origin's folder; read once while the folder is unchanged.
+
+        A record is written, replaced and moved aside by renames in its
+        folder, which change the folder's stamp.  Two changes within one tick
+        of the file system's clock could leave it the same: then a record
+        added meanwhile is missed (pip asks the index) or an old stamp is
+        believed (the file is hashed); the file is checked before it is
+        served, whatever its record says.
+        """
         try:
+            stamp = _folder_stamp(folder)
+            known = self._known.get((folder, origin))
+            if known is not None and known[0] == stamp:
+                return list(known[1])
             names = sorted(os.listdir(folder))
         except OSError:
             return []
@@ -204,13 +226,17 @@ class Store:
                 record = self._read_record(folder, name[: -len(RECORD_SUFFIX)], origin)
                 if record is not None:
                     found.append(record)
+        self._known[(folder, origin)] = (stamp, tuple(found))
         return found
 
-    def _read_record(self, folder: Path, digest_prefix: str, origin: str) -> Optional[Record]:
-        """The record at ``folder/<digest_prefix>.json``; None if absent, from the future or moved aside."""
+    def _read_record(
+        self, folder: Path, digest_prefix: str, origin: str, text: Optional[str] = None
+    ) -> Optional[Record]:
+        """The record at ``folder/<digest_prefix>.json`` (``text``: as just read); None if absent, from the
+        future or moved aside."""
         record_path = folder / (digest_prefix + RECORD_SUFFIX)
         try:
-            text = record_path.read_text("utf-8")
+            text = record_path.read_text("utf-8") if text is None else text
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as exc:
@@ -347,14 +373,28 @@ class Store:
             for version in self.versions(name):
                 version_dir = self.files / name / version
                 for key in _names(version_dir):
-                    for record_name in _names(version_dir / key):
-                        if not record_name.endswith(RECORD_SUFFIX):
-                            continue
-                        origin = _origin_of_record(version_dir / key / record_name)
-                        if origin is not None and origin_key(origin) == key:
-                            record = self._read_record(version_dir / key, record_name[: -len(RECORD_SUFFIX)], origin)
-                            if record is not None:
-                                yield Entry(record, self.path_of(record))
+                    yield from self._walk_folder(version_dir / key, key)
+
+    def _walk_folder(self, folder: Path, key: str) -> Iterator[Entry]:
+        """The entries of one origin's folder; its records are then known to ``records`` while it is unchanged."""
+        try:
+            stamp = _folder_stamp(folder)
+        except OSError:
+            return
+        names = _names(folder)
+        found, origins = [], set()
+        for record_name in names:
+            if not record_name.endswith(RECORD_SUFFIX):
+                continue
+            origin, text = _origin_of_record(folder / record_name)
+            origins.add(origin)
+            if origin is not None and origin_key(origin) == key:
+                record = self._read_record(folder, record_name[: -len(RECORD_SUFFIX)], origin, text)
+                if record is not None:
+                    found.append(record)
+                    yield Entry(record, self.path_of(record))
+        if len(origins) == 1 and None not in origins:  # what ``_records_in`` would read for that origin
+            self._known[(folder, str(next(iter(origins))))] = (stamp, tuple(found))
 
     def usage(self) -> Tuple[int, int]:
         """``(entries, bytes)`` of the files bucket, from directory listings and stat alone."""
@@ -441,6 +481,11 @@ def _is_future(record_path: Path) -> bool:
     return read_record(data).future
 
 
+def _folder_stamp(folder: Path) -> Tuple[int, ...]:
+    info = os.stat(folder)
+    return (info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+
+
 def _names(folder: Path) -> List[str]:
     try:
         return sorted(n for n in os.listdir(folder) if not n.startswith("."))
@@ -448,9 +493,11 @@ def _names(folder: Path) -> List[str]:
         return []
 
 
-def _origin_of_record(path: Path) -> Optional[str]:
+def _origin_of_record(path: Path) -> Tuple[Optional[str], Optional[str]]:
+    """``(origin, text)`` of the record at ``path``: the text is read once for both."""
     try:
-        origin = json.loads(path.read_text("utf-8")).get("origin")
+        text = path.read_text("utf-8")
+        origin = json.loads(text).get("origin")
     except (OSError, ValueError, AttributeError):
-        return None
-    return origin if isinstance(origin, str) else None
+        return None, None
+    return (origin, text) if isinstance(origin, str) else (None, text)

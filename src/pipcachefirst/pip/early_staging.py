@@ -60,7 +60,7 @@ def start(argv: List[str], environ: Mapping[str, str] = os.environ) -> None:
     folder = Path(root) / TREES.name / key
     if not folder.is_dir() or folder.stat().st_uid != os.geteuid():
         return  # nothing to copy, or another user's (sudo pip on a user's cache, which pip will not use)
-    shas = list(_trees_of(Store(root), _pins(files), folder))
+    shas = list(_trees_of(Store(root, known=SESSION.records_read), _pins(files), folder))  # read once: serve reuses
     if not shas:
         return
     SESSION.early_stager = staging.Stager(folder, mode)

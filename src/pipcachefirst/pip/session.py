@@ -25,7 +25,7 @@ from pipcachefirst.base.free_space import LowOnSpace
 from pipcachefirst.base.settings import DEFAULT_MAX_SIZE, EXACT, CacheLocation
 from pipcachefirst.cache.catalog import Entry, Record
 from pipcachefirst.cache.decisions import Decision
-from pipcachefirst.cache.store import Store
+from pipcachefirst.cache.store import Known, Store
 from pipcachefirst.pip.compat import LOCK_COMMAND, VERBOSE
 
 if TYPE_CHECKING:  # imported only when a team cache is configured: it brings the S3 client
@@ -91,6 +91,7 @@ class Session:
         # what pip asked and was answered
         self.finders: "MutableMapping[Any, FinderState]" = weakref.WeakKeyDictionary()
         self.environments: "MutableMapping[Any, EnvironmentState]" = weakref.WeakKeyDictionary()
+        self.records_read: Known = {}  # the cache's records as read, by folder (early staging's, then serve's)
         self.served: Dict[str, Record] = {}  # each file served, by the URL of the link pip was handed
         self.served_paths: Set[str] = set()  # the cache's files served, by path
         # pip's metadata of a served wheel, by (path, project, the file's stamp): read from its zip once
@@ -129,7 +130,7 @@ class Session:
         if location.root is None:
             self.off_reason = location.reason
             return
-        store = Store(location.root, report=self.problem)
+        store = Store(location.root, report=self.problem, known=self.records_read)
         access = store.open(ours)
         if access.problem:
             self.problem(access.problem)
