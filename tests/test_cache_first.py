@@ -335,6 +335,8 @@ def test_pip_reads_a_served_wheels_metadata_out_of_its_zip_once(world: World) ->
     assert "wheel metadata read 12 times" in plain.stderr, "plain pip: three times each"
     assert "wheel metadata read 4 times" in served.stderr, "once for each served wheel"
     assert served.requests == []
+    dry_run = world.install("--dry-run", *pins, "delta==1.0", env={"PYTHONPATH": str(world.tmp / "probe")})
+    assert "wheel metadata read 4 times" in dry_run.stderr, "resolving, then the list of what pip would install"
 
 
 def test_a_served_pin_costs_pip_no_more_candidate_evaluators_than_plain_pip(world: World) -> None:

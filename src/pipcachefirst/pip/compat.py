@@ -226,13 +226,15 @@ CACHE_INFO = HookPoint(
 )
 
 # A wheel's metadata, read by pip from the wheel's zip: once as the resolver prepares it, again
-# as pip checks the installed set for conflicts, again as it installs the wheel (entry points).
-# Both modules import the function by name (22.3-26.3).
+# as pip checks the installed set for conflicts, again as it installs the wheel (entry points),
+# and by the requirement itself (--dry-run's and --report's list).  Each module imports the
+# function by name (22.3-26.3).
 WHEEL_METADATA = HookPoint(
     "pip._internal.distributions.wheel", "get_wheel_distribution", ("wheel", "canonical_name"),
     "a served wheel's metadata read once",
 )
 WHEEL_METADATA_AT_INSTALL = WHEEL_METADATA._replace(module="pip._internal.operations.install.wheel")
+WHEEL_METADATA_OF_REQUIREMENT = WHEEL_METADATA._replace(module="pip._internal.req.req_install")
 
 # pip's self-version check reads its answer from a state file named after sys.prefix
 # (SelfCheckState, the same in 22.3-26.3): a fresh venv has none, and asks the index.  The
@@ -263,6 +265,7 @@ HOOK_POINTS = (
     CACHE_INFO,
     WHEEL_METADATA,
     WHEEL_METADATA_AT_INSTALL,
+    WHEEL_METADATA_OF_REQUIREMENT,
     SELF_CHECK_STATE,
 )
 

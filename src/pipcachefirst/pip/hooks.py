@@ -890,5 +890,6 @@ _WRAPPERS: Dict[HookPoint, Callable[[Any, Any, Any, Any], Any]] = {
     compat.CACHE_INFO: _cache_info,
     compat.WHEEL_METADATA: _wheel_metadata_once,
     compat.WHEEL_METADATA_AT_INSTALL: _wheel_metadata_once,
+    compat.WHEEL_METADATA_OF_REQUIREMENT: _wheel_metadata_once,
     compat.SELF_CHECK_STATE: _self_check_state,
 }
