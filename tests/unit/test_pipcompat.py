@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import importlib
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +96,22 @@ def test_a_user_agent_pip_computed_itself_is_left_alone() -> None:
     session = _Session("pip/26.3 full")
     compat.settle_user_agent(session)
     assert session.headers["User-Agent"] == "pip/26.3 full"
+
+
+def test_pips_self_check_state_answers_only_what_this_pip_reads_and_counts_as_current(tmp_path: Path) -> None:
+    """A state borrowed for the self-version check must be one pip itself reads as current, never one it fails on."""
+    state = importlib.import_module("pip._internal.self_outdated_check").SelfCheckState(cache_dir=str(tmp_path))
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def written(when: datetime.datetime) -> str:  # as this pip writes last_check
+        if PipBehavior(metadata.version("pip")).self_check_aware_time:
+            return when.isoformat()
+        return when.replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    assert compat.self_check_answer(state) is None, "a fresh venv: no state"
+    compat.use_self_check_state(state, {"last_check": written(now), "pypi_version": "99.0"})
+    assert compat.self_check_answer(state) == "99.0"
+    compat.use_self_check_state(state, {"last_check": written(now - datetime.timedelta(days=8)), "pypi_version": "99"})
+    assert compat.self_check_answer(state) is None, "over pip's week"
+    compat.use_self_check_state(state, {"last_check": "last Tuesday", "pypi_version": "99.0"})
+    assert compat.self_check_answer(state) is None, "a date this pip cannot read"
