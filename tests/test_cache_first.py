@@ -310,7 +310,7 @@ def test_pip_works_out_the_tags_this_python_supports_once_not_once_per_wheel(wor
 
 
 def test_pip_reads_a_served_wheels_metadata_out_of_its_zip_once(world: World) -> None:
-    """pip reads a wheel's metadata three times (resolving, the conflict check, installing): 10 ms each for a big one."""
+    """pip reads a wheel's metadata three times (resolving, the conflict check, installing): 10 ms for a big one."""
     pins = ("alpha==1.0", "beta==1.0", "gamma==1.0")
     for pin in pins:
         world.publish_wheel(*pin.split("=="), requires=["delta>=1"] if pin.startswith("alpha") else [])
