@@ -61,6 +61,7 @@ import shutil
 import stat
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -531,6 +532,7 @@ class Placer:
         self.mode = mode  # in use: CLONE, COPY, HARDLINK or LINK_COMPILED once AUTO knows what the file system gives
         self.fallback: Optional[str] = None  # why the mode in use is not the requested one
         self._euid = os.geteuid() if hasattr(os, "geteuid") else -1
+        self._settling = threading.Lock()
 
     def links(self, source: str) -> bool:
         """Whether the file at ``source`` would be hard-linked, as far as this placer knows yet."""
@@ -551,6 +553,8 @@ class Placer:
                 raise TreeChanged(errno.ESTALE, "changed since the tree was built", source)
             if sha256 is not None and _sha256_fd(fd_in) != sha256:
                 raise TreeChanged(errno.ESTALE, "its sha256 changed since the tree was built", source)
+            if self.mode == AUTO:
+                self._settle(fd_in, target)
             if may_link and self.links(source) and self._link(source, target, mode, info):
                 return
             fd_out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -574,6 +578,23 @@ class Placer:
                     os.close(fd_out)
         finally:
             os.close(fd_in)
+
+    def _settle(self, fd_in: int, target: str) -> None:
+        """``auto``: whether this file system clones, tried once beside the first target, before any file is placed.
+
+        Threads placing at the same time wait for the answer, so every file of
+        an install is placed by the same rule.
+        """
+        with self._settling:
+            if self.mode != AUTO:
+                return
+            scratch = os.path.join(os.path.dirname(target), f"{TEMPORARY_PREFIX}clone-{os.getpid()}-{id(self)}")
+            fd_out = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                self._clone(fd_in, fd_out)
+            finally:
+                os.close(fd_out)
+                os.unlink(scratch)
 
     def _clone(self, fd_in: int, fd_out: int) -> bool:
         import fcntl  # noqa: PLC0415 -- standard library, and only where a tree is placed
