@@ -119,6 +119,28 @@ def workload_files(workload: Path, work: Path) -> Path:
     return files
 
 
+def pip_files(versions: Sequence[str], work: Path) -> Path:
+    """pip's own wheels of ``versions``, downloaded once: for pip's page on the loopback index.
+
+    pip's self-version check asks the index for pip's page; on PyPI it finds a
+    version and pip remembers it for a week (``selfcheck/`` in pip's cache), on
+    an index without pip it finds none and asks again on every run.
+    """
+    files = work / "files" / ("pip-" + "-".join(sorted(versions)))
+    if files.is_dir():
+        return files
+    files.parent.mkdir(parents=True, exist_ok=True)
+    scratch = tempfile.mkdtemp(dir=files.parent)
+    try:
+        for version in versions:  # one at a time: pip's resolver refuses two versions of one project
+            run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", scratch, f"pip=={version}"],
+                isolated_environ())
+        os.replace(scratch, files)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return files
+
+
 def publish(files: Path, index_root: Path, index: str = "main") -> None:
     """Lay ``files`` out as ``index`` of a ``tests.support.indexserver`` root."""
     for path in files.iterdir():

@@ -8,8 +8,9 @@ nothing from the project:
 The grid (``report.json``): seconds per install against index delay; colour
 tells the way of installing, line style the pip version; the fresh pages row
 is drawn as stars just right of its delay.  Installed trees (``trees.json``):
-a bar per way and pip version, uv's bars on their own, and the goals drawn
-as lines: uv with byte code for pipcachefirst, 0.4 × the bound.
+a bar per way and pip version, uv's bars on their own, with the disk quiet
+(the rows under disk load are in the tables only), and pipcachefirst's goals
+against uv drawn as lines (goal × uv's median), 0.4 × the bound dotted.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from matplotlib.patches import Patch  # noqa: E402
 COLOURS = {"plain pip": "#d62728", "pipcachefirst": "#1f77b4", "bound": "#7f7f7f", "uv": "#2ca02c"}
 TREES_COLOURS = {"plain pip": "#d62728", "first install": "#ff7f0e", "trees off": "#9ecae1", "bound": "#7f7f7f",
                  "pipcachefirst": "#1f77b4", "uv --compile-bytecode": "#98df8a", "uv": "#2ca02c"}
+GOAL_STYLES = {"uv --compile-bytecode": "dashed", "uv": "dashdot"}  # pipcachefirst's goals against uv
 STYLES = ["dotted", "dashed", "solid"]
 
 
@@ -83,7 +85,8 @@ def trees(subfigure: "matplotlib.figure.SubFigure", data: dict) -> None:
     ways = [w for w in TREES_COLOURS if any(c["way"] == w for c in cells)]
     axes = subfigure.subplots(1, len(workloads), squeeze=False)
     for ax, workload in zip(axes[0], workloads):
-        mine = [c for c in cells if c["workload"] == workload and c["pages"] == "stale"]
+        mine = [c for c in cells if c["workload"] == workload and c["pages"] == "stale"
+                and c.get("disk", "quiet") == "quiet"]
         delay = min(c["delay_ms"] for c in mine)
         mine = [c for c in mine if c["delay_ms"] == delay]
         pips = sorted({c["pip"] for c in mine if c["pip"]}, key=_version_key)
@@ -105,21 +108,41 @@ def trees(subfigure: "matplotlib.figure.SubFigure", data: dict) -> None:
             if "bound" in medians and "pipcachefirst" in medians:
                 ax.hlines(0.4 * medians["bound"], x - 0.42, x + 0.42, colors="black", linestyles="dotted",
                           linewidth=1)
-        if "uv --compile-bytecode" in uv:
-            ax.axhline(uv["uv --compile-bytecode"], color=TREES_COLOURS["uv --compile-bytecode"], linestyle="dashed",
-                       linewidth=1.2, zorder=0)
+        for other, goal in _uv_goals(data, workload):
+            if other in uv:
+                ax.axhline(goal * uv[other], color=TREES_COLOURS[other], linestyle=GOAL_STYLES[other],
+                           linewidth=1.2, zorder=0, label=f"goal: pipcachefirst ≤ {goal} × {other}")
         ax.set_xticks(range(len(groups)), [name for name, _ in groups])
         ax.set_title(f"{workload} ({_kinds(data, workload)}), {delay} ms, stale pages")
         ax.set_ylabel("seconds per install (median)")
         ax.set_ylim(bottom=0)
         ax.grid(True, axis="y", alpha=0.3)
     handles = [Patch(color=TREES_COLOURS[way], label=way) for way in ways]
-    handles += [Line2D([], [], color=TREES_COLOURS["uv --compile-bytecode"], linestyle="dashed",
-                       label="goal: pipcachefirst ≤ uv --compile-bytecode"),
-                Line2D([], [], color="black", linestyle="dotted", label="goal: pipcachefirst ≤ 0.4 × bound")]
+    goals = dict.fromkeys((other, goal) for workload in workloads for other, goal in _uv_goals(data, workload))
+    handles += [Line2D([], [], color=TREES_COLOURS[other], linestyle=GOAL_STYLES[other],
+                       label=f"goal: pipcachefirst ≤ {goal} × {other}") for other, goal in goals]
+    handles += [Line2D([], [], color="black", linestyle="dotted", label="goal: pipcachefirst ≤ 0.4 × bound")]
     subfigure.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 5), frameon=False)
     runs = ", ".join(f"{name}: {n} runs" for name, n in data["runs"].items())
     subfigure.suptitle(f"Installed trees: warm install into a fresh venv, medians ({runs}), {data['date']}")
+
+
+def _uv_goals(data: dict, workload: str) -> List[Tuple[str, float]]:
+    """(uv way, goal) of pipcachefirst's goals against uv for ``workload``: its own entry, else the one for all."""
+    chosen: Dict[str, float] = {}
+    skipped = set()
+    for entry in data["settings"].get("goals", []):
+        ours, other, goal = entry[:3]
+        where = entry[3] if len(entry) > 3 else []
+        if ours != "pipcachefirst" or other not in GOAL_STYLES or other in chosen or other in skipped:
+            continue
+        if where and workload not in where:
+            continue
+        if goal is None:
+            skipped.add(other)  # shown without a goal here
+        else:
+            chosen[other] = goal
+    return list(chosen.items())
 
 
 def _kinds(data: dict, workload: str) -> str:
