@@ -527,6 +527,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         "it (on by default with --trees and --smoke; every other report turns it off)")
     parser.add_argument("--no-version-check", action="store_true", help="pip's self-version check off "
                         "(PIP_DISABLE_PIP_VERSION_CHECK=1), also with --trees and --smoke")
+    parser.add_argument("--no-pip-page", action="store_true", help="no page for pip on the index (with --trees and "
+                        "--smoke): pip's check finds no version, stores none and asks again on every install")
     parser.add_argument("--disk-load", choices=(QUIET, LOADED, "both"), help="rows with the disk quiet, with "
                         "another process writing to it all along (bench/diskload.py: 64 MiB writes, each fsynced), "
                         "or both; with --trees only pipcachefirst and uv are measured under load (default: both with "
@@ -564,8 +566,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             with_fresh_pages=base.with_fresh_pages and not args.no_fresh_pages,
             version_check=base.version_check or args.version_check,
         )
-    if args.no_version_check:
-        plan = replace(plan, version_check=False, pip_page=False)
+    if args.no_version_check or args.no_pip_page:
+        plan = replace(plan, version_check=plan.version_check and not args.no_version_check, pip_page=False)
     if args.disk_load:
         plan = replace(plan, disks={QUIET: (False,), LOADED: (True,), "both": (False, True)}[args.disk_load])
     if plan.runs is not None and plan.runs < 1:
@@ -611,8 +613,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         data["kind"] = "trees"
         data["settings"] = {"goals": report.TREES_GOALS_JSON, "link_mode": harness.link_mode(bench.caches),
                             "version_check": "on" if plan.version_check else "off"}
-        if plan.pip_page:
-            data["settings"]["pip_page"] = sorted(plan.pips, key=lambda v: [int(p) for p in v.split(".")])
+        if plan.version_check:
+            data["settings"]["pip_page"] = sorted(plan.pips, key=lambda v: [int(p) for p in v.split(".")]) if (
+                plan.pip_page) else []
         if any(plan.disks):
             data["settings"]["disk_load"] = {"chunk_mib": diskload.CHUNK_BYTES >> 20,
                                              "file_mib": (diskload.CHUNK_BYTES >> 20) * diskload.FILE_CHUNKS,

@@ -384,7 +384,10 @@ def _version_check(settings: dict) -> str:
     if settings.get("version_check") != "on":
         return "pip's self-version check is off (`PIP_DISABLE_PIP_VERSION_CHECK=1`)"
     text = "pip's self-version check is on, as users have it"
-    if settings.get("pip_page"):
+    if settings.get("pip_page") == []:
+        text += (" (the index has no page for pip, so pip finds no version, stores none in its state file and asks "
+                 "again on every install; its requests are counted in brackets and as checks below)")
+    elif settings.get("pip_page"):
         text += (f" (pip's page on the index lists pip {', '.join(settings['pip_page'])}, as PyPI lists pip: each "
                  "pip asks for it once and then reads the answer from its state file in pip's cache, for a week; "
                  "its requests are counted in brackets and, in counted runs, as checks below)")
@@ -431,8 +434,9 @@ def _checks_line(data: dict) -> List[str]:
         return []
     asked = sum(sum(c["version_checks"]) for c in cells)
     installs = sum(len(c["version_checks"]) for c in cells)
+    warm_up = " (the warm-up run asked for each cache)" if data["settings"].get("pip_page") else ""
     return [f"pip's self-version check asked the index for pip's page {asked} times in the {installs} counted pip "
-            "installs (the warm-up run asked for each cache).", ""]
+            f"installs{warm_up}.", ""]
 
 
 def trees_markdown(data: dict) -> str:
