@@ -440,6 +440,11 @@ class Bench:
                 trash.set_aside(venv)
         return figures
 
+    def link_mode(self) -> str:
+        """The link mode pipcachefirst (the newest pip's) used for the trees it placed, in words."""
+        pip = self.plan.pips[-1]
+        return harness.link_mode(self.pip_cache(pip, OURS), self.tools[pip])
+
     def versions(self) -> Dict[str, str]:
         versions = {"pipcachefirst": harness.tool_version(next(iter(self.tools.values())), "pipcachefirst")}
         versions["pipcachefirst"] += harness.built_from
@@ -611,7 +616,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         data["pips"] = {workload.name: list(plan.pips_for(workload)) for workload in plan.workloads}
     elif plan.trees:
         data["kind"] = "trees"
-        data["settings"] = {"goals": report.TREES_GOALS_JSON, "link_mode": harness.link_mode(bench.caches),
+        data["settings"] = {"goals": report.TREES_GOALS_JSON, "link_mode": bench.link_mode(),
                             "version_check": "on" if plan.version_check else "off"}
         if plan.version_check:
             data["settings"]["pip_page"] = sorted(plan.pips, key=lambda v: [int(p) for p in v.split(".")]) if (

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import os
 import platform
 import re
@@ -267,8 +268,26 @@ def venv_without_pip(path: Path) -> Path:
 
 
 
-def link_mode(folder: Path) -> str:
-    """What pipcachefirst's default link mode (``clone``) gives for trees in ``folder``: a reflink, or a copy."""
+def link_mode(folder: Path, tool_bin: Optional[Path] = None) -> str:
+    """How pipcachefirst places trees from a cache in ``folder``, in words.
+
+    With ``tool_bin`` (a tool venv's ``bin``), as that pipcachefirst's
+    ``status --json`` says (its default, and what it becomes on this file
+    system); else, or where status does not say, whether a clone works here.
+    """
+    if tool_bin is not None:
+        env = environ({"PIP_CACHE_DIR": str(folder)})
+        proc = subprocess.run([str(tool_bin / "python"), "-m", "pipcachefirst", "status", "--json"], env=env,
+                              capture_output=True, text=True)
+        try:
+            trees = json.loads(proc.stdout)["trees"]
+            mode, in_use, why = trees["link_mode"], trees["link_mode_in_use"], trees["link_mode_fallback"]
+        except (ValueError, KeyError, TypeError):
+            pass
+        else:
+            meaning = {"link-compiled": "hard links for byte code and extension modules, copies for the rest"}
+            explained = f": {meaning[in_use]}" if in_use in meaning else ""
+            return f"{mode} → {in_use} here{explained} ({why})" if why else f"{mode}{explained}"
     import fcntl  # noqa: PLC0415 -- POSIX only, as trees are
 
     folder.mkdir(parents=True, exist_ok=True)
