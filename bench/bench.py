@@ -53,7 +53,7 @@ caches and is not counted.  The raw timings and request counts go to
 ``report.json`` (``trees.json``); ``report.py`` renders them.
 
     python3 bench/bench.py                  # the grid into bench/results/, README and docs (about an hour)
-    python3 bench/bench.py --trees          # installed trees into bench/results/, README and docs (about 1.5 hours)
+    python3 bench/bench.py --trees          # installed trees into bench/results/, README and docs (1-1.5 hours)
     python3 bench/bench.py --quick          # pip 26.3 at 100 ms, one run: the demo
     python3 bench/bench.py --smoke --output-dir DIR    # what CI runs: two pins, pip 26.3, one delay, one run
     python3 bench/bench.py --workload bench/workloads/sdist-only.txt --delay 300 --pip 24.3.1 --runs 9 --output-dir DIR
