@@ -97,19 +97,9 @@ def keep_under(root: Path, limit: int, now: float) -> None:
 
 def running(root: Path) -> bool:
     """Whether a helper is checking the size of the cache at ``root`` now (holds the note's lock)."""
-    import fcntl  # noqa: PLC0415
+    from pipcachefirst.base.locks import held_elsewhere  # noqa: PLC0415 -- pip loads only what due/start need
 
-    try:
-        fd = os.open(root / NOTE, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return held_elsewhere(root / NOTE, if_missing=False)
 
 
 def helper_main() -> None:

@@ -42,6 +42,7 @@ from typing import Collection, List, NamedTuple, Optional
 from zipfile import ZipFile
 
 from pipcachefirst.base.atomic import TEMPORARY_PREFIX, sha256_of
+from pipcachefirst.base.locks import held_elsewhere
 from pipcachefirst.trees.tree import TREE_FILE, Tree, TreeError, Trees, interpreter_key
 
 JOB_PREFIX = TEMPORARY_PREFIX + "later-"
@@ -116,19 +117,8 @@ def _jobs(folder: Path) -> List[Path]:
 
 
 def _held(job: Path) -> bool:
-    import fcntl  # noqa: PLC0415
-
-    try:
-        fd = os.open(job, os.O_RDONLY)
-    except OSError:
-        return True  # gone meanwhile: its helper is done
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    """Whether the job's helper still runs; a job file gone meanwhile: its helper is done."""
+    return held_elsewhere(job, if_missing=True)
 
 
 def helper_main() -> None:
