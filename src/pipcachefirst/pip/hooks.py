@@ -814,10 +814,18 @@ def _wheel_metadata_once(pip: patching.PipCall, instance: Any, args: Any, kwargs
 
 
 def _watch_self_check() -> None:
-    """Wrap pip's self-check state as the command starts: its module was still loading when hooks were set."""
+    """Wrap pip's self-check state as the command starts, or once pip imports it for the check.
+
+    pip 26 loads the module at start-up (it was still loading when the hooks
+    were set); pip 24 and 25 import it only when the check runs.
+    """
     point = compat.SELF_CHECK_STATE
-    module = sys.modules.get(point.module)
-    if module is not None and point not in SESSION.hook_points:
+    if point not in SESSION.hook_points:
+        patching.when_imported(point.module, lambda module: _wrap_once(module, point))
+
+
+def _wrap_once(module: ModuleType, point: HookPoint) -> None:
+    if point not in SESSION.hook_points:
         _wrap(module, point)
 
 
