@@ -65,19 +65,25 @@ def timed(command: Sequence[str], env: Mapping[str, str]) -> float:
 
 
 def wait_for_tree_helpers(cache_root: Path, timeout: float = 600.0) -> float:
-    """Seconds until the helpers building trees after pip's last line are done in ``cache_root``.
+    """Seconds until the helpers pip leaves behind are done in ``cache_root``.
 
-    (Those helpers: ``pipcachefirst.trees.later``.)
+    (Those helpers: ``pipcachefirst.trees.later``, building trees after pip's
+    last line, and ``pipcachefirst.cache.limit``, keeping the cache under its
+    size limit at most every ten minutes.)
 
-    Not timed, but waited for: a helper still running would slow whatever is timed next.
+    Not timed, but waited for: a helper still running would slow whatever is
+    timed next, and it imports pip from the venv it was started in, whose
+    path the next fresh venv takes.
     """
     if str(REPO / "src") not in sys.path:  # the benchmark runs from a checkout, with nothing installed
         sys.path.append(str(REPO / "src"))
+    from pipcachefirst.cache import limit  # noqa: PLC0415
     from pipcachefirst.cache.store import TREES  # noqa: PLC0415 -- from the checkout, once on sys.path
     from pipcachefirst.trees import later  # noqa: PLC0415
 
     start = time.perf_counter()
-    while [job for folder in cache_root.glob(f"{TREES.name}/*") for job in later.running(folder)]:
+    while [job for folder in cache_root.glob(f"{TREES.name}/*") for job in later.running(folder)] or (
+            limit.running(cache_root)):
         if time.perf_counter() - start > timeout:
             raise SystemExit(f"trees still being built in {cache_root} after {timeout:.0f} s")
         time.sleep(0.02)
