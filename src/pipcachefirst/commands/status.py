@@ -35,13 +35,14 @@ def run(args: argparse.Namespace) -> int:
     trees_on, trees_problem = settings.trees()
     link_mode, link_problem = settings.link_mode()
     link_in_use, link_fallback = link_mode, None
+    saved = 0
     if location.root and os.path.isdir(location.root):
         store = Store(location.root)
         entries, size = store.usage()
         tree_count, tree_bytes = common.shelf(store).usage()
         link_in_use, link_fallback = link_mode_here(location.root, link_mode, sysconfig.get_paths()["purelib"])
+        saved = tidying.saved_by_links(store)
     max_size, max_size_problem = settings.max_size()
-    saved = tidying.saved_by_links(Store(location.root)) if location.root and os.path.isdir(location.root) else 0
     team_cache = _team_cache_status()
     hooks: Dict[str, str] = {}
     try:
@@ -90,14 +91,12 @@ def run(args: argparse.Namespace) -> int:
         + (f" -> {link_in_use} here ({link_fallback})" if link_fallback else "")
         + f": {tree_count} trees, {human(tree_bytes)}",
         *([f"  {settings.LINK_COMPILED}: {LINK_COMPILED_MEANING}"] if link_in_use == settings.LINK_COMPILED else []),
+        f"size limit: {human(max_size) if max_size else 'none'} ({settings.MAX_SIZE_VARIABLE}): "
+        f"{human(size + tree_bytes)} used; hard links to trees save {human(saved)}",
         _team_cache_line(team_cache),
         f"pip {data['pip']} under {sys.executable} (Python {data['python']})",
     ] + [f"  {name}: {result}{_feature_of(name, result)}" for name, result in hooks.items()]
     text += [problem for problem in (mode_problem, trees_problem, link_problem) if problem]
-
-    limit_line = (f"size limit: {human(max_size) if max_size else 'none'} ({settings.MAX_SIZE_VARIABLE}): "
-                  f"{human(size + tree_bytes)} used; hard links to trees save {human(saved)}")
-    text.insert(text.index(_team_cache_line(team_cache)), limit_line)
     text += [max_size_problem] if max_size_problem else []
     common.emit(args, data, text)
     return 0
