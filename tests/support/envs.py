@@ -134,7 +134,16 @@ def copy_distribution(name: str, site_packages: Path) -> None:
 
 @lru_cache(maxsize=None)
 def _recorded_files(name: str) -> Tuple[Tuple[str, str], ...]:
-    """(source path, path relative to site-packages) of the installed ``name``'s files: its RECORD, and the pycs."""
+    """(source path, path relative to site-packages) of the installed ``name``'s files: its RECORD, and the pycs.
+
+    The pycs are the ones there at the first call, not at each copy: the
+    running environment gains byte code while the tests run (tox does not pass
+    ``PYTHONDONTWRITEBYTECODE``, so an import of pip's in a pytest worker, such
+    as ``tests/unit/test_tidying.py``'s of ``pip._internal.commands.cache``,
+    writes its pyc there).  A story that makes two venvs to compare them,
+    file by file, found one more pyc in the second when the other xdist worker
+    had imported that module in between.
+    """
     dist = metadata.distribution(name)
     files = []
     for relative in dist.files or []:
@@ -143,7 +152,9 @@ def _recorded_files(name: str) -> Tuple[Tuple[str, str], ...]:
         source = str(dist.locate_file(relative))
         files.append((source, str(relative)))
         if relative.suffix == ".py" and sys.pycache_prefix is None:
-            files.append((importlib.util.cache_from_source(source), importlib.util.cache_from_source(str(relative))))
+            pyc = importlib.util.cache_from_source(source)
+            if os.path.exists(pyc):  # now, once: each venv this process makes gets the same files
+                files.append((pyc, importlib.util.cache_from_source(str(relative))))
     return tuple(files)
 
 
