@@ -10,6 +10,7 @@ import shutil
 import stat
 import subprocess
 import textwrap
+import time
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -405,3 +406,37 @@ def test_a_pip_newer_than_pipcachefirst_knows_runs_unchanged_and_one_line_says_s
     assert again.returncode == 0 and again.lines() == [said], again.output
     status = json.loads(venv.run(["-m", "pipcachefirst", "status", "--json"], env=world.env()).stdout)
     assert status["enabled"] is False and status["reason"] == said.replace("pipcachefirst: ", "")
+
+
+# -- the helpers pip leaves behind write no byte code where the user said not to ----
+
+
+def byte_code_of_pip_and_pipcachefirst(venv: Venv) -> List[str]:
+    return sorted(str(p.relative_to(venv.site_packages)) for folder in ("pip", "pipcachefirst")
+                  for p in (venv.site_packages / folder).rglob("*.pyc"))
+
+
+def test_with_pythondontwritebytecode_the_helpers_write_no_byte_code_into_the_environment(world: World) -> None:
+    """A slim image sets ``PYTHONDONTWRITEBYTECODE`` and installs pip and pipcachefirst ``--no-compile``.
+
+    The helpers start with ``-I``, which drops ``PYTHON*`` variables: without
+    ``-B`` they wrote pipcachefirst's byte code next to its sources.
+    (Every pip a test runs has ``PYTHONDONTWRITEBYTECODE=1``.)
+    """
+    world.publish_wheel("alpha", "1.0")
+    world.publish_wheel("beta", "1.0")
+
+    def slim_install(env: Dict[str, str]) -> List[str]:
+        venv = world.new_venv()
+        for pyc in byte_code_of_pip_and_pipcachefirst(venv):
+            (venv.site_packages / pyc).unlink()
+        world.install("alpha==1.0", "beta==1.0", venv=venv, env=env)
+        return byte_code_of_pip_and_pipcachefirst(venv)
+
+    assert slim_install({"PIPCACHEFIRST": "0"}) == [], "plain pip writes none"
+    assert slim_install({}) == [], "stored; the trees built after pip's last line (trees.later)"
+    assert slim_install({}) == [], "placed from trees copied ahead (trees.staging)"
+    note = world.cache_root / "limit-v1"
+    os.utime(note, (time.time() - 3600, time.time() - 3600))
+    assert slim_install({"PIPCACHEFIRST_MAX_SIZE": str(10**12)}) == [], "the size checked (cache.limit)"
+    assert note.stat().st_mtime > time.time() - 600, "it was"

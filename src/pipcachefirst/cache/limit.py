@@ -30,6 +30,8 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
+from pipcachefirst.base.helpers import helper_python
+
 NOTE = "limit-v1"  # empty; its mtime is when the size was last checked, its lock held while it is
 CHECK_EVERY = 600  # seconds: ten minutes, as long as what was used is spared (``tidying.GRACE_SECONDS``)
 NICENESS = 10  # what the user runs next goes first
@@ -72,7 +74,7 @@ def start(root: Path, limit: int, paths: Sequence[str]) -> bool:
         code = (f"import sys; sys.path[:0] = {[package_parent, *paths]!r}; "
                 "from pipcachefirst.cache.limit import helper_main; helper_main()")
         helper = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", code, str(root), str(limit), str(fd)],
+            [*helper_python(), "-c", code, str(root), str(limit), str(fd)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(fd,),
             start_new_session=True,  # not pip's Ctrl-C, and nothing of pip's output: a caller reading it never waits
         )

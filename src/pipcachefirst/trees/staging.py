@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import IO, Any, Collection, Dict, List, Optional, Set, Tuple
 
 from pipcachefirst.base.atomic import TEMPORARY_PREFIX, write_atomically
+from pipcachefirst.base.helpers import helper_python
 from pipcachefirst.base.workers import Workers
 from pipcachefirst.trees.tree import TREE_FILE, Placer, Stamp, Tree, TreeError, stamp_of
 
@@ -94,7 +95,7 @@ class Stager:
         code = (f"import sys; sys.path.append({package_parent!r}); "
                 "from pipcachefirst.trees.staging import helper_main; helper_main()")
         self._process: Optional["subprocess.Popen[bytes]"] = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", code, str(self.folder), mode],
+            [*helper_python(), "-c", code, str(self.folder), mode],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C is pip's to handle; pip ends the helper
         )
