@@ -48,34 +48,40 @@ HELPER_THREADS = 4  # one folder each: the kernel creates files in several folde
 CHUNK = 16 * HELPER_THREADS  # files copied between two looks at what pip waits for (a multiple: see _Copying)
 WAIT_SECONDS = 10.0  # without a word from the helper; then it is stopped and pip places the rest itself
 
-StagedFile = Tuple[str, Stamp]  # staged path, and the stamp of the tree file it was copied from
+StagedEntry = List[Any]  # as the manifest holds it: [name in the staging folder, size, mtime] of the tree file copied
 
 
 class Staged:
-    """A tree's files as the helper copied them: member -> staged file (and ``.pyc``, for sources)."""
+    """A tree's files as the helper copied them: member -> staged file (and ``.pyc``, for sources).
 
-    def __init__(self, folder: Path, data: Dict[str, Dict[str, List[Any]]]) -> None:
-        self.files = _entries(folder, data["files"])
-        self.pycs = _entries(folder, data["pycs"])
+    The manifest is kept as read: a path is joined only for a member pip
+    installs (a large tree has tens of thousands, and pip's thread pays for
+    each join).
+    """
+
+    def __init__(self, folder: Path, data: Dict[str, Dict[str, StagedEntry]]) -> None:
+        self.folder = os.fspath(folder)
+        self.files, self.pycs = data["files"], data["pycs"]
+        if not isinstance(self.files, dict) or not isinstance(self.pycs, dict):
+            raise TypeError("a staging manifest maps members to entries")
 
     def file(self, member: str, stamp: Stamp) -> Optional[str]:
         """The staged copy of ``member``, if it was copied from a file with this ``stamp`` (once)."""
-        return _take(self.files, member, stamp)
+        return self._take(self.files, member, stamp)
 
     def pyc(self, member: str, stamp: Stamp) -> Optional[str]:
         """The staged ``.pyc`` of source ``member``, as ``file``."""
-        return _take(self.pycs, member, stamp)
+        return self._take(self.pycs, member, stamp)
 
-
-def _take(entries: Dict[str, StagedFile], member: str, stamp: Stamp) -> Optional[str]:
-    staged = entries.pop(member, None)
-    return staged[0] if staged is not None and staged[1] == stamp else None
-
-
-def _entries(folder: Path, raw: Dict[str, List[Any]]) -> Dict[str, StagedFile]:
-    return {
-        str(member): (str(folder / str(name)), (int(size), int(mtime))) for member, (name, size, mtime) in raw.items()
-    }
+    def _take(self, entries: Dict[str, StagedEntry], member: str, stamp: Stamp) -> Optional[str]:
+        entry = entries.pop(member, None)
+        if entry is None:
+            return None
+        try:
+            name, size, mtime = entry
+            return os.path.join(self.folder, name) if (size, mtime) == stamp else None
+        except (TypeError, ValueError):
+            return None  # not as the helper writes it: placed from the tree instead
 
 
 class Stager:
