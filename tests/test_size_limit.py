@@ -234,7 +234,7 @@ def test_a_tree_evicted_while_another_pip_places_it_leaves_that_pip_installing_w
 
     def install(sitecustomize: str, env: Optional[Dict[str, str]] = None) -> Tuple[PipRun, List[str]]:
         venv = environment_with(same, sitecustomize)
-        run = world.pip(venv, "install", *RICH, env=env)
+        run = world.pip(venv, "install", "-v", *RICH, env=env)
         assert run.returncode == 0, run.output
         (venv.site_packages / "sitecustomize.py").unlink()
         return run, [line for line in run.stderr.splitlines() if line.startswith("test: evicted")]
@@ -248,6 +248,9 @@ def test_a_tree_evicted_while_another_pip_places_it_leaves_that_pip_installing_w
     assert differences(by_plain_pip, snapshot(same)) == []
     assert run.warnings() == [], "a tree gone is no bug: pip unzips what it cannot place, without a word"
     assert run.requests == [], "served from the cache all the same"
+    if (moment, copy_ahead) == ("found", "0"):  # -v says what happened: no file could be placed
+        told = [line for line in run.stdout.splitlines() if "its installed tree could not give its files" in line]
+        assert len(told) == 1 and "placed from its installed tree" not in run.stdout, run.stdout
 
 
 def test_a_tree_being_copied_ahead_is_in_use_and_the_evictor_spares_it(world: World) -> None:

@@ -108,8 +108,14 @@ def install_wheel(pip: Callable[[], Any], args: Any, kwargs: Any) -> Any:
             shelf.reject(tree, placements.changed)
     if placements.gave_up:
         return result  # said in one line; pip unzipped the rest
-    logger.log(VERBOSE, "pipcachefirst: %s placed from its installed tree (%s%s)", name, _placer_mode(),
-               f"; {placements.renamed} files copied ahead" if placements.renamed else "")
+    if not placements.placed:
+        logger.log(VERBOSE, "pipcachefirst: %s unzipped by pip: its installed tree could not give its files "
+                   "(gone or changed meanwhile)", name)
+        return result
+    logger.log(VERBOSE, "pipcachefirst: %s placed from its installed tree (%s%s%s)", name, _placer_mode(),
+               f"; {placements.renamed} files copied ahead" if placements.renamed else "",
+               f"; {placements.unzipped} files unzipped by pip, which the tree could not give (gone or changed "
+               "meanwhile)" if placements.unzipped else "")
     SESSION.trees_placed += 1
     return result
 
@@ -348,6 +354,7 @@ class _Placements:
         self.check_hashes = SESSION.hash_checking  # pip checks the wheel's hash: every placed byte is checked too
         self.changed: Optional[TreeChanged] = None  # a tree file found not as recorded: pip's own bytes went there
         self.gave_up = False  # placing failed (a bug of ours): pip unzips and compiles the rest of this wheel
+        self.unzipped = 0  # members pip unzipped itself: the tree lacked them, or they were gone or changed
 
     def folder(self, path: str) -> None:
         _folder(self.folders, path)
@@ -528,6 +535,7 @@ class _Placements:
                 os.unlink(dest)  # ours, placed from the tree: pip writes its own file, never through ours
         except Exception as exc:  # noqa: BLE001 - ours: pip's own save() below all the same
             self.give_up(exc)
+        self.unzipped += 1
         self.step.file_class.save(file)  # type: ignore[attr-defined]
 
 
