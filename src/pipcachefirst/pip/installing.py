@@ -37,7 +37,6 @@ pip's own errors, from its own unzip, go on as they are.
 from __future__ import annotations
 
 import contextlib
-import errno
 import importlib.util
 import logging
 import os
@@ -399,10 +398,8 @@ class _Placements:
             pyc = None  # compile_file places it, once pip has done with the source
         self._targets.add(key)
         compat.mark_written(file)
-        if self._rename_staged(member, stamp, dest, mode, key, with_pyc=pyc is not None):
-            return True
         job = (self.tree.source(member), dest, mode, stamp, _may_link(member), pyc,
-               self.digest(self.tree.source_digest(member)))
+               self.digest(self.tree.source_digest(member)), self._staged_copy(member, stamp, pyc is not None))
         if background:
             folder = os.path.dirname(key)
             if folder != self._batch_folder:
@@ -411,52 +408,25 @@ class _Placements:
             self._batch.append((job, file, dest, member))
             return True
         try:
-            placed_pyc = _place(self.placer, self.folders, *job)
+            outcome = _place(self.placer, self.folders, *job)
         except OSError as exc:  # the tree went away or changed meanwhile: unzip, as pip would
             self.not_placed(exc)
             return False
-        self._done(key, member, placed_pyc)
+        self._done(key, member, outcome)
         return True
 
     def digest(self, sha256: Optional[str]) -> Optional[str]:
         """The sha256 a placed file is checked against: in pip's hash-checking mode only (it reads every byte)."""
         return sha256 if self.check_hashes else None
 
-    def _rename_staged(self, member: str, stamp: Stamp, dest: str, mode: int, key: str,
-                       with_pyc: bool) -> bool:
-        """Move the copy the helper made of ``member`` (and its ``.pyc``) into place; False if there is none."""
-        staging_of_tree = self.staged
-        staged = staging_of_tree.file(member, stamp) if staging_of_tree is not None else None
-        if staging_of_tree is None or staged is None:
-            return False
-        try:
-            if not _has_digest(staged, self.digest(self.tree.source_digest(member))):
-                return False  # copied from a changed file: placing from the tree checks it, and falls back
-            _folder(self.folders, dest)
-            os.replace(staged, dest)
-            os.chmod(dest, mode)
-        except OSError:  # the staged copy is gone, or on another file system after all: copy from the tree
-            self.staged = None
-            return False
-        self.renamed += 1
+    def _staged_copy(self, member: str, stamp: Stamp, with_pyc: bool) -> Optional[Tuple[str, Optional[str]]]:
+        """The helper's copies of ``member`` and, if wanted, of its ``.pyc``: renamed into place by ``_place``."""
+        staged = self.staged
+        path = staged.file(member, stamp) if staged is not None else None
+        if staged is None or path is None:
+            return None
         pyc_stamp = self.tree.compiled.get(member)
-        staged_pyc = staging_of_tree.pyc(member, pyc_stamp) if pyc_stamp is not None and with_pyc else None
-        placed_pyc = False
-        if staged_pyc is not None:
-            target = importlib.util.cache_from_source(dest)
-            try:
-                if not _has_digest(staged_pyc, self.digest(self.tree.pyc_digest(member))):
-                    self.changed = TreeChanged(errno.ESTALE, "its sha256 changed", self.tree.pyc(member))
-                    raise self.changed
-                _folder(self.folders, target)
-                os.replace(staged_pyc, target)
-                os.chmod(target, pyc_mode(mode, self.umask))
-                placed_pyc = True
-            except OSError:
-                with contextlib.suppress(OSError):
-                    os.unlink(target)
-        self._done(key, member, placed_pyc)
-        return True
+        return path, staged.pyc(member, pyc_stamp) if pyc_stamp is not None and with_pyc else None
 
     def _hand_out(self) -> None:
         """The files gathered for one folder, to a thread: threads creating files in one folder take turns."""
@@ -479,7 +449,7 @@ class _Placements:
         pending, self._pending = self._pending, []
         for job, batch in pending:
             try:
-                outcomes: List[Union[bool, Exception]] = list(job.result())
+                outcomes: List[Union[_Placed, Exception]] = list(job.result())
             except Exception as exc:  # noqa: BLE001 - ours (the thread itself failed): pip unzips the batch
                 self.give_up(exc)
                 outcomes = [exc] * len(batch)
@@ -496,7 +466,9 @@ class _Placements:
         for job, _ in self._pending:
             job.wait()
 
-    def _done(self, key: str, member: str, placed_pyc: bool) -> None:
+    def _done(self, key: str, member: str, outcome: "_Placed") -> None:
+        placed_pyc, renamed = outcome
+        self.renamed += renamed
         self.placed[key] = member
         if placed_pyc:
             self.compiled.add(key)
@@ -541,6 +513,7 @@ class _Placements:
 
 _Placing = Tuple[Tuple[Any, ...], Any, str, str]  # (arguments of _place but the first two, pip's file, dest, member)
 _PycJob = Tuple[str, str, int, Stamp, bool, Optional[str]]  # the arguments of _place_one but the placer
+_Placed = Tuple[bool, bool]  # whether the .pyc was placed too (else pip compiles it); whether the copy ahead was used
 
 
 def _has_digest(path: str, sha256: Optional[str]) -> bool:
@@ -551,9 +524,9 @@ def _has_digest(path: str, sha256: Optional[str]) -> bool:
         return sha256_of(handle) == sha256
 
 
-def _place_all(placer: Placer, folders: Set[str], batch: List[_Placing]) -> List[Union[bool, Exception]]:
-    """``_place`` for each file of ``batch``: whether its ``.pyc`` was placed, or why the file was not."""
-    outcomes: List[Union[bool, Exception]] = []
+def _place_all(placer: Placer, folders: Set[str], batch: List[_Placing]) -> List[Union[_Placed, Exception]]:
+    """``_place`` for each file of ``batch``: what was placed, or why the file was not."""
+    outcomes: List[Union[_Placed, Exception]] = []
     for job, _, _, _ in batch:
         try:
             outcomes.append(_place(placer, folders, *job))
@@ -563,21 +536,43 @@ def _place_all(placer: Placer, folders: Set[str], batch: List[_Placing]) -> List
 
 
 def _place(placer: Placer, folders: Set[str], source: str, dest: str, mode: int, stamp: Stamp,
-           may_link: bool, pyc: Optional[_PycJob], sha256: Optional[str]) -> bool:
-    """Place one file, and its ``.pyc`` if given; whether that ``.pyc`` was placed (False: pip compiles it)."""
+           may_link: bool, pyc: Optional[_PycJob], sha256: Optional[str],
+           staged: Optional[Tuple[str, Optional[str]]] = None) -> _Placed:
+    """Place one file, and its ``.pyc`` if given: the helper's copies renamed into place, else from the tree."""
     _folder(folders, dest)  # pip up to 24.1 made the folder in save()
-    _place_one(placer, source, dest, mode, stamp, may_link, sha256)
+    staged_file, staged_pyc = staged if staged is not None else (None, None)
+    renamed = staged_file is not None and _rename_staged(staged_file, dest, mode, sha256)
+    if not renamed:
+        _place_one(placer, source, dest, mode, stamp, may_link, sha256)
     if pyc is None:
-        return False
+        return False, renamed
     try:
         _folder(folders, pyc[1])
-        _place_one(placer, *pyc)
+        if staged_pyc is None or not _rename_staged(staged_pyc, pyc[1], pyc[2], pyc[5]):
+            _place_one(placer, *pyc)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(pyc[1])  # no half-placed .pyc beside a source pip may unzip anew
         if isinstance(exc, OSError):
-            return False  # pip compiles it
+            return False, renamed  # pip compiles it
         raise
+    return True, renamed
+
+
+def _rename_staged(staged: str, dest: str, mode: int, sha256: Optional[str]) -> bool:
+    """Move the helper's copy to ``dest`` with pip's permission bits; False: placed from the tree instead.
+
+    The copy may be gone, on another file system after all, or (checked in
+    pip's hash-checking mode) not the bytes the tree holds: the tree's own
+    file is then checked and placed.
+    """
+    try:
+        if not _has_digest(staged, sha256):
+            return False
+        os.replace(staged, dest)
+        os.chmod(dest, mode)
+    except OSError:
+        return False
     return True
 
 
