@@ -99,6 +99,16 @@ def at_run(install_module):
             spans["placement_wait"] = [0.0, 0, 0.0, 0.0]
         return install_given_reqs(*args, **kwargs)
     install_module.install_given_reqs = at_install
+    profile = os.environ.get("PHASES_PROFILE")
+    if profile:  # --profile: the install step under cProfile, in a round of its own
+        import cProfile, marshal  # now: pip 26.3 refuses new imports once it installs
+        def profiled(*args, **kwargs):
+            profiler = cProfile.Profile()
+            try:
+                return profiler.runcall(at_install, *args, **kwargs)
+            finally:
+                profiler.dump_stats(profile)
+        install_module.install_given_reqs = profiled
 
 sys.argv[0] = os.path.join(os.path.dirname(importlib.util.find_spec("pip").origin), "__main__.py")  # as -m pip
 from pip._internal.commands import install
@@ -185,11 +195,14 @@ def wheel_of(source: str, work: Path) -> Tuple[Path, str]:
     return next(wheels.glob("pipcachefirst-*.whl")), source
 
 
-def install(variant: Variant, workload: Path, work: Path, server: IndexServer) -> Tuple[Phases, Dict[str, object]]:
-    """One re-create into a fresh venv: its phases and what the driver saw."""
+def install(variant: Variant, workload: Path, work: Path, server: IndexServer,
+            profile: Optional[Path] = None) -> Tuple[Phases, Dict[str, object]]:
+    """One re-create into a fresh venv: its phases and what the driver saw (``profile``: the install step's)."""
     target = work / "target"
     python = harness.fresh_target(variant.template, target)
     env = harness.environ({"PIP_CACHE_DIR": str(variant.cache)})
+    if profile is not None:
+        env["PHASES_PROFILE"] = str(profile)
     env.pop("PIP_DISABLE_PIP_VERSION_CHECK", None)  # on, as users have it
     if variant.plain:
         env["PIPCACHEFIRST"] = "0"
@@ -273,6 +286,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--note", default="", help="a sentence for the results (what else ran meanwhile)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/phases"), help="tool venvs, caches, index")
     parser.add_argument("--output", type=Path, help="markdown results (and .json beside it)")
+    parser.add_argument("--profile", type=Path, help="then one more round, not counted, with each install step "
+                        "under cProfile: a .pstats file per workload and variant in this folder")
     parser.add_argument("--render", type=Path, help="only make the markdown again from this JSON (to --output)")
     args = parser.parse_args(argv)
     data = json.loads(args.render.read_text()) if args.render else measure(args)
@@ -325,6 +340,11 @@ def measure(args: argparse.Namespace) -> Dict[str, Any]:
                               f"in {measured['placement_waits']:.0f} calls, "
                               f"exit {measured['exit']:.2f}; {clocks['requests']} requests, "
                               f"{clocks['trees_placed']} trees)", flush=True)
+                for variant in variants if args.profile else ():
+                    args.profile.mkdir(parents=True, exist_ok=True)
+                    stats = args.profile.resolve() / f"{workload.stem}-{variant.label.replace(' ', '-')}.pstats"
+                    install(variant, workload, work, server, stats)
+                    print(f"{workload.name}: {variant.label}'s install step under cProfile: {stats}", flush=True)
         finally:
             server.stop()
     return {
