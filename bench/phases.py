@@ -97,6 +97,7 @@ def at_run(install_module):
         if installing is not None and "placement_wait" not in spans:
             timed(installing._Placements, "wait", "placement_wait")
             spans["placement_wait"] = [0.0, 0, 0.0, 0.0]
+            timed(installing.staging.Stager, "take", "staged_wait")  # the copy-ahead helper's tree, per wheel
         return install_given_reqs(*args, **kwargs)
     install_module.install_given_reqs = at_install
     profile = os.environ.get("PHASES_PROFILE")
@@ -137,7 +138,8 @@ COLUMNS = (
     ("startup", "start-up"), ("version_check_fetch", "  of which the version check"),
     ("resolve", "resolve"),
     ("between", "between (preparing, ...)"),
-    ("install", "install step"), ("placement_wait", "  of which waiting on placement"),
+    ("install", "install step"), ("placement_wait", "  of which waiting for the placing threads"),
+    ("staged_wait", "  of which waiting for the copy-ahead helper"),
     ("exit", "exit"), ("after_run", "  of which pip's and pipcachefirst's end of command"),
     ("atexit", "  of which threads and atexit handlers"), ("shutdown", "  of which the interpreter's end"),
 )
@@ -160,6 +162,7 @@ def phases(started: float, ended: float, clocks: Dict[str, object]) -> Phases:
         "between": run - span("resolve") - span("install"),
         "install": span("install"),
         "placement_wait": span("placement_wait"),
+        "staged_wait": span("staged_wait"),
         "exit": ended - marks["run_left"],
         "after_run": marks["main_left"] - marks["run_left"],
         "atexit": marks["atexit_last"] - marks["main_left"],
@@ -232,7 +235,7 @@ def table(runs: Dict[str, List[Phases]]) -> str:
     for key, name in COLUMNS:
         cells = []
         for measured in runs.values():
-            value = statistics.median(run[key] for run in measured)
+            value = statistics.median(run.get(key, 0.0) for run in measured)
             total = statistics.median(run["total"] for run in measured)
             cells.append(f"**{value:.2f} s**" if key == "total" else f"{value:.2f} s ({100 * value / total:.0f} %)")
         label = "… " + name.strip() if name.startswith(" ") else name
@@ -257,6 +260,8 @@ def render(data: Dict[str, Any]) -> str:
     if settings.get("note"):
         text += f"\n{settings['note']}\n"
     for name, variants in data["workloads"].items():
+        if not all(v["runs"] for v in variants.values()):
+            continue  # no counted round (--runs 0 --profile)
         text += f"\n**`{name}`**\n\n" + table({label: v["runs"] for label, v in variants.items()}) + "\n"
         totals = "; ".join(f"{label} " + ", ".join(f"{run['total']:.2f}" for run in v["runs"])
                            for label, v in variants.items())
