@@ -115,3 +115,18 @@ def test_pips_self_check_state_answers_only_what_this_pip_reads_and_counts_as_cu
     assert compat.self_check_answer(state) is None, "over pip's week"
     compat.use_self_check_state(state, {"last_check": "last Tuesday", "pypi_version": "99.0"})
     assert compat.self_check_answer(state) is None, "a date this pip cannot read"
+
+
+@pytest.mark.parametrize("lib_dir", ["/venv/lib/python3/site-packages", "/venv/lib/../lib/site-packages",
+                                     "/venv/lib/site-packages/", "venv/site-packages", "/"])
+def test_a_record_rows_path_is_pips_own_for_every_shape_of_path(lib_dir: str) -> None:
+    wheel_module = importlib.import_module("pip._internal.operations.install.wheel")
+    pips = wheel_module._fs_to_record_path
+    quick = compat.quick_record_path(pips)
+    tails = ["a.py", "pkg/__init__.py", "pkg/sub/data.json", "pkg//a.py", "pkg/./a.py", "pkg/../a.py", "./a.py",
+             "../bin/tool", "pkg/", "pkg/.", "pkg/..", "", ".hidden/.a", "pkg/...", "pkg/a..py"]
+    paths = [f"{lib_dir.rstrip('/')}/{tail}" for tail in tails] + [f"{lib_dir}{tail}" for tail in tails]
+    paths += ["/venv/bin/tool", "/elsewhere/a.py", lib_dir, lib_dir.rstrip("/") + "-other/a.py"]
+    for path in paths:
+        assert quick(path, lib_dir) == pips(path, lib_dir), path
+    assert compat.install_step(wheel_module).record_path is pips

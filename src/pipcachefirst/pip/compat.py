@@ -373,7 +373,9 @@ class InstallStep(NamedTuple):
     ``.py``; ``is_executable(zipinfo)`` is pip's rule for the executable bits;
     ``warnings`` is the module whose ``catch_warnings()`` starts pip's compile
     step (None when pip's wheel module no longer names it: the tree's files are
-    then placed one by one, on pip's thread).
+    then placed one by one, on pip's thread); ``record_path`` is pip's
+    ``_fs_to_record_path``, which RECORD's row of every installed file goes
+    through (None when the module no longer names it).
     """
 
     module: Any  # pip's wheel module: its names are set back and forth
@@ -381,6 +383,7 @@ class InstallStep(NamedTuple):
     compileall: ModuleType
     is_executable: Any
     warnings: Optional[ModuleType] = None
+    record_path: Optional[Callable[[str, str], str]] = None  # _fs_to_record_path(path, lib_dir): see quick_record_path
 
 
 def install_step(module: ModuleType) -> InstallStep:
@@ -394,17 +397,53 @@ def install_step(module: ModuleType) -> InstallStep:
     warnings_module = getattr(module, "warnings", None)
     if not callable(getattr(warnings_module, "catch_warnings", None)):
         warnings_module = None
-    return InstallStep(module, file_class, compileall, module.zip_item_is_executable, warnings_module)
+    record_path = getattr(module, "_fs_to_record_path", None)
+    return InstallStep(module, file_class, compileall, module.zip_item_is_executable, warnings_module,
+                       record_path if callable(record_path) else None)
 
 
 def replace_install_names(
-    step: InstallStep, file_class: Optional[type] = None, compileall: Any = None, warnings_module: Any = None
+    step: InstallStep, file_class: Optional[type] = None, compileall: Any = None, warnings_module: Any = None,
+    record_path: Optional[Callable[[str, str], str]] = None,
 ) -> None:
     """Swap the names ``_install_wheel`` looks up in its module (None: put pip's own back, see ``InstallStep``)."""
     step.module.ZipBackedFile = file_class or step.file_class
     step.module.compileall = compileall or step.compileall
     if warnings_module is not None:
         step.module.warnings = warnings_module
+    if step.record_path is not None:
+        step.module._fs_to_record_path = record_path or step.record_path
+
+
+_CLEAN_PARTS = frozenset(("", ".", ".."))
+
+
+def quick_record_path(pip_record_path: Callable[[str, str], str]) -> Callable[[str, str], str]:
+    """pip's ``_fs_to_record_path(path, lib_dir)``, without ``os.path.relpath`` for the usual path.
+
+    pip 22.3-26.3 compute a RECORD row's path as ``relpath(path,
+    lib_dir)`` with ``/`` separators; ``relpath`` normalizes both paths anew
+    for each of a tree's files, a tenth of pip's thread while it installs a
+    large tree.  For an absolute, normalized ``lib_dir`` and a ``path`` that
+    is ``lib_dir``, a separator and normalized parts, that is the rest of
+    ``path``: the same string.  Any other path (a script in ``bin``, a
+    Windows path, ``..``) goes to pip's own function.
+    """
+    prefixes: Dict[str, Optional[str]] = {}
+
+    def record_path(path: str, lib_dir: str) -> str:
+        prefix = prefixes.get(lib_dir, "")
+        if prefix == "":
+            usable = (os.sep == "/" and os.altsep is None and type(lib_dir) is str and lib_dir.startswith("/")
+                      and os.path.normpath(lib_dir) == lib_dir and lib_dir != "/")
+            prefix = prefixes[lib_dir] = lib_dir + "/" if usable else None
+        if prefix is not None and type(path) is str and path.startswith(prefix):
+            rest = path[len(prefix):]
+            if _CLEAN_PARTS.isdisjoint(rest.split("/")):
+                return rest
+        return pip_record_path(path, lib_dir)
+
+    return record_path
 
 
 # A wheel member as ``_install_wheel`` hands it to ``save()`` (``ZipBackedFile``, the same in pip 22.3-26.3).

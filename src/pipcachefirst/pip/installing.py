@@ -95,7 +95,8 @@ def install_wheel(pip: Callable[[], Any], args: Any, kwargs: Any) -> Any:
     try:
         compat.replace_install_names(step, _tree_backed_file(step, tree, placements),
                                      _CompileFromTree(step.compileall, tree, placements),
-                                     _Barrier(placements) if background else None)
+                                     _Barrier(placements) if background else None,
+                                     compat.quick_record_path(step.record_path) if step.record_path else None)
         result = pip()
         placements.wait()
     finally:
@@ -380,32 +381,31 @@ class _Placements:
     def _save(self, file: Any, member: str, stamp: Stamp) -> bool:
         """Place ``member`` (or hand it to a thread); False when pip must unzip it (the tree lacks it)."""
         dest = compat.member_destination(file)
-        key = os.path.normpath(os.path.abspath(dest))
+        key = _key(dest)
         executable = self.step.is_executable(compat.member_zipinfo(file))
         mode = (0o777 & ~self.umask | 0o111) if executable else 0o666 & ~self.umask
-        pyc: Optional[_PycJob] = None
-        stamp_pyc = self.tree.compiled.get(member)
-        if stamp_pyc is not None:
-            target = importlib.util.cache_from_source(dest)
-            pyc = (self.tree.pyc(member), target, pyc_mode(mode, self.umask), stamp_pyc, True,
-                   self.digest(self.tree.pyc_digest(member)))
         background = self._pool is not None and not _is_script(member)  # pip reads a script right after save()
         if key in self._targets:
             self.wait()  # two members landing on one file (a.py and a.data/purelib/a.py): in pip's order
             self._forget_pyc(key, dest)  # the earlier member's: plain pip compiles only the last one
             background = False
-        if not background:
-            pyc = None  # compile_file places it, once pip has done with the source
+        # A thread places a source's .pyc with it; on pip's thread compile_file places it, once pip is done with it.
+        pyc: Optional[_PycJob] = None
+        stamp_pyc = self.tree.compiled.get(member) if background else None
+        if stamp_pyc is not None:
+            pyc = (self.tree.pyc(member), importlib.util.cache_from_source(dest), pyc_mode(mode, self.umask),
+                   stamp_pyc, True, self.tree.pyc_digest(member) if self.check_hashes else None)
         self._targets.add(key)
         compat.mark_written(file)
+        staged = self._staged_copy(member, stamp, stamp_pyc)
         job = (self.tree.source(member), dest, mode, stamp, _may_link(member), pyc,
-               self.digest(self.tree.source_digest(member)), self._staged_copy(member, stamp, pyc is not None))
+               self.digest(self.tree.source_digest(member)), staged)
         if background:
             folder = os.path.dirname(key)
             if folder != self._batch_folder:
                 self._hand_out()
                 self._batch_folder = folder
-            self._batch.append((job, file, dest, member))
+            self._batch.append((job, file, key, member))
             return True
         try:
             outcome = _place(self.placer, self.folders, *job)
@@ -419,14 +419,14 @@ class _Placements:
         """The sha256 a placed file is checked against: in pip's hash-checking mode only (it reads every byte)."""
         return sha256 if self.check_hashes else None
 
-    def _staged_copy(self, member: str, stamp: Stamp, with_pyc: bool) -> Optional[Tuple[str, Optional[str]]]:
-        """The helper's copies of ``member`` and, if wanted, of its ``.pyc``: renamed into place by ``_place``."""
+    def _staged_copy(self, member: str, stamp: Stamp,
+                     pyc_stamp: Optional[Stamp]) -> Optional[Tuple[str, Optional[str]]]:
+        """The helper's copies of ``member`` and, given its stamp, of its ``.pyc``: renamed into place by ``_place``."""
         staged = self.staged
         path = staged.file(member, stamp) if staged is not None else None
         if staged is None or path is None:
             return None
-        pyc_stamp = self.tree.compiled.get(member)
-        return path, staged.pyc(member, pyc_stamp) if pyc_stamp is not None and with_pyc else None
+        return path, staged.pyc(member, pyc_stamp) if pyc_stamp is not None else None
 
     def _hand_out(self) -> None:
         """The files gathered for one folder, to a thread: threads creating files in one folder take turns."""
@@ -453,12 +453,12 @@ class _Placements:
             except Exception as exc:  # noqa: BLE001 - ours (the thread itself failed): pip unzips the batch
                 self.give_up(exc)
                 outcomes = [exc] * len(batch)
-            for (_, file, dest, member), outcome in zip(batch, outcomes):
+            for (_, file, key, member), outcome in zip(batch, outcomes):
                 if isinstance(outcome, Exception):
                     self.not_placed(outcome)
                     self._unzip(file)
                 else:
-                    self._done(os.path.normpath(os.path.abspath(dest)), member, outcome)
+                    self._done(key, member, outcome)
 
     def close(self) -> None:
         """Until no placement runs any more (pip failed: what was placed stays, as pip's own files would)."""
@@ -497,7 +497,7 @@ class _Placements:
         """pip's own ``save()`` for ``file``, where nothing of ours is left: no file, no ``.pyc`` said placed."""
         try:
             dest = compat.member_destination(file)
-            key = os.path.normpath(os.path.abspath(dest))
+            key = _key(dest)
             if key in self._targets and (self._pending or self._batch):
                 self.wait()  # a thread may still be placing an earlier member onto this file: it goes first
             self._targets.discard(key)
@@ -511,7 +511,12 @@ class _Placements:
         self.step.file_class.save(file)  # type: ignore[attr-defined]
 
 
-_Placing = Tuple[Tuple[Any, ...], Any, str, str]  # (arguments of _place but the first two, pip's file, dest, member)
+_Placing = Tuple[Tuple[Any, ...], Any, str, str]  # (arguments of _place but the first two, pip's file, key, member)
+
+
+def _key(path: str) -> str:
+    """One spelling of an installed file's path, however pip's ``save()`` and its compile step name it."""
+    return os.path.abspath(path)  # absolute and normalized
 _PycJob = Tuple[str, str, int, Stamp, bool, Optional[str]]  # the arguments of _place_one but the placer
 _Placed = Tuple[bool, bool]  # whether the .pyc was placed too (else pip compiles it); whether the copy ahead was used
 
@@ -653,7 +658,7 @@ class _CompileFromTree:
     def _from_tree(self, fullname: Any) -> Optional[bool]:
         """What ``compile_file`` says for a source placed from the tree, its ``.pyc`` placed; None: pip compiles it."""
         placements, tree = self._placements, self._tree
-        key = os.path.normpath(os.path.abspath(fullname))
+        key = _key(fullname)
         member = placements.placed.get(key)
         if member is None:
             return None

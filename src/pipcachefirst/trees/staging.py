@@ -79,7 +79,7 @@ class Staged:
             return None
         try:
             name, size, mtime = entry
-            return os.path.join(self.folder, name) if (size, mtime) == stamp else None
+            return f"{self.folder}{os.sep}{name}" if (size, mtime) == stamp and isinstance(name, str) else None
         except (TypeError, ValueError):
             return None  # not as the helper writes it: placed from the tree instead
 

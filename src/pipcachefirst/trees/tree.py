@@ -143,7 +143,7 @@ class Tree(NamedTuple):
     digests: Dict[str, str] = {}  # path under files/ (a member, or a source's .pyc) -> sha256 of its bytes
 
     def source(self, member: str) -> str:
-        return os.path.join(self.folder, FILES_FOLDER, member)
+        return f"{self.folder}{os.sep}{FILES_FOLDER}{os.sep}{member}"  # os.path.join's result, for a safe_member
 
     def pyc(self, member: str) -> str:
         return importlib.util.cache_from_source(self.source(member))
