@@ -452,6 +452,27 @@ def test_a_tree_file_flipped_in_place_is_never_installed_under_hashes_and_verify
     assert trees_on_disk(world) == []
 
 
+def test_a_tree_pyc_flipped_in_place_is_compiled_by_pip_under_hashes_and_its_tree_removed_at_once(
+    world: World,
+) -> None:
+    wheel = make_rich_wheel(world.index_root / "main" / "rich-pure", "rich-pure", "1.0")
+    hashed = world.write("hashed.txt", f"rich-pure==1.0 --hash=sha256:{sha256_of(wheel)}\n")
+    world.install("-v", "-r", str(hashed))
+    [tree] = trees_on_disk(world)
+    flipped = Path(tree.pyc("rich_pure/cli.py"))
+    flip_a_bit_keeping_size_and_mtime(flipped)
+    flipped_bytes = flipped.read_bytes()
+
+    venv = world.new_venv()
+    run = world.install("-v", "-r", str(hashed), venv=venv)
+    changed = [line for line in run.output.splitlines() if "changed since it was built" in line]
+    assert len(changed) == 1 and str(flipped) in changed[0], run.output
+    assert trees_on_disk(world) == [], "the changed tree is gone, not kept for the next install"
+    installed_pyc = Path(importlib.util.cache_from_source(str(venv.site_packages / "rich_pure" / "cli.py")))
+    assert installed_pyc.read_bytes() != flipped_bytes, "pip compiled the source itself"
+    venv.run(["-c", "import rich_pure.cli"], check=True)
+
+
 # -- trees only for wheels whose bytes come again --------------------------------------
 
 

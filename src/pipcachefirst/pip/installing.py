@@ -467,7 +467,9 @@ class _Placements:
             job.wait()
 
     def _done(self, key: str, member: str, outcome: "_Placed") -> None:
-        placed_pyc, renamed = outcome
+        placed_pyc, renamed, pyc_problem = outcome
+        if pyc_problem is not None:
+            self.not_placed(pyc_problem)  # a changed .pyc: pip compiles the source, the tree is rejected
         self.renamed += renamed
         self.placed[key] = member
         if placed_pyc:
@@ -518,7 +520,8 @@ def _key(path: str) -> str:
     """One spelling of an installed file's path, however pip's ``save()`` and its compile step name it."""
     return os.path.abspath(path)  # absolute and normalized
 _PycJob = Tuple[str, str, int, Stamp, bool, Optional[str]]  # the arguments of _place_one but the placer
-_Placed = Tuple[bool, bool]  # whether the .pyc was placed too (else pip compiles it); whether the copy ahead was used
+# Whether the .pyc was placed too (else pip compiles it); whether the copy ahead was used; why the .pyc was not.
+_Placed = Tuple[bool, bool, Optional[OSError]]
 
 
 def _has_digest(path: str, sha256: Optional[str]) -> bool:
@@ -550,7 +553,7 @@ def _place(placer: Placer, folders: Set[str], source: str, dest: str, mode: int,
     if not renamed:
         _place_one(placer, source, dest, mode, stamp, may_link, sha256)
     if pyc is None:
-        return False, renamed
+        return False, renamed, None
     try:
         _folder(folders, pyc[1])
         if staged_pyc is None or not _rename_staged(staged_pyc, pyc[1], pyc[2], pyc[5]):
@@ -559,9 +562,9 @@ def _place(placer: Placer, folders: Set[str], source: str, dest: str, mode: int,
         with contextlib.suppress(OSError):
             os.unlink(pyc[1])  # no half-placed .pyc beside a source pip may unzip anew
         if isinstance(exc, OSError):
-            return False, renamed  # pip compiles it
+            return False, renamed, exc  # pip compiles it
         raise
-    return True, renamed
+    return True, renamed, None
 
 
 def _rename_staged(staged: str, dest: str, mode: int, sha256: Optional[str]) -> bool:
