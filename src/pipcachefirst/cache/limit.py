@@ -28,13 +28,13 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Sequence
 
-from pipcachefirst.base.helpers import helper_python
+from pipcachefirst.base.helpers import helper_command
 
 NOTE = "limit-v1"  # empty; its mtime is when the size was last checked, its lock held while it is
 CHECK_EVERY = 600  # seconds: ten minutes, as long as what was used is spared (``tidying.GRACE_SECONDS``)
 NICENESS = 10  # what the user runs next goes first
+HELPER_NEEDS = ("pip",)  # the store reads names with pip's own packaging (base.packaging): this pip's
 
 
 def due(root: Path, now: float) -> bool:
@@ -54,12 +54,12 @@ def due(root: Path, now: float) -> bool:
         return False
 
 
-def start(root: Path, limit: int, paths: Sequence[str]) -> bool:
+def start(root: Path, limit: int) -> bool:
     """Claim the check and start the helper that brings ``root`` under ``limit`` bytes; False if one is at it.
 
-    ``paths`` are put first on the helper's ``sys.path`` (where pip is: the
-    catalog reads names with pip's ``packaging``); the helper starts with
-    ``-I -S``, so nothing of the environment's own start-up runs in it.
+    The helper starts with ``-I -S``, so nothing of the environment's own
+    start-up runs in it; it imports pipcachefirst and pip from where this pip
+    process did (``base.helpers.helper_command``).
     """
     import fcntl  # noqa: PLC0415 -- POSIX only, as trees are
 
@@ -70,11 +70,8 @@ def start(root: Path, limit: int, paths: Sequence[str]) -> bool:
         except OSError:
             return False  # a helper is at it now
         os.utime(fd)
-        package_parent = str(Path(__file__).resolve().parents[2])  # the folder holding pipcachefirst/
-        code = (f"import sys; sys.path[:0] = {[package_parent, *paths]!r}; "
-                "from pipcachefirst.cache.limit import helper_main; helper_main()")
         helper = subprocess.Popen(
-            [*helper_python(), "-c", code, str(root), str(limit), str(fd)],
+            helper_command(__name__, helper_main.__name__, str(root), str(limit), str(fd), packages=HELPER_NEEDS),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(fd,),
             start_new_session=True,  # not pip's Ctrl-C, and nothing of pip's output: a caller reading it never waits
         )

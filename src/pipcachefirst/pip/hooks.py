@@ -152,7 +152,7 @@ def _keep_under_limit() -> None:
         return
     try:
         if limit.due(store.root, time.time()):
-            limit.start(store.root, SESSION.max_size, [p for p in [compat.pip_parent()] if p])
+            limit.start(store.root, SESSION.max_size)
     except Exception as exc:  # noqa: BLE001 -- the next command checks again
         logger.log(compat.VERBOSE, "pipcachefirst: not checking the cache's size: %s", exc)
 

@@ -42,7 +42,7 @@ from typing import Collection, List, NamedTuple, Optional
 from zipfile import ZipFile
 
 from pipcachefirst.base.atomic import TEMPORARY_PREFIX, sha256_of
-from pipcachefirst.base.helpers import helper_python
+from pipcachefirst.base.helpers import helper_command
 from pipcachefirst.base.locks import held_elsewhere
 from pipcachefirst.trees.tree import TREE_FILE, Tree, TreeError, Trees, interpreter_key
 
@@ -76,11 +76,8 @@ def start(shelf: Optional[Trees], wanted: Collection[Job]) -> Optional["subproce
         os.write(fd, json.dumps({"key": shelf.key, "jobs": jobs}).encode("utf-8"))
         job_file = os.path.join(shelf.folder, JOB_PREFIX + os.path.basename(writing)[len(TEMPORARY_PREFIX):])
         os.rename(writing, job_file)  # seen by others only once locked
-        package_parent = str(Path(__file__).resolve().parents[2])  # the folder holding pipcachefirst/
-        code = (f"import sys; sys.path.append({package_parent!r}); "
-                "from pipcachefirst.trees.later import helper_main; helper_main()")
         return subprocess.Popen(
-            [*helper_python(), "-c", code, job_file, str(fd)],
+            helper_command(__name__, helper_main.__name__, job_file, str(fd)),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(fd,),
             start_new_session=True,  # not pip's Ctrl-C, and nothing of pip's output: a caller reading it never waits
         )

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import IO, Any, Collection, Dict, List, Optional, Set, Tuple
 
 from pipcachefirst.base.atomic import TEMPORARY_PREFIX, write_atomically
-from pipcachefirst.base.helpers import helper_python
+from pipcachefirst.base.helpers import helper_command
 from pipcachefirst.base.workers import Workers
 from pipcachefirst.trees.tree import TREE_FILE, Placer, Stamp, Tree, TreeError, stamp_of
 
@@ -97,11 +97,8 @@ class Stager:
         self.trees_folder, self.mode = trees_folder, mode
         self.folder = trees_folder / f"{TEMPORARY_PREFIX}stage-{os.getpid()}-{os.urandom(4).hex()}"
         self.folder.mkdir()
-        package_parent = str(Path(__file__).resolve().parents[2])  # the folder holding pipcachefirst/
-        code = (f"import sys; sys.path.append({package_parent!r}); "
-                "from pipcachefirst.trees.staging import helper_main; helper_main()")
         self._process: Optional["subprocess.Popen[bytes]"] = subprocess.Popen(
-            [*helper_python(), "-c", code, str(self.folder), mode],
+            helper_command(__name__, helper_main.__name__, str(self.folder), mode),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C is pip's to handle; pip ends the helper
         )
