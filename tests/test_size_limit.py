@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import pytest
 
+from pipcachefirst.base.free_space import human
 from pipcachefirst.cache.store import FILES, TREES
 from tests.conftest import PipRun, World
 from tests.support.envs import Venv, create_venv
@@ -149,6 +150,33 @@ def test_status_counts_what_hard_links_to_trees_save(world: World) -> None:
     assert 0 < once <= sizes(world)[("rich_pure", "tree")]
     world.install("rich-pure==1.0", env=hardlink)
     assert saved() == 2 * once, "two environments, two copies saved"
+
+
+def test_status_shows_the_trees_their_bytes_and_what_links_save_as_the_file_system_has_them(world: World) -> None:
+    """The figures of ``status``, worked out here from the cache's files: two venvs link to one tree."""
+    make_rich_wheel(world.index_root / "main" / "rich-pure", "rich-pure", "1.0")
+    world.publish_wheel("alpha", "1.0")
+    world.install("rich-pure==1.0", "alpha==1.0", env={"PIPCACHEFIRST_LINK_MODE": "copy"})
+    venv = world.new_venv()
+    world.install("rich-pure==1.0", "alpha==1.0", venv=venv, env={"PIPCACHEFIRST_LINK_MODE": "hardlink"})
+    world.install("rich-pure==1.0", env={"PIPCACHEFIRST_LINK_MODE": "hardlink"})
+
+    bucket = world.cache_root / TREES.name
+    folders = [tree for key in bucket.iterdir() if key.is_dir() and not key.name.startswith(".")
+               for tree in key.iterdir() if tree.is_dir() and not tree.name.startswith(".")]
+    tree_bytes = sum(p.lstat().st_blocks * 512 for folder in folders for p in folder.rglob("*") if not p.is_dir())
+    saved = sum((p.lstat().st_nlink - 1) * p.lstat().st_blocks * 512 for p in bucket.rglob("*")
+                if p.is_file() and not p.is_symlink())
+    assert len(folders) == 2 and saved > 0
+
+    status = json.loads(venv.run(["-m", "pipcachefirst", "status", "--json"], env=world.env()).stdout)
+    assert (status["trees"]["count"], status["trees"]["bytes"], status["tree_bytes_saved_by_links"]) == \
+        (2, tree_bytes, saved)
+    lines = venv.run(["-m", "pipcachefirst", "status"], env=world.env()).stdout.splitlines()
+    trees_line, = (line for line in lines if line.startswith("installed trees: on, link mode auto"))
+    assert trees_line.endswith(f": 2 trees, {human(tree_bytes)}"), lines
+    assert f"size limit: 10.0 GiB (PIPCACHEFIRST_MAX_SIZE): {human(status['bytes'] + tree_bytes)} used; " \
+        f"hard links to trees save {human(saved)}" in lines
 
 
 # -- eviction while another pip installs -------------------------------------------------------

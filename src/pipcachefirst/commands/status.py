@@ -39,9 +39,8 @@ def run(args: argparse.Namespace) -> int:
     if location.root and os.path.isdir(location.root):
         store = Store(location.root)
         entries, size = store.usage()
-        tree_count, tree_bytes = common.shelf(store).usage()
         link_in_use, link_fallback = link_mode_here(location.root, link_mode, sysconfig.get_paths()["purelib"])
-        saved = tidying.saved_by_links(store)
+        tree_count, tree_bytes, saved = tidying.trees_usage(store)
     max_size, max_size_problem = settings.max_size()
     team_cache = _team_cache_status()
     hooks: Dict[str, str] = {}
