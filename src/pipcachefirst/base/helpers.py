@@ -20,9 +20,10 @@ With ``-S`` no site-packages is on the helper's ``sys.path``, so the folders
 must be named; but a folder on ``sys.path`` answers for every package in it,
 and the folders of two packages can hold copies of each other: ``pip --python
 X`` runs the outer pip with the pipcachefirst of ``X``'s site-packages (see
-``boot.handoff``), where ``X``'s own pip, another version, may lie too; an
-editable pipcachefirst next to a stale installed copy.  Whatever order the
-folders went in, one of these would import the other copy.  So the helper
+``boot.handoff``), where ``X``'s own pip, another version, may lie too; and
+the site-packages holding pip may hold a stale copy of an editable
+pipcachefirst.  Whatever order the folders went in, one package would come
+from the other's folder.  So the helper
 finds each package by name in its own folder only (a finder first on
 ``sys.meta_path``, as pip's own ``__pip-runner__`` finds pip), and the
 folders go on ``sys.path`` after the standard library, where ``site`` puts
