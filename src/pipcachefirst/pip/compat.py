@@ -521,12 +521,6 @@ def pip_version() -> Optional[str]:
     return getattr(pip, "__version__", None)
 
 
-def pip_parent() -> Optional[str]:
-    """The folder pip is imported from (its package's parent), for a helper process to import it from there."""
-    location = getattr(sys.modules.get("pip"), "__file__", None)
-    return os.path.dirname(os.path.dirname(os.path.abspath(location))) if location else None
-
-
 def behavior() -> PipBehavior:
     """The behaviour of the pip running in this process."""
     return PipBehavior(pip_version() or "")
