@@ -425,20 +425,30 @@ def flip_a_bit_keeping_size_and_mtime(path: Path) -> None:
     os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
 
 
-def test_a_tree_file_flipped_in_place_is_never_installed_under_hashes_and_verify_removes_its_tree(
-    world: World,
-) -> None:
+def installed_under_hashes(world: World) -> Tuple[Path, Path, Tree]:
+    """A user installs ``rich-pure`` from a hashed lock: the wheel, the lock, and the tree kept."""
     wheel = make_rich_wheel(world.index_root / "main" / "rich-pure", "rich-pure", "1.0")
     hashed = world.write("hashed.txt", f"rich-pure==1.0 --hash=sha256:{sha256_of(wheel)}\n")
     world.install("-v", "-r", str(hashed))
     [tree] = trees_on_disk(world)
+    return wheel, hashed, tree
+
+
+def changed_lines(run: PipRun) -> List[str]:
+    return [line for line in run.output.splitlines() if "changed since it was built" in line]
+
+
+def test_a_tree_file_flipped_in_place_is_never_installed_under_hashes_and_verify_removes_its_tree(
+    world: World,
+) -> None:
+    wheel, hashed, tree = installed_under_hashes(world)
     flip_a_bit_keeping_size_and_mtime(Path(tree.source(LEAF)))
     assert Trees.first_change(tree) is None and Trees.first_damage(tree) == tree.source(LEAF)
 
     venv = world.new_venv()
     run = world.install("-v", "-r", str(hashed), venv=venv)
     assert (venv.site_packages / LEAF).read_bytes() == original(wheel, LEAF)
-    changed = [line for line in run.output.splitlines() if "changed since it was built" in line]
+    changed = changed_lines(run)
     assert len(changed) == 1 and LEAF in changed[0], run.output
     assert trees_on_disk(world) == [], "the changed tree is gone"
 
@@ -455,17 +465,14 @@ def test_a_tree_file_flipped_in_place_is_never_installed_under_hashes_and_verify
 def test_a_tree_pyc_flipped_in_place_is_compiled_by_pip_under_hashes_and_its_tree_removed_at_once(
     world: World,
 ) -> None:
-    wheel = make_rich_wheel(world.index_root / "main" / "rich-pure", "rich-pure", "1.0")
-    hashed = world.write("hashed.txt", f"rich-pure==1.0 --hash=sha256:{sha256_of(wheel)}\n")
-    world.install("-v", "-r", str(hashed))
-    [tree] = trees_on_disk(world)
+    _, hashed, tree = installed_under_hashes(world)
     flipped = Path(tree.pyc("rich_pure/cli.py"))
     flip_a_bit_keeping_size_and_mtime(flipped)
     flipped_bytes = flipped.read_bytes()
 
     venv = world.new_venv()
     run = world.install("-v", "-r", str(hashed), venv=venv)
-    changed = [line for line in run.output.splitlines() if "changed since it was built" in line]
+    changed = changed_lines(run)
     assert len(changed) == 1 and str(flipped) in changed[0], run.output
     assert trees_on_disk(world) == [], "the changed tree is gone, not kept for the next install"
     installed_pyc = Path(importlib.util.cache_from_source(str(venv.site_packages / "rich_pure" / "cli.py")))
