@@ -396,7 +396,7 @@ def _answer(finder: Any, project_name: str, specifier: Any = None, hashes: Any =
     if answer.entry is not None and candidate is not None:
         url = compat.link_url(compat.candidate_link(candidate))
         SESSION.served[url] = answer.entry.record
-        SESSION.served_paths.add(str(answer.entry.path))
+        SESSION.served_files[str(answer.entry.path)] = answer.entry
         if not answer.entry.record.filename.endswith(".whl"):
             SESSION.remember_source(url, answer.entry.record)
     return answer
@@ -799,7 +799,7 @@ def _wheel_metadata_once(pip: patching.PipCall, instance: Any, args: Any, kwargs
     """
     point = compat.WHEEL_METADATA
     location = compat.wheel_location(point.argument("wheel", args, kwargs))
-    if location is None or location not in SESSION.served_paths:
+    if location is None or location not in SESSION.served_files:
         return pip()
     try:
         info = os.stat(location)

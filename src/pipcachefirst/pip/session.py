@@ -93,7 +93,7 @@ class Session:
         self.environments: "MutableMapping[Any, EnvironmentState]" = weakref.WeakKeyDictionary()
         self.records_read: Known = {}  # the cache's records as read, by folder (early staging's, then serve's)
         self.served: Dict[str, Record] = {}  # each file served, by the URL of the link pip was handed
-        self.served_paths: Set[str] = set()  # the cache's files served, by path
+        self.served_files: Dict[str, Entry] = {}  # the cache's files served, by path
         # pip's metadata of a served wheel, by (path, project, the file's stamp): read from its zip once
         self.wheel_metadata: Dict[Tuple[Any, ...], Any] = {}
         self.parsed_cache_dir: Any = None  # pip's --cache-dir as parsed, before pip checked the folder
