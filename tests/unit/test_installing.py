@@ -10,6 +10,7 @@ import pytest
 from pipcachefirst.cache.catalog import Record
 from pipcachefirst.cache.store import Store
 from pipcachefirst.pip import installing
+from pipcachefirst.pip.session import CURRENT as SESSION
 
 INDEX = "https://index.example/simple"
 
@@ -24,7 +25,7 @@ def test_a_served_wheel_is_known_by_its_record_until_its_file_changes(
                                      origin=INDEX))
     assert entry is not None
     served = str(entry.path)
-    session = installing.SESSION
+    session = SESSION  # the one installing reads
     monkeypatch.setattr(session, "store", store)
     monkeypatch.setattr(session, "served_files", {served: entry})
     monkeypatch.setattr(session, "hash_checking", False)
