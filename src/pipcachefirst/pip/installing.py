@@ -535,14 +535,14 @@ class _Placements:
 
 
 _Placing = Tuple[Tuple[Any, ...], Any, str, str]  # (arguments of _place but the first two, pip's file, key, member)
+_PycJob = Tuple[str, str, int, Stamp, bool, Optional[str]]  # the arguments of _place_one but the placer
+# Whether the .pyc was placed too (else pip compiles it); whether the copy ahead was used; why the .pyc was not.
+_Placed = Tuple[bool, bool, Optional[OSError]]
 
 
 def _key(path: str) -> str:
     """One spelling of an installed file's path, however pip's ``save()`` and its compile step name it."""
     return os.path.abspath(path)  # absolute and normalized
-_PycJob = Tuple[str, str, int, Stamp, bool, Optional[str]]  # the arguments of _place_one but the placer
-# Whether the .pyc was placed too (else pip compiles it); whether the copy ahead was used; why the .pyc was not.
-_Placed = Tuple[bool, bool, Optional[OSError]]
 
 
 def _has_digest(path: str, sha256: Optional[str]) -> bool:
