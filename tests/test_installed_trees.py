@@ -527,6 +527,7 @@ def test_building_and_placing_trees_imports_nothing_while_pip_installs(world: Wo
 # -- copied ahead while pip resolves ---------------------------------------------
 
 COPIED_AHEAD = "files copied ahead"
+MOVED_WHOLE = "1 folder moved whole"
 
 
 def test_trees_of_wheels_served_from_the_cache_are_copied_ahead_and_pip_only_renames_them_into_place(
@@ -549,6 +550,7 @@ def test_trees_of_wheels_served_from_the_cache_are_copied_ahead_and_pip_only_ren
 
     assert tree_lines(building, COPIED_AHEAD) == [], "nothing to copy before the trees exist"
     assert len(tree_lines(placing, COPIED_AHEAD)) == 2 and placing.requests == [], placing.output
+    assert all(MOVED_WHOLE in line for line in tree_lines(placing, COPIED_AHEAD)), "each package is one rename"
     assert differences(by_plain_pip, placed) == [] and records(placed) == records(by_plain_pip)
     if PIPBEHAVIOR.polices_late_imports:
         assert [word for word in LATE_IMPORT_WORDS if word in placing.output] == [], placing.output

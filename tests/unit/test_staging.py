@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
+import json
 import os
 import queue
 import signal
@@ -15,7 +17,7 @@ from typing import Iterator, List, Optional
 
 import pytest
 
-from pipcachefirst.base.atomic import TEMPORARY_PREFIX
+from pipcachefirst.base.atomic import TEMPORARY_PREFIX, current_umask
 from pipcachefirst.base.settings import COPY
 from pipcachefirst.trees import staging
 from pipcachefirst.trees.tree import Tree, Trees
@@ -46,7 +48,14 @@ def stager(shelf: Trees) -> Iterator[staging.Stager]:
     stager.close()
 
 
-def test_a_tree_asked_for_is_copied_whole_with_its_mtimes_and_taken_once(shelf: Trees, stager: staging.Stager) -> None:
+def bits(tree: Tree, member: str) -> int:
+    """The permission bits pip gives ``member`` here."""
+    return staging.pip_mode(os.lstat(tree.source(member)).st_mode, current_umask())
+
+
+def test_a_tree_asked_for_is_copied_whole_as_pip_installs_it_and_each_file_taken_once(
+    shelf: Trees, stager: staging.Stager
+) -> None:
     tree = built(shelf)
     stager.ask(tree.folder, SHA)
     staged = stager.take(SHA)
@@ -54,14 +63,16 @@ def test_a_tree_asked_for_is_copied_whole_with_its_mtimes_and_taken_once(shelf: 
     assert staged is not None
     assert set(staged.files) == set(tree.files) and set(staged.pycs) == set(tree.compiled)
     for member, stamp in tree.files.items():
-        path = staged.file(member, stamp)
-        assert path is not None and Path(path).read_bytes() == Path(tree.source(member)).read_bytes(), member
+        path = staged.file(member, stamp, bits(tree, member))
+        assert path == f"{stager.folder}/{SHA}/{member}"  # laid out as pip installs it
+        assert Path(path).read_bytes() == Path(tree.source(member)).read_bytes(), member
         assert os.lstat(path).st_mtime_ns == stamp[1]
-        assert os.lstat(path).st_mode & 0o777 == 0o600  # pip gives the bits when it renames the file into place
-        assert staged.file(member, stamp) is None  # a staged file is taken once
+        assert os.lstat(path).st_mode & 0o777 == bits(tree, member)  # pip's bits: renaming it is all
+        assert staged.file(member, stamp, bits(tree, member)) is None  # a staged file is taken once
     member, stamp = next(iter(tree.compiled.items()))
-    path = staged.pyc(member, stamp)
-    assert path is not None and Path(path).read_bytes() == Path(tree.pyc(member)).read_bytes()
+    path = staged.pyc(member, stamp, 0o666 & ~current_umask())
+    assert path == importlib.util.cache_from_source(f"{stager.folder}/{SHA}/{member}")  # in its __pycache__
+    assert Path(path).read_bytes() == Path(tree.pyc(member)).read_bytes()
 
 
 def test_a_file_that_is_not_the_one_pip_checked_is_not_handed_out(shelf: Trees, stager: staging.Stager) -> None:
@@ -69,8 +80,55 @@ def test_a_file_that_is_not_the_one_pip_checked_is_not_handed_out(shelf: Trees, 
     stager.ask(tree.folder, SHA)
     staged = stager.take(SHA)
     assert staged is not None
-    member, (size, mtime) = next(iter(tree.files.items()))
-    assert staged.file(member, (size + 1, mtime)) is None
+    (member, (size, mtime)), (other, stamp) = list(tree.files.items())[:2]
+    assert staged.file(member, (size + 1, mtime), bits(tree, member)) is None
+    assert staged.file(other, stamp, bits(tree, other) ^ 0o100) is None  # not the bits pip gives it
+
+
+def test_a_whole_folder_moves_into_site_packages_in_one_rename_with_its_byte_code(
+    shelf: Trees, stager: staging.Stager, tmp_path: Path
+) -> None:
+    tree = built(shelf)
+    stager.ask(tree.folder, SHA)
+    staged = stager.take(SHA)
+    assert staged is not None
+    package = "rich_pure"
+    assert set(staged.folders) == {package}, "not .dist-info, .data, nor top-level files"
+    site = tmp_path / "site-packages"
+    site.mkdir()
+
+    moved = staged.move(package, str(site / package), tree.files, tree.compiled)
+
+    assert set(moved) == {member for member in tree.files if member.startswith(f"{package}/")}
+    for member in moved:
+        assert (site / member).read_bytes() == Path(tree.source(member)).read_bytes()
+        assert moved[member][0] == os.lstat(site / member).st_mode & 0o777
+        if member in tree.compiled:
+            pyc = importlib.util.cache_from_source(str(site / member))
+            assert Path(pyc).read_bytes() == Path(tree.pyc(member)).read_bytes()
+            assert moved[member][1] == os.lstat(pyc).st_mode & 0o777
+    assert not set(moved) & set(staged.files), "moved files are not handed out again"
+
+
+def test_a_folder_moves_only_if_every_file_is_the_one_pip_checked_and_its_name_is_free(
+    shelf: Trees, stager: staging.Stager, tmp_path: Path
+) -> None:
+    tree = built(shelf)
+    stager.ask(tree.folder, SHA)
+    staged = stager.take(SHA)
+    assert staged is not None
+    package, site = "rich_pure", tmp_path / "site-packages"
+    (site / package).mkdir(parents=True)
+    (site / package / "from_another_wheel.py").write_bytes(b"")
+    assert staged.move(package, str(site / package), tree.files, tree.compiled) == {}, "a namespace shared"
+    assert list((site / package).iterdir()) == [site / package / "from_another_wheel.py"]
+    member = f"{package}/__init__.py"
+    assert staged.file(member, tree.files[member], bits(tree, member)) is not None  # still there, file by file
+
+    staged = staging.Staged(stager.folder, json.loads((stager.folder / f"{SHA}.json").read_text("utf-8")))  # anew
+    changed = dict(tree.files, **{member: (tree.files[member][0] + 1, tree.files[member][1])})
+    assert staged.move(package, str(site / "elsewhere"), changed, tree.compiled) == {}
+    assert not (site / "elsewhere").exists()
 
 
 def test_a_tree_changed_before_it_was_copied_is_staged_without_the_changed_file(

@@ -71,6 +71,7 @@ from pipcachefirst.trees.tree import (
     interpreter_key,
     pyc_mode,
     stamp_of,
+    written_in_place,
 )
 
 logger = logging.getLogger("pipcachefirst")
@@ -101,6 +102,7 @@ def install_wheel(pip: Callable[[], Any], args: Any, kwargs: Any) -> Any:
                                      compat.quick_record_path(step.record_path) if step.record_path else None)
         result = pip()
         placements.wait()
+        placements.remove_unclaimed()
     finally:
         compat.replace_install_names(step, warnings_module=warnings if background else None)
         placements.close()
@@ -115,7 +117,7 @@ def install_wheel(pip: Callable[[], Any], args: Any, kwargs: Any) -> Any:
                    "(gone or changed meanwhile)", name)
         return result
     logger.log(VERBOSE, "pipcachefirst: %s placed from its installed tree (%s%s%s)", name, _placer_mode(),
-               f"; {placements.renamed} files copied ahead" if placements.renamed else "",
+               f"; {placements.renamed} files copied ahead{placements.moved_whole()}" if placements.renamed else "",
                f"; {placements.unzipped} files unzipped by pip, which the tree could not give (gone or changed "
                "meanwhile)" if placements.unzipped else "")
     SESSION.trees_placed += 1
@@ -337,10 +339,8 @@ def _placer_mode() -> str:
     return f"{placer.mode}: {placer.fallback}"
 
 
-# Members pip writes to again in place after unpacking them (fix_script; REQUESTED is opened "wb"):
-# a hard link would carry that write into the tree.
 def _may_link(member: str) -> bool:
-    return not (member.split("/", 1)[0].endswith(".dist-info") or _is_script(member))
+    return not written_in_place(member)
 
 
 def _is_script(member: str) -> bool:
@@ -376,6 +376,11 @@ class _Placements:
         self.changed: Optional[TreeChanged] = None  # a tree file found not as recorded: pip's own bytes went there
         self.gave_up = False  # placing failed (a bug of ours): pip unzips and compiles the rest of this wheel
         self.unzipped = 0  # members pip unzipped itself: the tree lacked them, or they were gone or changed
+        # Files moved into place with their folder (staged.move) that pip has not come to yet: member -> their
+        # bits and their .pyc's, and where each folder went.
+        self._moved: Dict[str, Tuple[int, Optional[int]]] = {}
+        self._moved_into: Dict[str, str] = {}
+        self._moves = staged is not None and bool(staged.folders) and not self.check_hashes
 
     def folder(self, path: str) -> None:
         _folder(self.folders, path)
@@ -405,6 +410,9 @@ class _Placements:
         key = _key(dest)
         executable = self.step.is_executable(compat.member_zipinfo(file))
         mode = (0o777 & ~self.umask | 0o111) if executable else 0o666 & ~self.umask
+        if self._moves and self._moved_with_folder(member, key, mode):
+            compat.mark_written(file)
+            return True
         background = self._pool is not None and not _is_script(member)  # pip reads a script right after save()
         if key in self._targets:
             self.wait()  # two members landing on one file (a.py and a.data/purelib/a.py): in pip's order
@@ -418,7 +426,7 @@ class _Placements:
                    stamp_pyc, True, self.tree.pyc_digest(member) if self.check_hashes else None)
         self._targets.add(key)
         compat.mark_written(file)
-        staged = self._staged_copy(member, stamp, stamp_pyc)
+        staged = self._staged_copy(member, stamp, mode, stamp_pyc)
         job = (self.tree.source(member), dest, mode, stamp, _may_link(member), pyc,
                self.digest(self.tree.source_digest(member)), staged)
         if background:
@@ -436,18 +444,79 @@ class _Placements:
         self._done(key, member, outcome)
         return True
 
+    def _moved_with_folder(self, member: str, key: str, mode: int) -> bool:
+        """Whether ``member`` is in place already, its top-level folder moved there whole from the helper's copy.
+
+        The first member pip installs from a folder the helper staged whole
+        moves that folder (``staged.move``): every file in it, each checked
+        against the tree pip checked, and each ``.pyc``.  A file with other
+        permission bits than pip gives it here is taken out again and placed
+        as any other.
+        """
+        moved = self._moved.pop(member, None)
+        if moved is None:
+            top, sep, _ = member.partition("/")
+            staged = self.staged
+            if not sep or staged is None or top not in staged.folders or not key.endswith(f"{os.sep}{member}"):
+                return False
+            into = key[:len(key) - len(member)]
+            moved_now = staged.move(top, into + top, self.tree.files, self.tree.compiled)
+            if moved_now:
+                self._moved.update(moved_now)
+                self._moved_into[top] = into
+            moved = self._moved.pop(member, None)
+            if moved is None:
+                return False
+        bits, pyc_bits = moved
+        if bits != mode:
+            self._take_back(key, pyc_bits)
+            return False
+        self._targets.add(key)
+        self.placed[key] = member
+        self.renamed += 1
+        if pyc_bits is None:
+            return True
+        if pyc_bits == pyc_mode(mode, self.umask):
+            self.compiled.add(key)
+        else:
+            self._take_back(None, pyc_bits, key)
+        return True
+
+    def _take_back(self, key: Optional[str], pyc_bits: Optional[int], source: Optional[str] = None) -> None:
+        """Remove a file moved with its folder (``key``), and its ``.pyc`` if one was: placed anew, or not at all."""
+        with contextlib.suppress(FileNotFoundError):
+            if key is not None:
+                os.unlink(key)
+        with contextlib.suppress(FileNotFoundError):
+            if pyc_bits is not None:
+                os.unlink(importlib.util.cache_from_source(source or key or ""))
+
+    def moved_whole(self) -> str:
+        """For pip's ``-v`` line: the folders that went into place in one rename each."""
+        count = len(self._moved_into)
+        return f", {count} folder{'s' if count > 1 else ''} moved whole" if count else ""
+
+    def remove_unclaimed(self) -> None:
+        """Files moved with their folder that pip did not install: gone, as plain pip would not have made them."""
+        moved, self._moved = self._moved, {}
+        try:
+            for member, (_, pyc_bits) in moved.items():
+                self._take_back(self._moved_into[member.partition("/")[0]] + member, pyc_bits)
+        except Exception as exc:  # noqa: BLE001 - ours, after pip's own work: one line, and pip's result stands
+            self.give_up(exc)
+
     def digest(self, sha256: Optional[str]) -> Optional[str]:
         """The sha256 a placed file is checked against: in pip's hash-checking mode only (it reads every byte)."""
         return sha256 if self.check_hashes else None
 
-    def _staged_copy(self, member: str, stamp: Stamp,
+    def _staged_copy(self, member: str, stamp: Stamp, mode: int,
                      pyc_stamp: Optional[Stamp]) -> Optional[Tuple[str, Optional[str]]]:
         """The helper's copies of ``member`` and, given its stamp, of its ``.pyc``: renamed into place by ``_place``."""
         staged = self.staged
-        path = staged.file(member, stamp) if staged is not None else None
+        path = staged.file(member, stamp, mode) if staged is not None else None
         if staged is None or path is None:
             return None
-        return path, staged.pyc(member, pyc_stamp) if pyc_stamp is not None else None
+        return path, staged.pyc(member, pyc_stamp, pyc_mode(mode, self.umask)) if pyc_stamp is not None else None
 
     def _hand_out(self) -> None:
         """The files gathered for one folder, to a thread: threads creating files in one folder take turns."""
@@ -526,6 +595,9 @@ class _Placements:
             self._targets.discard(key)
             self.placed.pop(key, None)
             self._forget_pyc(key, dest)
+            moved = self._moved.pop(compat.member_record_path(file), None) if self._moved else None
+            if moved is not None:
+                self._take_back(None, moved[1], dest)  # its .pyc, moved with the folder: pip compiles it, or not
             if os.path.lexists(dest):
                 os.unlink(dest)  # ours, placed from the tree: pip writes its own file, never through ours
         except Exception as exc:  # noqa: BLE001 - ours: pip's own save() below all the same
@@ -570,14 +642,14 @@ def _place(placer: Placer, folders: Set[str], source: str, dest: str, mode: int,
     """Place one file, and its ``.pyc`` if given: the helper's copies renamed into place, else from the tree."""
     _folder(folders, dest)  # pip up to 24.1 made the folder in save()
     staged_file, staged_pyc = staged if staged is not None else (None, None)
-    renamed = staged_file is not None and _rename_staged(staged_file, dest, mode, sha256)
+    renamed = staged_file is not None and _rename_staged(staged_file, dest, sha256)
     if not renamed:
         _place_one(placer, source, dest, mode, stamp, may_link, sha256)
     if pyc is None:
         return False, renamed, None
     try:
         _folder(folders, pyc[1])
-        if staged_pyc is None or not _rename_staged(staged_pyc, pyc[1], pyc[2], pyc[5]):
+        if staged_pyc is None or not _rename_staged(staged_pyc, pyc[1], pyc[5]):
             _place_one(placer, *pyc)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -588,8 +660,8 @@ def _place(placer: Placer, folders: Set[str], source: str, dest: str, mode: int,
     return True, renamed, None
 
 
-def _rename_staged(staged: str, dest: str, mode: int, sha256: Optional[str]) -> bool:
-    """Move the helper's copy to ``dest`` with pip's permission bits; False: placed from the tree instead.
+def _rename_staged(staged: str, dest: str, sha256: Optional[str]) -> bool:
+    """Move the helper's copy (it has pip's permission bits) to ``dest``; False: placed from the tree instead.
 
     The copy may be gone, on another file system after all, or (checked in
     pip's hash-checking mode) not the bytes the tree holds: the tree's own
@@ -599,7 +671,6 @@ def _rename_staged(staged: str, dest: str, mode: int, sha256: Optional[str]) -> 
         if not _has_digest(staged, sha256):
             return False
         os.replace(staged, dest)
-        os.chmod(dest, mode)
     except OSError:
         return False
     return True

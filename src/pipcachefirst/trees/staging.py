@@ -7,19 +7,28 @@ the previous venv was deleted: 0.7 ms a file, 2,000 files for
 ``flask-celery.txt``) that is seconds.  So as soon as pipcachefirst serves a
 pin, a helper process copies the wheel's tree into a private folder beside the
 trees, on the other core (its own interpreter: it never waits for pip's GIL,
-nor pip for its).  When pip installs the wheel, each file is renamed into
-place (the kernel creates nothing new) and given pip's permission bits.
+nor pip for its).
+
+The copy is laid out as pip will install it: each member at its path, with
+the permission bits pip gives it (this process's umask, the tree's executable
+bits), and each source's ``.pyc`` in its ``__pycache__``; the files the link
+mode hard-links are linked there.  When pip installs the wheel, a whole
+top-level folder of it (``numpy/``: thousands of files, hundreds of folders)
+is one rename into site-packages, where nothing of that name is yet; any other
+file is renamed into place alone.  Either way the kernel creates nothing on
+pip's thread.
 
 pip tells the helper each tree as it is served and, when it reaches a wheel
 whose tree is not copied yet, asks for that one next: the helper copies a
 chunk of files at a time, and a tree pip waits for goes before the rest.  The
-helper writes ``<sha256>.json`` last, naming each staged file and the size and
-mtime it was copied from, and says so on its stdout; pip uses a staged file
-only when that matches the tree it checked itself.  A tree the helper cannot
-stage, pip places itself at once; a helper that dies, or says nothing for 10 s
-(it reports each chunk), is stopped and pip places the rest itself.  The
-folder is this process's alone: the helper removes it when pip closes the pipe
-(done or killed), pip when it stops the helper.
+helper writes ``<sha256>.json`` last, naming each staged file with the size,
+mtime and permission bits it was copied with, and the folders it staged whole;
+it says so on its stdout.  pip uses a staged file only when that matches the
+tree it checked itself, and moves a folder only when every file in it does.
+A tree the helper cannot stage, pip places itself at once; a helper that dies,
+or says nothing for 10 s (it reports each chunk), is stopped and pip places
+the rest itself.  The folder is this process's alone: the helper removes it
+when pip closes the pipe (done or killed), pip when it stops the helper.
 
 Standard library only; nothing here knows pip.
 """
@@ -27,6 +36,7 @@ Standard library only; nothing here knows pip.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import select
@@ -38,50 +48,90 @@ import threading
 from pathlib import Path
 from typing import IO, Any, Collection, Dict, List, Optional, Set, Tuple
 
-from pipcachefirst.base.atomic import TEMPORARY_PREFIX, write_atomically
+from pipcachefirst.base.atomic import TEMPORARY_PREFIX, current_umask, write_atomically
 from pipcachefirst.base.helpers import helper_command
 from pipcachefirst.base.workers import Workers
-from pipcachefirst.trees.tree import TREE_FILE, Placer, Stamp, Tree, TreeError, stamp_of
+from pipcachefirst.trees.tree import TREE_FILE, Placer, Stamp, Tree, TreeError, pyc_mode, stamp_of, written_in_place
 
 MANIFEST_SUFFIX = ".json"
-HELPER_THREADS = 4  # one folder each: the kernel creates files in several folders at once, not in one
-CHUNK = 16 * HELPER_THREADS  # files copied between two looks at what pip waits for (a multiple: see _Copying)
+HELPER_THREADS = 4  # the kernel creates files in several folders at once, not in one: see _Copying.step
+CHUNK = 16 * HELPER_THREADS  # files copied between two looks at what pip waits for
 WAIT_SECONDS = 10.0  # without a word from the helper; then it is stopped and pip places the rest itself
 
-StagedEntry = List[Any]  # as the manifest holds it: [name in the staging folder, size, mtime] of the tree file copied
+StagedEntry = List[Any]  # as the manifest holds it: [name in the staging folder, size, mtime, permission bits]
+
+
+def pyc_scheme() -> List[Any]:
+    """What names a source's ``.pyc`` in this interpreter: a folder staged by another may only be moved if the same."""
+    return [sys.implementation.cache_tag, sys.flags.optimize, sys.pycache_prefix]
 
 
 class Staged:
-    """A tree's files as the helper copied them: member -> staged file (and ``.pyc``, for sources).
+    """A tree's files as the helper copied them: member -> staged file (and ``.pyc``, for sources), and whole folders.
 
     The manifest is kept as read: a path is joined only for a member pip
     installs (a large tree has tens of thousands, and pip's thread pays for
     each join).
     """
 
-    def __init__(self, folder: Path, data: Dict[str, Dict[str, StagedEntry]]) -> None:
+    def __init__(self, folder: Path, data: Dict[str, Any]) -> None:
         self.folder = os.fspath(folder)
-        self.files, self.pycs = data["files"], data["pycs"]
-        if not isinstance(self.files, dict) or not isinstance(self.pycs, dict):
+        self.files: Dict[str, StagedEntry] = data["files"]
+        self.pycs: Dict[str, StagedEntry] = data["pycs"]
+        self.root: str = data["root"]  # the tree's copy, under ``folder``
+        folders = data["folders"] if data["pyc_scheme"] == pyc_scheme() else {}
+        if not all(isinstance(value, dict) for value in (self.files, self.pycs, folders)):
             raise TypeError("a staging manifest maps members to entries")
+        self.folders: Dict[str, List[str]] = folders  # top-level folder -> its members, every one staged
 
-    def file(self, member: str, stamp: Stamp) -> Optional[str]:
-        """The staged copy of ``member``, if it was copied from a file with this ``stamp`` (once)."""
-        return self._take(self.files, member, stamp)
+    def file(self, member: str, stamp: Stamp, mode: int) -> Optional[str]:
+        """The staged copy of ``member``, if it was copied from a file with this ``stamp``, with ``mode`` (once)."""
+        return self._take(self.files, member, stamp, mode)
 
-    def pyc(self, member: str, stamp: Stamp) -> Optional[str]:
+    def pyc(self, member: str, stamp: Stamp, mode: int) -> Optional[str]:
         """The staged ``.pyc`` of source ``member``, as ``file``."""
-        return self._take(self.pycs, member, stamp)
+        return self._take(self.pycs, member, stamp, mode)
 
-    def _take(self, entries: Dict[str, StagedEntry], member: str, stamp: Stamp) -> Optional[str]:
+    def _take(self, entries: Dict[str, StagedEntry], member: str, stamp: Stamp, mode: int) -> Optional[str]:
         entry = entries.pop(member, None)
         if entry is None:
             return None
         try:
-            name, size, mtime = entry
-            return f"{self.folder}{os.sep}{name}" if (size, mtime) == stamp and isinstance(name, str) else None
+            name, size, mtime, bits = entry
+            usable = (size, mtime) == stamp and bits == mode and isinstance(name, str)
+            return f"{self.folder}{os.sep}{name}" if usable else None
         except (TypeError, ValueError):
             return None  # not as the helper writes it: placed from the tree instead
+
+    def move(self, top: str, into: str, files: Dict[str, Stamp],
+             compiled: Dict[str, Stamp]) -> Dict[str, Tuple[int, Optional[int]]]:
+        """Rename the staged folder ``top`` to ``into`` if every file in it is the one pip checked (``files``,
+        and ``compiled`` for the ``.pyc``) and ``into`` is free; what moved: member -> (its bits, its ``.pyc``'s).
+
+        Nothing moves (an empty answer) when any file differs or the rename
+        fails: the folder's files are then renamed one by one, or placed from
+        the tree.
+        """
+        members = self.folders.pop(top, None)
+        if not members:
+            return {}
+        moved: Dict[str, Tuple[int, Optional[int]]] = {}
+        try:
+            for member in members:
+                _, size, mtime, bits = self.files[member]
+                if (size, mtime) != files.get(member):
+                    return {}
+                pyc = self.pycs.get(member)
+                if pyc is not None and (pyc[1], pyc[2]) != compiled.get(member):
+                    return {}
+                moved[member] = (bits, pyc[3] if pyc is not None else None)
+            os.rename(f"{self.folder}{os.sep}{self.root}{os.sep}{top}", into)
+        except (OSError, KeyError, TypeError, ValueError, IndexError):
+            return {}  # taken already (a member the tree could not give), or the name is taken in site-packages
+        for member in members:
+            del self.files[member]
+            self.pycs.pop(member, None)
+        return moved
 
 
 class Stager:
@@ -258,7 +308,7 @@ class _Queue:
                 self._changed.wait()
 
 
-_Job = Tuple[str, str, Stamp, str, Dict[str, List[object]]]  # source, staged name, stamp, member, into
+_Job = Tuple[str, str, Stamp, str, Dict[str, List[object]], bool]  # source, staged name, stamp, member, into, a .pyc
 
 
 class _Copying:
@@ -269,41 +319,113 @@ class _Copying:
         if tree.sha256 != sha256:
             raise TreeError("another wheel's tree")
         self.folder = folder
+        self.root = sha256
+        self.umask = current_umask()
         self.files: Dict[str, List[object]] = {}
         self.pycs: Dict[str, List[object]] = {}
-        copies = [(tree.source(member), stamp, member, self.files) for member, stamp in tree.files.items()]
-        copies += [(tree.pyc(member), stamp, member, self.pycs) for member, stamp in tree.compiled.items()]
-        # The n-th copy goes to subfolder n % HELPER_THREADS; chunks keep that order, so thread t takes chunk[t::T].
-        self.left: List[_Job] = [(source, f"{sha256}-{n % HELPER_THREADS}/{n}", stamp, member, into)
-                                 for n, (source, stamp, member, into) in enumerate(copies)]
-        for n in range(HELPER_THREADS):
-            (folder / f"{sha256}-{n}").mkdir()
+        self.members = tree.files
+        copies = [(tree.source(member), f"{sha256}/{member}", stamp, member, self.files, False)
+                  for member, stamp in tree.files.items()]
+        copies += [(tree.pyc(member), name, stamp, member, self.pycs, True)
+                   for member, stamp, name in self._pyc_names(tree)]
+        self.left: List[_Job] = _folder_by_folder(copies)
+        self.made: Set[str] = set()
+        (folder / sha256).mkdir()
+
+    def _pyc_names(self, tree: Tree) -> List[Tuple[str, Stamp, str]]:
+        """Each compiled source's ``.pyc`` where pip's compile step writes it, unless a member of the wheel is there."""
+        if sys.pycache_prefix is not None:
+            return []  # away from the sources: placed from the tree when pip compiles them
+        taken = {f"{self.root}/{member}" for member in tree.files}
+        named = []
+        for member, stamp in tree.compiled.items():
+            name = importlib.util.cache_from_source(f"{self.root}/{member}")
+            if name not in taken:
+                named.append((member, stamp, name))
+        return named
 
     @property
-    def manifest(self) -> Dict[str, Dict[str, List[object]]]:
-        return {"files": self.files, "pycs": self.pycs}
+    def manifest(self) -> Dict[str, Any]:
+        return {"files": self.files, "pycs": self.pycs, "root": self.root, "folders": self._whole_folders(),
+                "pyc_scheme": pyc_scheme()}
+
+    def _whole_folders(self) -> Dict[str, List[str]]:
+        """The top-level folders pip may take by one rename: every file in them staged (a ``.pyc`` not staged is
+        placed from the tree when pip compiles its source).
+
+        Not a wheel's ``.dist-info`` (pip writes into it) or ``.data`` folders
+        (installed elsewhere), nor a folder that a member of ``.data/purelib``
+        or ``.data/platlib`` lands in too: two members could be one file, and
+        the last in pip's order must win.
+        """
+        folders: Dict[str, List[str]] = {}
+        unstaged: Set[str] = set()
+        for member in self.members:
+            top, sep, rest = member.partition("/")
+            if top.endswith(".data"):
+                scheme, _, path = rest.partition("/")
+                if scheme in ("purelib", "platlib") and "/" in path:
+                    unstaged.add(path.split("/", 1)[0])
+                continue
+            if not sep or top.endswith(".dist-info"):
+                continue
+            folders.setdefault(top, []).append(member)
+            if member not in self.files:
+                unstaged.add(top)
+        return {top: members for top, members in folders.items() if top not in unstaged}
 
     def step(self, placer: Placer, workers: Workers) -> bool:
-        """Copy the next chunk (each thread its own subfolder's files); whether the tree is done."""
+        """Copy the next chunk, each folder's files by one thread; whether the tree is done.
+
+        The kernel creates the files of one folder one after another (it
+        locks the folder): threads share out folders, not files.
+        """
         chunk, self.left = self.left[:CHUNK], self.left[CHUNK:]
-        shares = [chunk[n::HELPER_THREADS] for n in range(HELPER_THREADS)]
-        for copied in workers.map(lambda share: _copy_all(placer, self.folder, share), shares):
-            for name, stamp, member, into in copied:
-                into[member] = [name, stamp[0], stamp[1]]
+        shares: List[List[_Job]] = [[] for _ in range(HELPER_THREADS)]
+        for job in chunk:
+            shares[hash(os.path.dirname(job[1])) % HELPER_THREADS].append(job)
+        for copied in workers.map(lambda share: _copy_all(placer, self, share), shares):
+            for name, stamp, member, into, bits in copied:
+                into[member] = [name, stamp[0], stamp[1], bits]
         return not self.left
 
 
-def _copy_all(placer: Placer, folder: Path, jobs: List[_Job]) -> List[Tuple[str, Stamp, str, Dict[str, List[object]]]]:
-    """Copy each file whose size and mtime are still the tree's; the ones copied."""
+def _folder_by_folder(copies: List[_Job]) -> List[_Job]:
+    """The copies, one from each folder in turn: a chunk then gives every thread folders of its own."""
+    by_folder: Dict[str, List[_Job]] = {}
+    for job in copies:
+        by_folder.setdefault(os.path.dirname(job[1]), []).append(job)
+    queues = list(by_folder.values())
+    mixed: List[_Job] = []
+    for turn in range(max((len(queue) for queue in queues), default=0)):
+        mixed.extend(queue[turn] for queue in queues if turn < len(queue))
+    return mixed
+
+
+def _copy_all(placer: Placer, copying: _Copying,
+              jobs: List[_Job]) -> List[Tuple[str, Stamp, str, Dict[str, List[object]], int]]:
+    """Copy (or link) each file whose size and mtime are still the tree's, with pip's bits; the ones copied."""
     done = []
-    for source, name, stamp, member, into in jobs:
+    for source, name, stamp, member, into, is_pyc in jobs:
         try:
-            if placer.links(source):
-                continue  # hard-linked into place when pip installs it: a link is no slower than a rename
-            if stamp_of(os.lstat(source)) != stamp:
+            info = os.lstat(source)
+            if stamp_of(info) != stamp:
                 continue  # changed since the tree was built: pip's own check will see it
-            placer.place(source, str(folder / name), 0o600, stamp, may_link=False)
+            bits = pip_mode(info.st_mode, copying.umask)  # a .pyc's bits are its source's, as py_compile gives them
+            bits = pyc_mode(bits, copying.umask) if is_pyc else bits
+            target = f"{copying.folder}{os.sep}{name}"
+            parent = os.path.dirname(target)
+            if parent not in copying.made:
+                os.makedirs(parent, exist_ok=True)
+                copying.made.add(parent)
+            placer.place(source, target, bits, stamp, may_link=not written_in_place(member))
         except OSError:
             continue
-        done.append((name, stamp, member, into))
+        done.append((name, stamp, member, into, bits))
     return done
+
+
+def pip_mode(tree_mode: int, umask: int) -> int:
+    """The permission bits pip gives a member, from its tree file's: the tree was unpacked by pip's rule."""
+    return (0o777 & ~umask | 0o111) if tree_mode & 0o111 else 0o666 & ~umask
+

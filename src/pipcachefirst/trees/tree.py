@@ -488,6 +488,15 @@ def _folders(folder: Path) -> List[Path]:
 # -- placing files -------------------------------------------------------------
 
 
+def written_in_place(member: str) -> bool:
+    """Members pip writes to again in place after unpacking them (``fix_script``; REQUESTED is opened "wb").
+
+    A hard link would carry that write into the tree: they are always copied.
+    """
+    parts = member.split("/", 2)
+    return parts[0].endswith(".dist-info") or (len(parts) > 2 and parts[0].endswith(".data") and parts[1] == "scripts")
+
+
 def replaced_by_rename(path: str) -> bool:
     """Whether tools replace a file of this name by a new one and never write it in place: it may be hard-linked.
 
