@@ -25,8 +25,10 @@ folder at a time: the kernel creates files in one folder one after another
 
 Better still, a tree may already be copied when pip gets there: wheels
 served from the cache are copied ahead by a helper process while pip
-resolves (``staging``, started by ``stage_ahead``), and their files are
-renamed into place.
+resolves (``staging``, started by ``stage_ahead``), laid out as pip installs
+them.  The first member of a top-level folder the helper staged whole moves
+that folder into place (``_Placements._moved_with_folder``); other files are
+renamed into place one by one.
 
 Placing never fails pip.  A file the tree cannot give (gone, or changed
 since it was built: an ``OSError``) is unzipped by pip, as it would have
