@@ -33,7 +33,13 @@ from pipcachefirst.trees.tree import Tree, Trees, interpreter_key, link_mode_her
 from tests.conftest import PIPBEHAVIOR, PipRun, World, sha256_of
 from tests.support.envs import Venv, create_venv, isolated_environ
 from tests.support.installed import Installed, differences, snapshot
-from tests.support.packages import make_compiled_wheel, make_pyc_shipping_wheel, make_rich_wheel, source_tree
+from tests.support.packages import (
+    make_compiled_wheel,
+    make_namespace_wheel,
+    make_pyc_shipping_wheel,
+    make_rich_wheel,
+    source_tree,
+)
 
 TREES_OFF = {"PIPCACHEFIRST_TREES": "0"}
 PLACED = "placed from its installed tree"
@@ -556,6 +562,31 @@ def test_trees_of_wheels_served_from_the_cache_are_copied_ahead_and_pip_only_ren
         assert [word for word in LATE_IMPORT_WORDS if word in placing.output] == [], placing.output
     bucket = world.cache_root / TREES.name
     assert [p for p in bucket.rglob("*") if p.name.startswith(".tmp-")] == [], "the helper's folder is gone"
+
+
+def test_wheels_sharing_a_namespace_folder_are_copied_ahead_the_first_moved_whole_the_next_file_by_file(
+    world: World,
+) -> None:
+    index = world.index_root / "main"
+    for portion in ("alpha", "beta"):
+        make_namespace_wheel(index / f"ns-{portion}", f"ns-{portion}", "1.0", "nsroot", portion)
+    same = world.tmp / "same"
+
+    def install(env: Dict[str, str]) -> Tuple[PipRun, Installed]:
+        shutil.rmtree(same, ignore_errors=True)
+        run = pip_in(world, create_venv(same), "-v", "ns-alpha==1.0", "ns-beta==1.0", env=env)
+        return run, snapshot(same)
+
+    _, by_plain_pip = install(TREES_OFF)
+    install({})
+    placing, placed = install({})
+
+    copied = tree_lines(placing, COPIED_AHEAD)
+    assert len(copied) == 2 and sum(MOVED_WHOLE in line for line in copied) == 1, placing.output  # nsroot/ was there
+    assert differences(by_plain_pip, placed) == [] and records(placed) == records(by_plain_pip)
+    venv = Venv(same)
+    imported = venv.run(["-c", "import nsroot.alpha.core, nsroot.beta.core; print(nsroot.beta.core.answer())"])
+    assert imported.stdout.strip() == "42", imported.stderr
 
 
 def test_copying_ahead_steps_aside_for_dry_runs_target_and_no_compile(world: World) -> None:

@@ -295,6 +295,25 @@ def make_pyc_shipping_wheel(folder: Path, name: str, version: str) -> Path:
     return path
 
 
+def make_namespace_wheel(folder: Path, name: str, version: str, namespace: str, portion: str) -> Path:
+    """A wheel whose package ``<namespace>.<portion>`` lives in a PEP 420 namespace folder other wheels share."""
+    dist = _dist_name(name)
+    info = f"{dist}-{version}.dist-info"
+    members: List[Tuple[str, bytes, int]] = [
+        (f"{namespace}/{portion}/__init__.py", f"PORTION = {portion!r}\n".encode(), REGULAR),
+        (f"{namespace}/{portion}/core.py", b"def answer():\n    return 42\n", REGULAR),
+        (f"{info}/METADATA", _metadata(name, version, (), None).encode(), REGULAR),
+        (f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n".encode(),
+         REGULAR),
+    ]
+    record = [_record_line(path, content) for path, content, _ in members] + [f"{info}/RECORD,,"]
+    members.append((f"{info}/RECORD", ("\n".join(record) + "\n").encode(), REGULAR))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{dist}-{version}-py3-none-any.whl"
+    path.write_bytes(members_wheel_bytes(members))
+    return path
+
+
 def wheel_of_installed(folder: Path, name: str) -> Path:
     """The test runner's installed ``name`` packed back into a wheel in ``folder``, for the test index.
 

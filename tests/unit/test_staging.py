@@ -131,6 +131,27 @@ def test_a_folder_moves_only_if_every_file_is_the_one_pip_checked_and_its_name_i
     assert not (site / "elsewhere").exists()
 
 
+def test_a_folder_moves_over_the_empty_folders_pip_made_for_its_first_file_and_leaves_them_if_it_cannot(
+    shelf: Trees, stager: staging.Stager, tmp_path: Path
+) -> None:
+    tree = built(shelf)
+    stager.ask(tree.folder, SHA)
+    staged = stager.take(SHA)
+    assert staged is not None
+    package, site = "rich_pure", tmp_path / "site-packages"
+    made = site / package / "sub" / "deep"  # pip 24.1+ makes the first file's folder before it saves the file
+    made.mkdir(parents=True)
+    (site / package / "other").mkdir()  # but something else is there too
+    assert staged.move(package, str(site / package), tree.files, tree.compiled, str(made)) == {}
+    assert made.is_dir(), "pip saves into the folder it made: it stays"
+
+    (site / package / "other").rmdir()
+    staged = staging.Staged(stager.folder, json.loads((stager.folder / f"{SHA}.json").read_text("utf-8")))
+    moved = staged.move(package, str(site / package), tree.files, tree.compiled, str(made))
+    assert f"{package}/sub/deep/leaf.py" in moved
+    assert (made / "leaf.py").read_bytes() == Path(tree.source(f"{package}/sub/deep/leaf.py")).read_bytes()
+
+
 def test_a_tree_changed_before_it_was_copied_is_staged_without_the_changed_file(
     shelf: Trees, stager: staging.Stager
 ) -> None:

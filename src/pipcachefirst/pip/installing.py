@@ -462,7 +462,7 @@ class _Placements:
             if not sep or staged is None or top not in staged.folders or not key.endswith(f"{os.sep}{member}"):
                 return False
             into = key[:len(key) - len(member)]
-            moved_now = staged.move(top, into + top, self.tree.files, self.tree.compiled)
+            moved_now = staged.move(top, into + top, self.tree.files, self.tree.compiled, os.path.dirname(key))
             if moved_now:
                 self._moved.update(moved_now)
                 self._moved_into[top] = into

@@ -36,6 +36,7 @@ Standard library only; nothing here knows pip.
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib.util
 import json
 import os
@@ -103,11 +104,13 @@ class Staged:
         except (TypeError, ValueError):
             return None  # not as the helper writes it: placed from the tree instead
 
-    def move(self, top: str, into: str, files: Dict[str, Stamp],
-             compiled: Dict[str, Stamp]) -> Dict[str, Tuple[int, Optional[int]]]:
+    def move(self, top: str, into: str, files: Dict[str, Stamp], compiled: Dict[str, Stamp],
+             made: str = "") -> Dict[str, Tuple[int, Optional[int]]]:
         """Rename the staged folder ``top`` to ``into`` if every file in it is the one pip checked (``files``,
         and ``compiled`` for the ``.pyc``) and ``into`` is free; what moved: member -> (its bits, its ``.pyc``'s).
 
+        Free: absent, or only the empty folders ``made`` and its parents up to
+        ``into``, which pip 24.1 and later make just before it saves a file.
         Nothing moves (an empty answer) when any file differs or the rename
         fails: the folder's files are then renamed one by one, or placed from
         the tree.
@@ -125,13 +128,45 @@ class Staged:
                 if pyc is not None and (pyc[1], pyc[2]) != compiled.get(member):
                     return {}
                 moved[member] = (bits, pyc[3] if pyc is not None else None)
-            os.rename(f"{self.folder}{os.sep}{self.root}{os.sep}{top}", into)
+            _rename_folder(f"{self.folder}{os.sep}{self.root}{os.sep}{top}", into, made)
         except (OSError, KeyError, TypeError, ValueError, IndexError):
             return {}  # taken already (a member the tree could not give), or the name is taken in site-packages
         for member in members:
             del self.files[member]
             self.pycs.pop(member, None)
         return moved
+
+
+def _rename_folder(staged: str, into: str, made: str) -> None:
+    """Rename ``staged`` to ``into``, which may hold nothing but the empty folders pip made for its first file:
+    ``made`` and its parents up to ``into`` (they are taken away first, and made again if the rename fails)."""
+    try:
+        os.rename(staged, into)
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not _only_the_way_to(into, made):
+            raise
+    try:
+        folder = made
+        while folder != into:
+            os.rmdir(folder)
+            folder = os.path.dirname(folder)
+        os.rename(staged, into)
+    except OSError:
+        os.makedirs(made, exist_ok=True)  # as pip left it: pip 24.1 and later save into it without making it
+        raise
+
+
+def _only_the_way_to(into: str, made: str) -> bool:
+    """Whether the folder ``into`` holds only the empty folders that lead to ``made``."""
+    if not made.startswith(into + os.sep):
+        return False
+    folder = into
+    for part in made[len(into) + 1:].split(os.sep):
+        if os.listdir(folder) != [part]:
+            return False
+        folder = f"{folder}{os.sep}{part}"
+    return not os.listdir(folder)
 
 
 class Stager:
