@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import List
 
 import pytest
 
@@ -40,3 +41,16 @@ def test_a_served_wheel_is_known_by_its_record_until_its_file_changes(
     os.chmod(served, 0o644)
     entry.path.write_bytes(b"the wheel's bytez")  # changed in place, same size: its ctime moved
     assert installing._served_sha256(served) is None
+
+
+def test_pip_makes_no_folder_inside_one_moved_whole_and_every_other_folder_as_ever() -> None:
+    placements = installing._Placements(None, None, None, None)  # type: ignore[arg-type]  # only its folders
+    placements._moved_into["numpy"] = "/venv/site-packages/"  # numpy/ went into place whole
+    made: List[str] = []
+    ensure_dir = installing._MovedFolders(made.append, placements)  # pip's ensure_dir, as swapped in
+
+    others = ["/venv/site-packages/numpy.libs", "/venv/site-packages/numpyx/a", "/venv/bin", "/elsewhere/numpy/core"]
+    for folder in ["/venv/site-packages/numpy", "/venv/site-packages/numpy/core/tests", *others]:
+        ensure_dir(folder)
+
+    assert made == others

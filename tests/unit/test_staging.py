@@ -85,6 +85,23 @@ def test_a_file_that_is_not_the_one_pip_checked_is_not_handed_out(shelf: Trees, 
     assert staged.file(other, stamp, bits(tree, other) ^ 0o100) is None  # not the bits pip gives it
 
 
+def test_a_tree_staged_whole_is_covered_one_with_a_file_changed_before_it_was_copied_is_not(
+    shelf: Trees, stager: staging.Stager
+) -> None:
+    tree = built(shelf)
+    stager.ask(tree.folder, SHA)
+    staged = stager.take(SHA)
+    assert staged is not None and staged.covers(tree), "the helper looked at every file: pip need not"
+    staged.files.popitem()
+    assert not staged.covers(tree)
+    other = built(shelf, OTHER)
+    with open(other.source("rich_pure/__init__.py"), "ab") as source:
+        source.write(b"# edited through a hard link\n")
+    stager.ask(other.folder, OTHER)
+    staged = stager.take(OTHER)
+    assert staged is not None and not staged.covers(other), "pip looks at each file and finds the change"
+
+
 def test_a_whole_folder_moves_into_site_packages_in_one_rename_with_its_byte_code(
     shelf: Trees, stager: staging.Stager, tmp_path: Path
 ) -> None:

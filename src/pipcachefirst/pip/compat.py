@@ -375,7 +375,9 @@ class InstallStep(NamedTuple):
     step (None when pip's wheel module no longer names it: the tree's files are
     then placed one by one, on pip's thread); ``record_path`` is pip's
     ``_fs_to_record_path``, which RECORD's row of every installed file goes
-    through (None when the module no longer names it).
+    through (None when the module no longer names it); ``ensure_dir`` is the
+    function pip 24.1 and later call to make each installed file's folder
+    before ``save()`` (None when the module does not name it).
     """
 
     module: Any  # pip's wheel module: its names are set back and forth
@@ -384,6 +386,7 @@ class InstallStep(NamedTuple):
     is_executable: Any
     warnings: Optional[ModuleType] = None
     record_path: Optional[Callable[[str, str], str]] = None  # _fs_to_record_path(path, lib_dir): see quick_record_path
+    ensure_dir: Optional[Callable[[str], None]] = None  # ensure_dir(path): makes the folder and its parents
 
 
 def install_step(module: ModuleType) -> InstallStep:
@@ -398,13 +401,14 @@ def install_step(module: ModuleType) -> InstallStep:
     if not callable(getattr(warnings_module, "catch_warnings", None)):
         warnings_module = None
     record_path = getattr(module, "_fs_to_record_path", None)
+    ensure_dir = getattr(module, "ensure_dir", None)
     return InstallStep(module, file_class, compileall, module.zip_item_is_executable, warnings_module,
-                       record_path if callable(record_path) else None)
+                       record_path if callable(record_path) else None, ensure_dir if callable(ensure_dir) else None)
 
 
 def replace_install_names(
     step: InstallStep, file_class: Optional[type] = None, compileall: Any = None, warnings_module: Any = None,
-    record_path: Optional[Callable[[str, str], str]] = None,
+    record_path: Optional[Callable[[str, str], str]] = None, ensure_dir: Optional[Callable[[str], None]] = None,
 ) -> None:
     """Swap the names ``_install_wheel`` looks up in its module (None: put pip's own back, see ``InstallStep``)."""
     step.module.ZipBackedFile = file_class or step.file_class
@@ -413,6 +417,8 @@ def replace_install_names(
         step.module.warnings = warnings_module
     if step.record_path is not None:
         step.module._fs_to_record_path = record_path or step.record_path
+    if step.ensure_dir is not None:
+        step.module.ensure_dir = ensure_dir or step.ensure_dir
 
 
 _CLEAN_PARTS = frozenset(("", ".", ".."))

@@ -93,15 +93,15 @@ def install_wheel(pip: Callable[[], Any], args: Any, kwargs: Any) -> Any:
     plan = _plan(args, kwargs)
     if plan is None:
         return pip()
-    step, tree, name = plan
+    step, tree, name, staged = plan
     background = step.warnings is warnings  # where pip's compile step starts: see _Barrier
-    staged = _staged(tree)
     placements = _Placements(step, tree, _the_placer(), _the_workers() if background else None, staged)
     try:
         compat.replace_install_names(step, _tree_backed_file(step, tree, placements),
                                      _CompileFromTree(step.compileall, tree, placements),
                                      _Barrier(placements) if background else None,
-                                     compat.quick_record_path(step.record_path) if step.record_path else None)
+                                     compat.quick_record_path(step.record_path) if step.record_path else None,
+                                     _MovedFolders(step.ensure_dir, placements) if step.ensure_dir else None)
         result = pip()
         placements.wait()
         placements.remove_unclaimed()
@@ -126,8 +126,12 @@ def install_wheel(pip: Callable[[], Any], args: Any, kwargs: Any) -> Any:
     return result
 
 
-def _plan(args: Any, kwargs: Any) -> Optional[Tuple[InstallStep, Tree, str]]:
-    """The install step and the tree to place, or None to leave this wheel to pip alone."""
+def _plan(args: Any, kwargs: Any) -> Optional[Tuple[InstallStep, Tree, str, Optional[staging.Staged]]]:
+    """The install step, the tree to place and its copy ahead if any, or None to leave this wheel to pip alone.
+
+    A tree the helper copied ahead whole is not looked at file by file here
+    (``Staged.covers``): the helper did, as it copied each file.
+    """
     shelf = _shelf()
     if shelf is None:
         return None
@@ -142,7 +146,16 @@ def _plan(args: Any, kwargs: Any) -> Optional[Tuple[InstallStep, Tree, str]]:
     if sha256 is None:
         with open(wheel_path, "rb") as handle:
             sha256 = sha256_of(handle)
-    tree = shelf.find(sha256)
+    staged: Optional[staging.Staged] = None
+
+    def copied_ahead_whole(found: Tree) -> bool:
+        nonlocal staged
+        staged = _staged(found)
+        return staged is not None and staged.covers(found)
+
+    tree = shelf.find(sha256, copied_ahead_whole)
+    if tree is None:
+        staged = None  # a copy of a tree found changed: not used for the one built now
     if tree is None and SESSION.storing and _build_later(sha256, wheel_path, args, kwargs, step):
         return None  # pip installs it alone now, as plain pip would; its tree is built when pip is done
     if tree is None and SESSION.storing and SESSION.store is not None:
@@ -160,7 +173,7 @@ def _plan(args: Any, kwargs: Any) -> Optional[Tuple[InstallStep, Tree, str]]:
             logger.log(VERBOSE, "pipcachefirst: built the installed tree of %s", name)
     if tree is None:
         return None
-    return step, tree, str(name)
+    return step, tree, str(name), staged
 
 
 def _served_sha256(wheel_path: str) -> Optional[str]:
@@ -493,6 +506,13 @@ class _Placements:
             if pyc_bits is not None:
                 os.unlink(importlib.util.cache_from_source(source or key or ""))
 
+    def moved_there(self, folder: str) -> bool:
+        """Whether ``folder`` is in one of the folders moved whole (it is there, and stays)."""
+        for top, into in self._moved_into.items():
+            if folder.startswith(into) and folder[len(into):].split(os.sep, 1)[0] == top:
+                return True
+        return False
+
     def moved_whole(self) -> str:
         """For pip's ``-v`` line: the folders that went into place in one rename each."""
         count = len(self._moved_into)
@@ -693,6 +713,23 @@ def _place_one(placer: Placer, source: str, dest: str, mode: int, stamp: Stamp,
     except FileExistsError:
         os.unlink(dest)  # as pip does: never write through an existing file
         placer.place(source, dest, mode, stamp, may_link, sha256)
+
+
+class _MovedFolders:
+    """Stands in for pip's ``ensure_dir`` in its wheel module: a folder inside one moved whole is there already.
+
+    pip 24.1 and later make each installed file's folder before ``save()``:
+    for a folder moved whole that is an ``mkdir`` that fails (it exists) for
+    each of its subfolders, thousands for a large wheel.
+    """
+
+    def __init__(self, ensure_dir: Callable[[str], None], placements: _Placements) -> None:
+        self._ensure_dir = ensure_dir
+        self._placements = placements
+
+    def __call__(self, path: str) -> None:
+        if not self._placements.moved_there(path):
+            self._ensure_dir(path)
 
 
 class _Barrier:

@@ -85,6 +85,15 @@ class Staged:
             raise TypeError("a staging manifest maps members to entries")
         self.folders: Dict[str, List[str]] = folders  # top-level folder -> its members, every one staged
 
+    def covers(self, tree: Tree) -> bool:
+        """Whether every file of ``tree`` and every ``.pyc`` was staged, copied from the file as ``tree`` records it.
+
+        The helper looked at each file's size and mtime as it copied it: for
+        such a tree that is the check pip would make before using it.
+        """
+        return (len(self.files) == len(tree.files) and len(self.pycs) == len(tree.compiled)
+                and _same_stamps(self.files, tree.files) and _same_stamps(self.pycs, tree.compiled))
+
     def file(self, member: str, stamp: Stamp, mode: int) -> Optional[str]:
         """The staged copy of ``member``, if it was copied from a file with this ``stamp``, with ``mode`` (once)."""
         return self._take(self.files, member, stamp, mode)
@@ -135,6 +144,13 @@ class Staged:
             del self.files[member]
             self.pycs.pop(member, None)
         return moved
+
+
+def _same_stamps(entries: Dict[str, StagedEntry], stamps: Dict[str, Stamp]) -> bool:
+    try:
+        return all((entry[1], entry[2]) == stamps[member] for member, entry in entries.items())
+    except (KeyError, TypeError, IndexError):
+        return False
 
 
 def _rename_folder(staged: str, into: str, made: str) -> None:

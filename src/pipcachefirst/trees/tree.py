@@ -203,8 +203,14 @@ class Trees:
 
     # -- reading -----------------------------------------------------------
 
-    def find(self, sha256: str) -> Optional[Tree]:
-        """The intact tree of the wheel with this sha256, or None (a changed tree is removed)."""
+    def find(self, sha256: str, checked: Callable[[Tree], bool] = lambda tree: False) -> Optional[Tree]:
+        """The intact tree of the wheel with this sha256, or None (a changed tree is removed).
+
+        Intact: every file has the size and mtime it was built with, which is
+        looked up here unless ``checked(tree)`` says it was just now, file by
+        file, by whoever will hand the files out (the helper that copies trees
+        ahead looks at each file as it copies it).
+        """
         folder = self.folder / sha256
         try:
             text = (folder / TREE_FILE).read_text("utf-8")
@@ -217,7 +223,7 @@ class Trees:
         except (TreeError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
             self._discard(folder, f"tree {folder} cannot be read ({exc}); removed, built again when next needed")
             return None
-        changed = self.first_change(tree)
+        changed = None if tree.sha256 == sha256 and checked(tree) else self.first_change(tree)
         if changed is not None or tree.sha256 != sha256:
             self._discard(folder, f"tree {folder} changed since it was built ({changed or 'sha256'}); "
                           "removed, built again when next needed")
