@@ -8,9 +8,10 @@ For the length of one call two of the names it looks up in its module are
 swapped: the class that unzips a member places the tree's file instead, and
 the ``compileall`` its compile step calls places the tree's ``.pyc`` for a
 source placed unchanged.  Anything the tree lacks, or a source pip changed
-after placing it (a fixed script), goes to pip's own code.  (Two more names
-are swapped for that call: ``warnings``, see below, and the function that
-gives each RECORD row's path, ``compat.quick_record_path``.)
+after placing it (a fixed script), goes to pip's own code.  (Three more names
+are swapped for that call: ``warnings``, see below, the function that gives
+each RECORD row's path, ``compat.quick_record_path``, and ``ensure_dir``,
+which has nothing to make inside a folder moved whole: ``_MovedFolders``.)
 
 The first install of a wheel builds its tree (unpack and compile, as pip
 would), then places it: the one extra cost is that copy.
