@@ -207,8 +207,8 @@ FOUND = """
     def when_found(tree):
         find = tree.Trees.find
 
-        def find_then_evict(self, sha256):
-            found = find(self, sha256)
+        def find_then_evict(self, sha256, *args):
+            found = find(self, sha256, *args)
             if found is not None:
                 evict(str(found.folder))
             return found
@@ -221,9 +221,9 @@ BEFORE_FOUND = """
     def before_found(tree):
         find = tree.Trees.find
 
-        def evict_then_find(self, sha256):
+        def evict_then_find(self, sha256, *args):
             evict(str(self.folder / sha256), listed_before=False)
-            return find(self, sha256)
+            return find(self, sha256, *args)
 
         tree.Trees.find = evict_then_find
 
