@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipcachefirst.cache.store import TREES, Store
-from pipcachefirst.cache.tidying import matches, shelf, trees_usage
+from pipcachefirst.cache.tidying import matches, shelf
 
 WHEELS = ["gamma-1.0-py3-none-any.whl", "gamma_extra-2.0-py3-none-any.whl", "Gamma-1.0-py3-none-any.whl",
           "gamma-1.01-cp311-cp311-linux_x86_64.whl", "alpha-1.0-py3-none-any.whl"]
@@ -36,8 +36,8 @@ def test_a_projects_sdists_match_as_its_wheels_do() -> None:
     assert not matches("gamma", ""), "a tree whose wheel cannot be read is only purged"
 
 
-def test_one_walk_counts_the_trees_as_trees_usage_does_and_links_anywhere_in_the_bucket(tmp_path: Path) -> None:
-    """``status``'s figures: trees and their bytes as ``Trees.usage`` counts them, links as the bucket has them.
+def test_one_walk_counts_the_trees_their_bytes_and_links_anywhere_in_the_bucket(tmp_path: Path) -> None:
+    """``status``'s figures: trees and the bytes of their files, and what links save, as the bucket has them.
 
     Beside two trees: a tree being built (a hidden folder) and an interpreter
     folder's job file, each holding a link, which count for links only.
@@ -58,9 +58,9 @@ def test_one_walk_counts_the_trees_as_trees_usage_does_and_links_anywhere_in_the
     def blocks(path: Path) -> int:
         return path.lstat().st_blocks * 512
 
-    usage = trees_usage(store)
+    usage = shelf(store).usage()
 
-    assert (usage.trees, usage.size) == shelf(store).usage() == (2, sum(
+    assert (usage.trees, usage.size) == (2, sum(
         blocks(p) for p in [bucket / "cp311-x/aaaa/file.py", bucket / "cp311-x/bbbb/pkg/sub/file.py",
                             bucket / "cp311-x/bbbb/tree.json"]))
     assert usage.saved_by_links == sum(blocks(p) for p in elsewhere.iterdir())

@@ -13,7 +13,6 @@ import fnmatch
 import os
 import re
 import shutil
-import stat
 from functools import partial
 from pathlib import Path
 from typing import Callable, List, NamedTuple, Optional, Sequence
@@ -127,39 +126,3 @@ def remove_leftovers(store: Store) -> Optional[Path]:
 def _remove_tree(trees_shelf: Trees, folder: Path) -> bool:
     trees_shelf.remove(folder)
     return not os.path.lexists(folder)
-
-
-class TreesUsage(NamedTuple):
-    """What ``status`` says of the installed trees."""
-
-    trees: int  # tree folders, of every interpreter
-    size: int  # the blocks of their files
-    saved_by_links: int  # what hard links to tree files save: a file linked into N environments, N copies
-
-
-def trees_usage(store: Store) -> TreesUsage:
-    """The trees' count and bytes (as ``Trees.usage`` counts them) and what links save, in one walk of the bucket.
-
-    ``status`` showed both from two walks of every tree file, tens of
-    thousands of ``lstat`` calls each for a data-science environment.  Trees
-    are the non-hidden folders in the non-hidden interpreter folders, as
-    ``Trees.usage`` lists them; links are counted on every regular file of
-    the bucket (a tree being built or taken away included), as before.
-    """
-    bucket = os.fspath(store.root / TREES.name)
-    trees = size = saved = 0
-    for path, folders, names in os.walk(bucket):
-        parts = [] if path == bucket else os.path.relpath(path, bucket).split(os.sep)  # interpreter, tree, ...
-        in_tree = len(parts) >= 2 and not parts[0].startswith(".") and not parts[1].startswith(".")
-        if len(parts) == 1 and not parts[0].startswith("."):
-            trees += sum(1 for folder in folders if not folder.startswith("."))
-        for name in names:
-            try:
-                info = os.lstat(os.path.join(path, name))
-            except OSError:
-                continue
-            blocks = info.st_blocks * 512
-            size += blocks if in_tree else 0
-            if stat.S_ISREG(info.st_mode):
-                saved += (info.st_nlink - 1) * blocks
-    return TreesUsage(trees, size, saved)

@@ -69,7 +69,8 @@ def report_removed(args: argparse.Namespace, store: Store, outcome: tidying.Outc
     removed_trees = [item for item in removed if item.is_tree]
     freed = sum(item.size for item in removed)
     entries, size = store.usage()
-    tree_count, tree_bytes = common.shelf(store).usage()
+    trees = common.shelf(store).usage()
+    tree_count, tree_bytes = trees.trees, trees.size
     data = {"removed": len(files), "removed_trees": len(removed_trees), "freed_bytes": freed,
             "not_removed": len(outcome.failed), "entries": entries, "bytes": size,
             "trees": tree_count, "tree_bytes": tree_bytes}

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         store = Store(location.root)
         entries, size = store.usage()
         link_in_use, link_fallback = link_mode_here(location.root, link_mode, sysconfig.get_paths()["purelib"])
-        tree_count, tree_bytes, saved = tidying.trees_usage(store)
+        tree_count, tree_bytes, saved = tidying.shelf(store).usage()
     max_size, max_size_problem = settings.max_size()
     team_cache = _team_cache_status()
     hooks: Dict[str, str] = {}

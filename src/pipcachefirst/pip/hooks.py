@@ -249,10 +249,10 @@ def _cache_info(instance: Any, args: Any, kwargs: Any, _result: Any) -> None:
         from pipcachefirst.cache import tidying  # noqa: PLC0415 -- only for pip cache info
 
         entries, size = store.usage()
-        tree_count, tree_bytes = tidying.shelf(store).usage()
+        trees = tidying.shelf(store).usage()
         logger.info("pipcachefirst cache location: %s\npipcachefirst cache size: %s\n"
                     "Number of pipcachefirst cached files: %d\nNumber of pipcachefirst installed trees: %d",
-                    store.root, compat.format_size(size + tree_bytes), entries, tree_count)
+                    store.root, compat.format_size(size + trees.size), entries, trees.trees)
 
 
 def _cache_of(options: Any) -> Optional[Store]:

@@ -187,6 +187,14 @@ class FutureTree(TreeError):
     """A tree described by a newer pipcachefirst: not this version's to use or remove."""
 
 
+class TreesUsage(NamedTuple):
+    """What the installed trees take, as ``status``, ``prune`` and ``pip cache info`` say it."""
+
+    trees: int  # tree folders, of every interpreter
+    size: int  # the blocks of their files
+    saved_by_links: int  # what hard links to tree files save: a file linked into N environments, N copies
+
+
 class Trees:
     """The trees of this interpreter in one cache root's ``trees-v1`` bucket.
 
@@ -279,14 +287,30 @@ class Trees:
                 except (OSError, TreeError, ValueError, TypeError, KeyError, IndexError, AttributeError):
                     yield folder, None
 
-    def usage(self) -> Tuple[int, int]:
-        """``(trees, bytes)`` of every interpreter's trees, from listings and stat alone."""
-        count = size = 0
-        for key_folder in _folders(self.bucket):
-            for folder in _folders(key_folder):
-                count += 1
-                size += disk_use(folder)
-        return count, size
+    def usage(self) -> TreesUsage:
+        """Every interpreter's trees: their count and bytes, and what links save, in one walk of the bucket.
+
+        Trees are the non-hidden folders in the non-hidden interpreter
+        folders; links are counted on every regular file of the bucket (a tree
+        being built or taken away included).  Listings and ``lstat`` alone.
+        """
+        bucket = os.fspath(self.bucket)
+        trees = size = saved = 0
+        for path, folders, names in os.walk(bucket):
+            parts = [] if path == bucket else os.path.relpath(path, bucket).split(os.sep)  # interpreter, tree, ...
+            in_tree = len(parts) >= 2 and not parts[0].startswith(".") and not parts[1].startswith(".")
+            if len(parts) == 1 and not parts[0].startswith("."):
+                trees += sum(1 for folder in folders if not folder.startswith("."))
+            for name in names:
+                try:
+                    info = os.lstat(os.path.join(path, name))
+                except OSError:
+                    continue
+                blocks = info.st_blocks * 512
+                size += blocks if in_tree else 0
+                if stat.S_ISREG(info.st_mode):
+                    saved += (info.st_nlink - 1) * blocks
+        return TreesUsage(trees, size, saved)
 
     @staticmethod
     def last_used(folder: Path) -> float:
