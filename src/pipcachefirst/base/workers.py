@@ -38,6 +38,10 @@ class Job:
         with self.done:
             pass
 
+    def finished(self) -> bool:
+        """Whether the call has run, without waiting; asked by the one thread that waits for it."""
+        return not self.done.locked()
+
     def result(self) -> Any:
         self.wait()
         if self.error is not None:
@@ -63,6 +67,10 @@ class Workers:
         """``call`` on every item, results in order; the first error is raised once all have run."""
         jobs = [self.submit(call, item) for item in items]
         return [job.result() for job in jobs]
+
+    def runs_on_this_thread(self) -> bool:
+        """Whether the caller is one of these threads."""
+        return threading.current_thread() in self._threads
 
     def _work(self) -> None:
         while True:

@@ -124,10 +124,16 @@ def _command_main(pip: patching.PipCall, instance: Any, args: Any, kwargs: Any) 
     try:
         status = pip()
     finally:
-        installing = sys.modules.get("pipcachefirst.pip.installing")
-        if installing is not None:
-            installing.finish_staging()
-        _stop_early_staging()
+        try:
+            installing = sys.modules.get("pipcachefirst.pip.installing")
+            if installing is not None:
+                installing.finish_staging()
+            _stop_early_staging()
+        finally:
+            # pip's clean-up comes after this (the ExitStack of Command.main, which calls _main): it removes the
+            # temporary folders that hold the downloads and built wheels being stored; and what was stored is
+            # read from here on.  A second Ctrl-C stops the wait (the file being stored is written whole or not).
+            SESSION.wait_for_storing()
     try:
         _share_with_team(status)
         line = SESSION.summary()
@@ -549,6 +555,7 @@ def _share_with_team(status: Any) -> None:
     team = SESSION.remote
     if team is None:
         return
+    SESSION.wait_for_storing()
     if status == 0 and SESSION.stored:
         try:
             team.share(SESSION.stored)
@@ -565,7 +572,8 @@ def _storing(point: HookPoint, store: Callable[[Any, Any, Any], None]) -> Callab
     """Our part after pip's function: ``store(instance, req, result)``.
 
     A file that cannot be stored is a line with ``-v``; a disk that refuses
-    writes stops storing for the rest of the command.
+    writes stops storing for the rest of the command.  The same holds for the
+    files themselves, stored on the storing thread (``Session.wait_for_storing``).
     """
 
     def ours(instance: Any, args: Any, kwargs: Any, result: Any) -> None:
@@ -588,11 +596,10 @@ def _store_download(preparer: Any, req: Any, _dist: Any) -> None:
     finder = compat.preparer_finder(preparer)
     listed = SESSION.finder(finder).page_links.get(canonicalize_name(prepared.project), [])
     page_links = [compat.link_facts(link) for link in listed]
-    entry = filling.record_download(SESSION.store, finder, prepared, page_links)
-    if entry is not None:
-        SESSION.stored.append(entry)
-    if entry is not None and not entry.record.filename.endswith(".whl"):
-        SESSION.remember_source(compat.link_facts(prepared.link).url, entry.record)
+    record = filling.download_record(finder, prepared, page_links)
+    if record is not None:
+        source_url = None if record.filename.endswith(".whl") else compat.link_facts(prepared.link).url
+        SESSION.store_later(prepared.local_path, record, "could not store a downloaded file", source_url)
 
 
 _store_prepared = _storing(compat.PREPARE_LINKED, _store_download)
@@ -622,11 +629,10 @@ def _store_built(_module: Any, req: Any, wheel_path: Any) -> None:
     url = compat.built_source_url(req)
     if SESSION.store is None or not SESSION.storing or not wheel_path or url is None:
         return
-    source = SESSION.sources.get(url)
+    source = SESSION.source(url)
     if source is not None:
-        entry = filling.record_built(SESSION.store, source, str(wheel_path))
-        if entry is not None:
-            SESSION.stored.append(entry)
+        SESSION.store_later(str(wheel_path), filling.built_record(source, str(wheel_path)),
+                            "could not store a built wheel")
 
 
 @patching.instead("could not use a wheel built earlier")
@@ -650,7 +656,7 @@ def _built_earlier(wheel_cache: Any, link: Any, package_name: Any, supported_tag
     pip looks its built wheels up by the sdist's URL, and a served sdist has a
     new one (its place in this cache), so pip's own lookup misses it.
     """
-    source = SESSION.sources.get(compat.link_url(link))
+    source = SESSION.source(compat.link_url(link))
     if SESSION.store is None or source is None or not package_name:
         return None
     if not compat.wheel_cache_allows_binary(wheel_cache, package_name):

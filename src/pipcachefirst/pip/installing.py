@@ -226,6 +226,7 @@ def _helpers_cut_short() -> bool:
 
 def _cached_wheel(sha256: str, wheel_path: str) -> Optional[str]:
     """The wheel with this sha256 in the files bucket: the file pip installs, or the copy this command stored."""
+    SESSION.wait_for_storing()
     for entry in SESSION.stored:
         if entry.record.sha256 == sha256:
             return str(entry.path)

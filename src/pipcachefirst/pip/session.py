@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any, Dict, List, MutableMapping, Optional, Set
 
 from pipcachefirst.base.free_space import LowOnSpace
 from pipcachefirst.base.settings import DEFAULT_MAX_SIZE, EXACT, CacheLocation
-from pipcachefirst.cache.catalog import Entry, Record
+from pipcachefirst.cache.catalog import Entry, Record, StoreError
 from pipcachefirst.cache.decisions import Decision
 from pipcachefirst.cache.store import Known, Store
 from pipcachefirst.pip.compat import LOCK_COMMAND, VERBOSE
+from pipcachefirst.pip.filling import StoringThread
 
 if TYPE_CHECKING:  # imported only when a team cache is configured: it brings the S3 client
     from pipcachefirst.base.workers import Workers
@@ -74,7 +75,7 @@ class Session:
         self.off_reason: Optional[str] = "pip's options were not seen"
         self.storing = False
         self.decisions: Dict[str, Decision] = {}
-        self.sources: Dict[str, Record] = {}
+        self.sources: Dict[str, Record] = {}  # sdists by URL, served or stored: read through ``source``
         self.warned = False
         self.offline_reported = False
         self.problems: List[str] = []
@@ -83,7 +84,9 @@ class Session:
         self.trees_placed = 0
         self.hash_checking = False  # pip's hash-checking mode (--require-hashes, or a --hash): placed trees are hashed
         self.remote: "Optional[TeamCache]" = None  # the team cache (PIPCACHEFIRST_REMOTE)
-        self.stored: List[Entry] = []  # what this command downloaded or built into the store: to share
+        # what this command downloaded or built into the store, in pip's order: to share; read after wait_for_storing
+        self.stored: List[Entry] = []
+        self.storing_thread = StoringThread()  # stores them off pip's thread
         self.max_size = DEFAULT_MAX_SIZE  # the cache's size limit (PIPCACHEFIRST_MAX_SIZE), 0 for none
         # the wiring: the post-import hooks registered, and which hook points are wrapped in this process
         self.hooks_installed = False
@@ -148,7 +151,10 @@ class Session:
                 self.problem(f"cannot write to the cache ({exc.strerror or exc}); storing nothing more in this run")
 
     def problem(self, line: str) -> None:
-        """One warning line per distinct problem, a handful at most."""
+        """One warning line per distinct problem, a handful at most; said on pip's thread."""
+        if self.storing_thread.on_its_thread():
+            self.storing_thread.report(line)  # said when pip's thread takes in what was stored
+            return
         if line in self.problems:
             return
         self.problems.append(line)
@@ -167,6 +173,46 @@ class Session:
     def remember_source(self, url: str, record: Record) -> None:
         """An sdist pip is about to build: its record ties the built wheel to it."""
         self.sources[url] = record
+
+    def source(self, url: str) -> Optional[Record]:
+        """The record of the sdist at ``url``, served or stored in this command (waiting for it to be stored)."""
+        if url in self.storing_thread.sources:
+            self.wait_for_storing()
+        return self.sources.get(url)
+
+    def store_later(self, path: str, record: Record, what: str, source_url: Optional[str] = None) -> None:
+        """Store the file at ``path`` under ``record`` on the storing thread; an sdist's ``source_url`` is
+        remembered with its record once stored.  ``what``: the warning's words for a bug of ours."""
+        self.wait_for_storing(wait=False)  # a disk that refused a write stops storing as soon as it is known
+        if self.store is not None and self.storing:
+            self.storing_thread.submit(self.store, path, record, what, source_url)
+
+    def wait_for_storing(self, wait: bool = True) -> None:
+        """Take in, on pip's thread and in pip's order, what the storing thread stored: all of it (``wait``),
+        or what it has done by now.
+
+        Waited for before anything reads ``stored`` or ``sources``, and before
+        pip removes its temporary folders at the end of the command.  Each
+        outcome is told as when pip's thread stored the file itself: a file
+        that cannot be stored is a ``-v`` line, a write that failed stops
+        storing, a bug of ours is one warning line.
+        """
+        for put in self.storing_thread.finished(wait):
+            try:
+                entry = put.job.result()
+            except StoreError as exc:
+                logger.log(VERBOSE, "pipcachefirst: not stored: %s", exc)
+            except OSError as exc:
+                self.stop_storing(exc)
+            except Exception as exc:  # noqa: BLE001 -- a bug of ours costs the file, as the hook's guard would
+                self.warn(put.what, exc)
+            else:
+                if entry is not None:
+                    self.stored.append(entry)
+                if entry is not None and put.source_url is not None:
+                    self.remember_source(put.source_url, entry.record)
+            for line in self.storing_thread.lines():
+                self.problem(line)
 
     def summary(self) -> Optional[str]:
         if not self.decisions:
