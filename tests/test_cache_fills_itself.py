@@ -116,3 +116,22 @@ def test_pip_download_fills_the_cache_for_a_later_install(world: World) -> None:
 
     run = world.install("alpha==1.0")
     assert run.requests == []
+
+
+def test_every_file_pip_downloads_is_stored_whole_by_the_time_the_command_ends(world: World) -> None:
+    """Files are stored on a thread while pip goes on; the command waits for it before pip removes its downloads.
+
+    ``pip download`` does little after its last download, so a command that
+    did not wait would end (or remove the files) while the last ones are
+    still being copied: their records would be missing.
+    """
+    wheels = [world.publish_wheel(name, "1.0", payload=os.urandom(4_000_000)) for name in ("alpha", "beta", "gamma")]
+    pins = ["alpha==1.0", "beta==1.0", "gamma==1.0"]
+    download = world.pip(world.new_venv(), "download", "--no-deps", "-d", str(world.tmp / "d"), *pins)
+    assert download.returncode == 0, download.output
+
+    assert sorted(r["filename"] for r in world.records()) == sorted(w.name for w in wheels)
+    for wheel in wheels:
+        assert world.cached_file(wheel.name).read_bytes() == wheel.read_bytes()
+    assert list(world.cache_root.rglob(".tmp-*")) == [], "nothing half written"
+    assert world.install(*pins).requests == [], "all three served"

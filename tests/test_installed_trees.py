@@ -144,6 +144,30 @@ def test_a_first_install_from_the_index_is_plain_pips_own_and_the_tree_is_built_
     assert placed_from_trees(placed, built) > 0
 
 
+def test_a_first_install_of_an_sdist_stores_it_and_the_wheel_pip_built_whose_tree_is_built_after_pips_last_line(
+    world: World,
+) -> None:
+    """The sdist and the wheel pip builds from it are stored off pip's thread; the install step waits for them.
+
+    pip installs the built wheel right after building it: its copy in the
+    cache, which the helper builds the tree from, must be known by then.
+    """
+    world.publish_sdist("alpha", "1.0")
+    first = pip_in(world, world.new_venv(), "-v", "alpha==1.0")
+    assert tree_lines(first, LATER) == ["pipcachefirst: the installed tree of alpha is built when pip is done"], \
+        first.output
+    assert tree_lines(first, BUILT) == [], first.output
+    kinds = sorted((r["kind"], r["filename"]) for r in world.records())
+    assert kinds == [("built", "alpha-1.0-py3-none-any.whl"), ("download", "alpha-1.0.tar.gz")]
+    assert [tree.wheel for tree in trees_on_disk(world)] == ["alpha-1.0-py3-none-any.whl"]
+
+    venv = world.new_venv()
+    second = pip_in(world, venv, "-v", "alpha==1.0")
+    assert second.requests == [] and "Building wheel" not in second.output, second.output
+    assert len(tree_lines(second, PLACED)) == 1, second.output
+    assert "1.0" in venv.run(["-c", "import alpha_mod; print(alpha_mod.VERSION)"], check=True).stdout
+
+
 def test_with_build_trees_now_the_first_install_builds_and_places_on_pips_clock(world: World) -> None:
     world.publish_wheel("plain", "1.0")
     now = {"PIPCACHEFIRST_BUILD_TREES": "now"}
