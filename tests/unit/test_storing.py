@@ -7,6 +7,7 @@ as the preparer's and wheel builder's hooks hand them (``Session.store_later``).
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from pathlib import Path
@@ -174,3 +175,34 @@ def test_the_command_waits_for_the_storing_thread_before_pip_removes_its_tempora
 
     assert hooks._command_main(pips_main, Command(), ([],), {}) == 0
     assert names(session) == ["alpha-1.0-py3-none-any.whl"], "stored before pip's clean-up could run"
+
+
+def test_ctrl_c_while_waiting_skips_what_the_thread_has_not_begun_and_the_file_being_stored_is_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    session = a_session(tmp_path)
+    store = session.store
+    assert store is not None
+    put, began, release = store.put, threading.Event(), threading.Event()
+
+    def held_put(source: Any, record: Record) -> Any:
+        began.set()
+        release.wait(10)
+        return put(source, record)
+
+    monkeypatch.setattr(store, "put", held_put)
+    hand_over(session, tmp_path, "alpha-1.0-py3-none-any.whl", b"alpha")
+    hand_over(session, tmp_path, "beta-1.0-py3-none-any.whl", b"beta")
+    assert began.wait(10)
+    ctrl_c = (threading.main_thread().ident, signal.SIGINT)  # to pip's thread, as the terminal's reaches it
+    threading.Timer(0.2, signal.pthread_kill, ctrl_c).start()
+    with pytest.raises(KeyboardInterrupt):
+        session.wait_for_storing()
+
+    release.set()
+    session.wait_for_storing()
+    assert names(session) == ["alpha-1.0-py3-none-any.whl"], "the file being stored is finished, beta never begun"
+    assert [p.name for p in (tmp_path / "cache").rglob("*.whl")] == ["alpha-1.0-py3-none-any.whl"]
+    assert list((tmp_path / "cache").rglob(".tmp-*")) == []
