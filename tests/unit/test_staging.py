@@ -13,7 +13,7 @@ import threading
 import time
 import zipfile
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -48,6 +48,20 @@ def stager(shelf: Trees) -> Iterator[staging.Stager]:
     stager.close()
 
 
+def copied_ahead(shelf: Trees, stager: staging.Stager) -> Tuple[Tree, staging.Staged]:
+    """A tree built and copied ahead by the helper, and its copy as pip takes it."""
+    tree = built(shelf)
+    stager.ask(tree.folder, SHA)
+    staged = stager.take(SHA)
+    assert staged is not None
+    return tree, staged
+
+
+def read_again(stager: staging.Stager) -> staging.Staged:
+    """The copy as the helper described it, read anew: what a move that was refused left in place."""
+    return staging.Staged(stager.folder, json.loads((stager.folder / f"{SHA}.json").read_text("utf-8")))
+
+
 def bits(tree: Tree, member: str) -> int:
     """The permission bits pip gives ``member`` here."""
     return staging.pip_mode(os.lstat(tree.source(member)).st_mode, current_umask())
@@ -56,11 +70,8 @@ def bits(tree: Tree, member: str) -> int:
 def test_a_tree_asked_for_is_copied_whole_as_pip_installs_it_and_each_file_taken_once(
     shelf: Trees, stager: staging.Stager
 ) -> None:
-    tree = built(shelf)
-    stager.ask(tree.folder, SHA)
-    staged = stager.take(SHA)
+    tree, staged = copied_ahead(shelf, stager)
 
-    assert staged is not None
     assert set(staged.files) == set(tree.files) and set(staged.pycs) == set(tree.compiled)
     for member, stamp in tree.files.items():
         path = staged.file(member, stamp, bits(tree, member))
@@ -76,10 +87,7 @@ def test_a_tree_asked_for_is_copied_whole_as_pip_installs_it_and_each_file_taken
 
 
 def test_a_file_that_is_not_the_one_pip_checked_is_not_handed_out(shelf: Trees, stager: staging.Stager) -> None:
-    tree = built(shelf)
-    stager.ask(tree.folder, SHA)
-    staged = stager.take(SHA)
-    assert staged is not None
+    tree, staged = copied_ahead(shelf, stager)
     (member, (size, mtime)), (other, stamp) = list(tree.files.items())[:2]
     assert staged.file(member, (size + 1, mtime), bits(tree, member)) is None
     assert staged.file(other, stamp, bits(tree, other) ^ 0o100) is None  # not the bits pip gives it
@@ -88,10 +96,8 @@ def test_a_file_that_is_not_the_one_pip_checked_is_not_handed_out(shelf: Trees, 
 def test_a_tree_staged_whole_is_covered_one_with_a_file_changed_before_it_was_copied_is_not(
     shelf: Trees, stager: staging.Stager
 ) -> None:
-    tree = built(shelf)
-    stager.ask(tree.folder, SHA)
-    staged = stager.take(SHA)
-    assert staged is not None and staged.covers(tree), "the helper looked at every file: pip need not"
+    tree, staged = copied_ahead(shelf, stager)
+    assert staged.covers(tree), "the helper looked at every file: pip need not"
     staged.files.popitem()
     assert not staged.covers(tree)
     other = built(shelf, OTHER)
@@ -105,10 +111,7 @@ def test_a_tree_staged_whole_is_covered_one_with_a_file_changed_before_it_was_co
 def test_a_whole_folder_moves_into_site_packages_in_one_rename_with_its_byte_code(
     shelf: Trees, stager: staging.Stager, tmp_path: Path
 ) -> None:
-    tree = built(shelf)
-    stager.ask(tree.folder, SHA)
-    staged = stager.take(SHA)
-    assert staged is not None
+    tree, staged = copied_ahead(shelf, stager)
     package = "rich_pure"
     assert set(staged.folders) == {package}, "not .dist-info, .data, nor top-level files"
     site = tmp_path / "site-packages"
@@ -130,10 +133,7 @@ def test_a_whole_folder_moves_into_site_packages_in_one_rename_with_its_byte_cod
 def test_a_folder_moves_only_if_every_file_is_the_one_pip_checked_and_its_name_is_free(
     shelf: Trees, stager: staging.Stager, tmp_path: Path
 ) -> None:
-    tree = built(shelf)
-    stager.ask(tree.folder, SHA)
-    staged = stager.take(SHA)
-    assert staged is not None
+    tree, staged = copied_ahead(shelf, stager)
     package, site = "rich_pure", tmp_path / "site-packages"
     (site / package).mkdir(parents=True)
     (site / package / "from_another_wheel.py").write_bytes(b"")
@@ -142,7 +142,7 @@ def test_a_folder_moves_only_if_every_file_is_the_one_pip_checked_and_its_name_i
     member = f"{package}/__init__.py"
     assert staged.file(member, tree.files[member], bits(tree, member)) is not None  # still there, file by file
 
-    staged = staging.Staged(stager.folder, json.loads((stager.folder / f"{SHA}.json").read_text("utf-8")))  # anew
+    staged = read_again(stager)
     changed = dict(tree.files, **{member: (tree.files[member][0] + 1, tree.files[member][1])})
     assert staged.move(package, str(site / "elsewhere"), changed, tree.compiled) == {}
     assert not (site / "elsewhere").exists()
@@ -151,10 +151,7 @@ def test_a_folder_moves_only_if_every_file_is_the_one_pip_checked_and_its_name_i
 def test_a_folder_moves_over_the_empty_folders_pip_made_for_its_first_file_and_leaves_them_if_it_cannot(
     shelf: Trees, stager: staging.Stager, tmp_path: Path
 ) -> None:
-    tree = built(shelf)
-    stager.ask(tree.folder, SHA)
-    staged = stager.take(SHA)
-    assert staged is not None
+    tree, staged = copied_ahead(shelf, stager)
     package, site = "rich_pure", tmp_path / "site-packages"
     made = site / package / "sub" / "deep"  # pip 24.1+ makes the first file's folder before it saves the file
     made.mkdir(parents=True)
@@ -163,7 +160,7 @@ def test_a_folder_moves_over_the_empty_folders_pip_made_for_its_first_file_and_l
     assert made.is_dir(), "pip saves into the folder it made: it stays"
 
     (site / package / "other").rmdir()
-    staged = staging.Staged(stager.folder, json.loads((stager.folder / f"{SHA}.json").read_text("utf-8")))
+    staged = read_again(stager)
     moved = staged.move(package, str(site / package), tree.files, tree.compiled, str(made))
     assert f"{package}/sub/deep/leaf.py" in moved
     assert (made / "leaf.py").read_bytes() == Path(tree.source(f"{package}/sub/deep/leaf.py")).read_bytes()
