@@ -104,8 +104,8 @@ def test_a_tree_staged_whole_is_covered_one_with_a_file_changed_before_it_was_co
     with open(other.source("rich_pure/__init__.py"), "ab") as source:
         source.write(b"# edited through a hard link\n")
     stager.ask(other.folder, OTHER)
-    staged = stager.take(OTHER)
-    assert staged is not None and not staged.covers(other), "pip looks at each file and finds the change"
+    edited = stager.take(OTHER)
+    assert edited is not None and not edited.covers(other), "pip looks at each file and finds the change"
 
 
 def test_a_whole_folder_moves_into_site_packages_in_one_rename_with_its_byte_code(
