@@ -27,7 +27,7 @@ from pipcachefirst.commands import status
 from pipcachefirst.pip import compat, hooks, installing
 from pipcachefirst.pip.compat import InstallStep
 from pipcachefirst.pip.session import CURRENT as SESSION
-from pipcachefirst.trees.tree import Placer, Tree, Trees
+from pipcachefirst.trees.tree import Placer, Tree, Trees, is_script
 from tests.support.packages import rich_wheel_bytes
 
 Reported = List[Tuple[str, BaseException]]
@@ -301,7 +301,7 @@ def test_a_placing_thread_that_fails_leaves_its_files_to_pips_unzip_and_pips_cal
     placements = installing._Placements(InstallStep(None, Unzipped, compileall, lambda info: False), tree,
                                         Placer(COPY), ThreadsThatFail())  # type: ignore[arg-type]
     venv = tmp_path / "venv"
-    members = sorted(m for m in tree.files if not installing._is_script(m))
+    members = sorted(m for m in tree.files if not is_script(m))
     for member in members:
         placements.save(Unzipped(member, str(venv / member), wheel), member, tree.files[member])
     placements.wait()  # inside pip's call (its compile step): nothing of ours may escape from here

@@ -20,7 +20,7 @@ import pytest
 from pipcachefirst.base.atomic import TEMPORARY_PREFIX, current_umask
 from pipcachefirst.base.settings import COPY
 from pipcachefirst.trees import staging
-from pipcachefirst.trees.tree import Tree, Trees
+from pipcachefirst.trees.tree import Tree, Trees, member_mode
 from tests.support.packages import rich_wheel_bytes
 from tests.unit.test_trees import executable
 
@@ -64,7 +64,7 @@ def read_again(stager: staging.Stager) -> staging.Staged:
 
 def bits(tree: Tree, member: str) -> int:
     """The permission bits pip gives ``member`` here."""
-    return staging.pip_mode(os.lstat(tree.source(member)).st_mode, current_umask())
+    return member_mode(bool(os.lstat(tree.source(member)).st_mode & 0o111), current_umask())
 
 
 def test_a_tree_asked_for_is_copied_whole_as_pip_installs_it_and_each_file_taken_once(

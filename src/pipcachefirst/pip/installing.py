@@ -72,6 +72,8 @@ from pipcachefirst.trees.tree import (
     TreeError,
     Trees,
     interpreter_key,
+    is_script,
+    member_mode,
     pyc_mode,
     stamp_of,
     written_in_place,
@@ -360,12 +362,6 @@ def _may_link(member: str) -> bool:
     return not written_in_place(member)
 
 
-def _is_script(member: str) -> bool:
-    """A member of ``.data/scripts/``: pip may rewrite it (``#!python``), right after placing it."""
-    parts = member.split("/", 2)
-    return len(parts) > 2 and parts[0].endswith(".data") and parts[1] == "scripts"
-
-
 class _Placements:
     """The tree's files being placed for one ``_install_wheel`` call, in the background when it has threads.
 
@@ -426,11 +422,11 @@ class _Placements:
         dest = compat.member_destination(file)
         key = _key(dest)
         executable = self.step.is_executable(compat.member_zipinfo(file))
-        mode = (0o777 & ~self.umask | 0o111) if executable else 0o666 & ~self.umask
+        mode = member_mode(executable, self.umask)
         if self._moves and self._moved_with_folder(member, key, mode):
             compat.mark_written(file)
             return True
-        background = self._pool is not None and not _is_script(member)  # pip reads a script right after save()
+        background = self._pool is not None and not is_script(member)  # pip reads a script right after save()
         if key in self._targets:
             self.wait()  # two members landing on one file (a.py and a.data/purelib/a.py): in pip's order
             self._forget_pyc(key, dest)  # the earlier member's: plain pip compiles only the last one
@@ -486,7 +482,7 @@ class _Placements:
                 return False
         bits, pyc_bits = moved
         if bits != mode:
-            self._take_back(key, pyc_bits)
+            _take_back(key, pyc_bits)
             return False
         self._targets.add(key)
         self.placed[key] = member
@@ -496,17 +492,8 @@ class _Placements:
         if pyc_bits == pyc_mode(mode, self.umask):
             self.compiled.add(key)
         else:
-            self._take_back(None, pyc_bits, key)
+            _take_back(key, pyc_bits, source_too=False)
         return True
-
-    def _take_back(self, key: Optional[str], pyc_bits: Optional[int], source: Optional[str] = None) -> None:
-        """Remove a file moved with its folder (``key``), and its ``.pyc`` if one was: placed anew, or not at all."""
-        with contextlib.suppress(FileNotFoundError):
-            if key is not None:
-                os.unlink(key)
-        with contextlib.suppress(FileNotFoundError):
-            if pyc_bits is not None:
-                os.unlink(importlib.util.cache_from_source(source or key or ""))
 
     def moved_there(self, folder: str) -> bool:
         """Whether ``folder`` is in one of the folders moved whole (it is there, and stays)."""
@@ -525,7 +512,7 @@ class _Placements:
         moved, self._moved = self._moved, {}
         try:
             for member, (_, pyc_bits) in moved.items():
-                self._take_back(self._moved_into[member.partition("/")[0]] + member, pyc_bits)
+                _take_back(self._moved_into[member.partition("/")[0]] + member, pyc_bits)
         except Exception as exc:  # noqa: BLE001 - ours, after pip's own work: one line, and pip's result stands
             self.give_up(exc)
 
@@ -621,7 +608,7 @@ class _Placements:
             self._forget_pyc(key, dest)
             moved = self._moved.pop(compat.member_record_path(file), None) if self._moved else None
             if moved is not None:
-                self._take_back(None, moved[1], dest)  # its .pyc, moved with the folder: pip compiles it, or not
+                _take_back(dest, moved[1], source_too=False)  # pip compiles it anew, or not at all
             if os.path.lexists(dest):
                 os.unlink(dest)  # ours, placed from the tree: pip writes its own file, never through ours
         except Exception as exc:  # noqa: BLE001 - ours: pip's own save() below all the same
@@ -639,6 +626,16 @@ _Placed = Tuple[bool, bool, Optional[OSError]]
 def _key(path: str) -> str:
     """One spelling of an installed file's path, however pip's ``save()`` and its compile step name it."""
     return os.path.abspath(path)  # absolute and normalized
+
+
+def _take_back(source: str, pyc_bits: Optional[int], source_too: bool = True) -> None:
+    """Remove a file moved with its folder, and its ``.pyc`` if one was moved with it: placed anew, or not at all."""
+    if source_too:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(source)
+    if pyc_bits is not None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(importlib.util.cache_from_source(source))
 
 
 def _has_digest(path: str, sha256: Optional[str]) -> bool:

@@ -52,7 +52,17 @@ from typing import IO, Any, Collection, Dict, List, Optional, Set, Tuple
 from pipcachefirst.base.atomic import TEMPORARY_PREFIX, current_umask, write_atomically
 from pipcachefirst.base.helpers import helper_command
 from pipcachefirst.base.workers import Workers
-from pipcachefirst.trees.tree import TREE_FILE, Placer, Stamp, Tree, TreeError, pyc_mode, stamp_of, written_in_place
+from pipcachefirst.trees.tree import (
+    TREE_FILE,
+    Placer,
+    Stamp,
+    Tree,
+    TreeError,
+    member_mode,
+    pyc_mode,
+    stamp_of,
+    written_in_place,
+)
 
 MANIFEST_SUFFIX = ".json"
 HELPER_THREADS = 4  # the kernel creates files in several folders at once, not in one: see _Copying.step
@@ -462,7 +472,8 @@ def _copy_all(placer: Placer, copying: _Copying,
             info = os.lstat(source)
             if stamp_of(info) != stamp:
                 continue  # changed since the tree was built: pip's own check will see it
-            bits = pip_mode(info.st_mode, copying.umask)  # a .pyc's bits are its source's, as py_compile gives them
+            # The tree was unpacked by pip's rule: its executable bits say which members get them.
+            bits = member_mode(bool(info.st_mode & 0o111), copying.umask)
             bits = pyc_mode(bits, copying.umask) if is_pyc else bits
             target = f"{copying.folder}{os.sep}{name}"
             parent = os.path.dirname(target)
@@ -474,9 +485,4 @@ def _copy_all(placer: Placer, copying: _Copying,
             continue
         done.append((name, stamp, member, into, bits))
     return done
-
-
-def pip_mode(tree_mode: int, umask: int) -> int:
-    """The permission bits pip gives a member, from its tree file's: the tree was unpacked by pip's rule."""
-    return (0o777 & ~umask | 0o111) if tree_mode & 0o111 else 0o666 & ~umask
 

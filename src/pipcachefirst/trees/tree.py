@@ -395,7 +395,7 @@ def _unpack_and_compile(folder: Path, sha256: str, wheel: ZipFile, executable: C
         if parent not in made:
             os.makedirs(parent, exist_ok=True)
             made.add(parent)
-        mode = (0o777 & ~umask | 0o111) if executable(info) else 0o666 & ~umask
+        mode = member_mode(executable(info), umask)
         algorithm, expected = recorded.get(member, ("sha256", None))
         with wheel.open(info) as source, _created(path, mode) as out:
             digest, checked = _copy_hashing(source, out, algorithm)
@@ -523,8 +523,13 @@ def written_in_place(member: str) -> bool:
 
     A hard link would carry that write into the tree: they are always copied.
     """
+    return member.split("/", 1)[0].endswith(".dist-info") or is_script(member)
+
+
+def is_script(member: str) -> bool:
+    """A member of ``.data/scripts/``: pip may rewrite it (``#!python``), right after placing it."""
     parts = member.split("/", 2)
-    return parts[0].endswith(".dist-info") or (len(parts) > 2 and parts[0].endswith(".data") and parts[1] == "scripts")
+    return len(parts) > 2 and parts[0].endswith(".data") and parts[1] == "scripts"
 
 
 def replaced_by_rename(path: str) -> bool:
@@ -726,6 +731,11 @@ def link_mode_here(folder: Union[str, "os.PathLike[str]"], requested: str,
         if other_file_system:
             return COPY, f"the cache is on another file system than {target}"
     return placer.mode, placer.fallback
+
+
+def member_mode(executable: bool, umask: int) -> int:
+    """The permission bits pip gives an installed member: executable ones (by pip's rule) get ``x`` for all."""
+    return (0o777 & ~umask | 0o111) if executable else 0o666 & ~umask
 
 
 def pyc_mode(source_mode: int, umask: int) -> int:
